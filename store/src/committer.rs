@@ -39,20 +39,35 @@ pub struct Proposal {
     pub reply: oneshot::Sender<Result<Applied, StoreError>>,
 }
 
-pub fn spawn(shared: Arc<Shared>, proposals: mpsc::UnboundedReceiver<Proposal>) -> std::thread::JoinHandle<()> {
+/// What the committer's queue carries.
+pub enum Message {
+    Write(Proposal),
+    /// Finish what is queued before this, then stop.
+    Stop,
+}
+
+pub fn spawn(shared: Arc<Shared>, proposals: mpsc::UnboundedReceiver<Message>) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name("skiff-committer".into())
         .spawn(move || run(shared, proposals))
         .expect("the committer thread starts")
 }
 
-fn run(shared: Arc<Shared>, mut proposals: mpsc::UnboundedReceiver<Proposal>) {
+fn run(shared: Arc<Shared>, mut proposals: mpsc::UnboundedReceiver<Message>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
-    while let Some(first) = proposals.blocking_recv() {
-        group.push(first);
+    let mut stopping = false;
+    while !stopping {
+        match proposals.blocking_recv() {
+            Some(Message::Write(first)) => group.push(first),
+            Some(Message::Stop) | None => break,
+        }
         while group.len() < MAX_GROUP {
             match proposals.try_recv() {
-                Ok(next) => group.push(next),
+                Ok(Message::Write(next)) => group.push(next),
+                Ok(Message::Stop) => {
+                    stopping = true;
+                    break;
+                }
                 Err(_) => break,
             }
         }
@@ -63,12 +78,16 @@ fn run(shared: Arc<Shared>, mut proposals: mpsc::UnboundedReceiver<Proposal>) {
             }
             shared.failed.cancel();
             proposals.close();
-            while let Ok(p) = proposals.try_recv() {
-                let _ = p.reply.send(Err(StoreError::Stopped));
+            while let Ok(message) = proposals.try_recv() {
+                if let Message::Write(p) = message {
+                    let _ = p.reply.send(Err(StoreError::Stopped));
+                }
             }
             return;
         }
     }
+    // Whatever arrives after a stop is refused (its sender sees the reply channel dropped).
+    proposals.close();
 }
 
 /// Steps 2–5 for one group. An error is a disk failure.

@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::apply::{Applied, WriteOp};
 use crate::backend::{meta, Backend, Batch, Record};
-use crate::committer::{self, Proposal};
+use crate::committer::{self, Message, Proposal};
 use crate::error::StoreError;
 use crate::index::{EntryKind, IndexEntry, KeyIndex};
 use crate::lease::Lessor;
@@ -99,7 +99,7 @@ impl Shared {
 #[derive(Clone)]
 pub struct Store {
     shared: Arc<Shared>,
-    proposals: mpsc::UnboundedSender<Proposal>,
+    proposals: mpsc::UnboundedSender<Message>,
     committer: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
@@ -151,19 +151,14 @@ impl Store {
         self.shared.index.read().compacted()
     }
 
-    /// Stops the committer after the proposals already queued, and waits for it. Other clones
-    /// of this handle can no longer write afterwards.
+    /// Stops the committer once the writes already queued are done, and waits for it. Every
+    /// clone of this handle is refused writes afterwards (`StoreError::Stopped`). The database
+    /// closes when the last clone is dropped.
     pub fn close(self) {
-        let Store { shared, proposals, committer } = self;
-        drop(proposals);
-        // The committer keeps running while any clone holds a sender; closing this one is
-        // enough only if it is the last. Wait only in that case.
-        if Arc::strong_count(&committer) == 1 {
-            if let Some(thread) = committer.lock().take() {
-                let _ = thread.join();
-            }
+        let _ = self.proposals.send(Message::Stop);
+        if let Some(thread) = self.committer.lock().take() {
+            let _ = thread.join();
         }
-        drop(shared);
     }
 
     // ---- reads ----
@@ -186,7 +181,7 @@ impl Store {
     /// Proposes a write and waits until it is durable.
     pub async fn write(&self, op: WriteOp) -> Result<Applied, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.proposals.send(Proposal { op, reply }).map_err(|_| StoreError::Stopped)?;
+        self.proposals.send(Message::Write(Proposal { op, reply })).map_err(|_| StoreError::Stopped)?;
         answer.await.map_err(|_| StoreError::Stopped)?
     }
 
