@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Says clearly what the tests need that this machine lacks. `.ci/run` installs these.
+set -u
+missing=()
+command -v cargo >/dev/null || missing+=("cargo (Rust, https://rustup.rs)")
+command -v etcdctl >/dev/null || missing+=("etcdctl (Debian: apt-get install etcd-client)")
+command -v etcd >/dev/null || missing+=("etcd (Debian: apt-get install etcd-server), for the store benchmark and the etcd comparison tests")
+if ((${#missing[@]})); then
+  echo "Skiff's tests need:" >&2
+  for m in "${missing[@]}"; do echo "  - $m" >&2; done
+  exit 1
+fi
