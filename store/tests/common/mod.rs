@@ -54,7 +54,10 @@ impl StoreProcess {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return false;
             }
-            if TcpStream::connect(&self.endpoint).is_ok() {
+            // A connection alone is not enough: when two tests draw the same free port, the
+            // loser's connect reaches the winner's store. Ours says it is serving only after it
+            // has bound the port (the "skiff-store serving" line of `skiff_store::run`).
+            if TcpStream::connect(&self.endpoint).is_ok() && self.logs().contains("skiff-store serving") {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -135,4 +138,60 @@ pub fn json(endpoint: &str, args: &[&str]) -> serde_json::Value {
     let mut args = args.to_vec();
     args.extend(["-w", "json"]);
     serde_json::from_str(&ok(endpoint, &args)).unwrap()
+}
+
+/// A real etcd (Debian's `etcd-server`) on free ports with its own data directory, killed when
+/// dropped: the reference Skiff's store is compared with.
+pub struct EtcdProcess {
+    child: Child,
+    pub endpoint: String,
+    _dir: tempfile::TempDir,
+}
+
+impl EtcdProcess {
+    pub fn start() -> EtcdProcess {
+        let dir = tempfile::tempdir().unwrap();
+        for attempt in 0..5 {
+            let (client, peer) = (free_port(), free_port());
+            let endpoint = format!("127.0.0.1:{client}");
+            let log = std::fs::File::create(dir.path().join("etcd.log")).unwrap();
+            let mut child = Command::new("etcd")
+                .args(["--name", "reference", "--data-dir"])
+                .arg(dir.path().join(format!("data{attempt}")))
+                .arg(format!("--listen-client-urls=http://{endpoint}"))
+                .arg(format!("--advertise-client-urls=http://{endpoint}"))
+                .arg(format!("--listen-peer-urls=http://127.0.0.1:{peer}"))
+                .arg(format!("--initial-advertise-peer-urls=http://127.0.0.1:{peer}"))
+                .arg(format!("--initial-cluster=reference=http://127.0.0.1:{peer}"))
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .expect("etcd is installed (Debian's etcd-server; .ci/run installs it)");
+            // etcd accepts connections before it has elected itself: wait for a real answer.
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                if etcdctl(&endpoint, &["get", "probe"]).status.success() {
+                    return EtcdProcess { child, endpoint, _dir: dir };
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("etcd did not start");
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.endpoint)
+    }
+}
+
+impl Drop for EtcdProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
