@@ -22,7 +22,7 @@ const PUT_WRITERS: usize = 6;
 const TXN_WRITERS: usize = 2;
 
 /// What the writers were told is durable.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Acknowledged {
     /// key → value
     puts: BTreeMap<String, String>,
@@ -132,7 +132,8 @@ async fn acknowledged_writes_survive_kill_9() {
 
     for round in 0..3 {
         let mut store = StoreProcess::start(&data, &[]);
-        verify(&store, &acked.lock()).await;
+        let so_far = acked.lock().clone();
+        verify(&store, &so_far).await;
 
         let mut writers = Vec::new();
         for writer in 0..PUT_WRITERS {
@@ -154,7 +155,7 @@ async fn acknowledged_writes_survive_kill_9() {
     }
 
     let store = StoreProcess::start(&data, &[]);
-    let acked = acked.lock();
+    let acked = acked.lock().clone();
     let revision = verify(&store, &acked).await;
     eprintln!(
         "verified {} puts and {} transactions after 3 kills; revision {revision}",

@@ -92,7 +92,7 @@ async fn every_transaction_takes_one_revision_and_only_changes_count() {
     };
     assert_eq!(store.txn(reads).await.unwrap().header.unwrap().revision, 3, "a read-only txn takes no revision");
 
-    let delete = DeleteRangeRequest { key: "a".into(), range_end: "z".into(), prev_kv: true, ..Default::default() };
+    let delete = DeleteRangeRequest { key: "a".into(), range_end: "z".into(), prev_kv: true };
     let resp = store.delete_range(delete).await.unwrap();
     assert_eq!((resp.deleted, resp.header.unwrap().revision, resp.prev_kvs.len()), (3, 4, 3));
     store.put(put("a", "3")).await.unwrap();
