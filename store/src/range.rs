@@ -10,7 +10,8 @@
 //! 2. Ask the index for the live keys. `count` is every live key in the range, whatever the
 //!    limit and filters (documented etcd behaviour).
 //! 3. Without sorting or filters, fetch only `limit + 1` keys: the extra one tells `more`.
-//! 4. Load values (not needed for `keys_only` and `count_only`: the index has the rest).
+//! 4. Load values (not needed for `keys_only` and `count_only`: the index has the rest; but a
+//!    sort by value loads them and drops them after).
 //! 5. Drop keys outside the min/max mod/create revision filters.
 //! 6. Sort: a target other than KEY with order NONE means ascending. A stable sort, so ties keep
 //!    key order.
@@ -85,10 +86,13 @@ pub fn range(
     let limit = usize::try_from(req.limit).unwrap_or(0);
     let fetch = if sorted || filtered || limit == 0 { 0 } else { limit + 1 };
 
+    // Values are needed unless the client wants keys only, but a sort by value needs them even
+    // then: etcd sorts whole entries and drops the values after.
+    let by_value = sorted && target == SortTarget::Value;
     let (found, total) = index.range(&keys, rev, fetch);
     let mut kvs = Vec::with_capacity(found.len());
     for (key, live) in found {
-        if req.keys_only {
+        if req.keys_only && !by_value {
             kvs.push(key_value_without_value(key, &live));
         } else {
             kvs.push(load(live.rev)?);
@@ -124,6 +128,11 @@ pub fn range(
     if limit > 0 && kvs.len() > limit {
         kvs.truncate(limit);
         more = true;
+    }
+    if req.keys_only {
+        for kv in &mut kvs {
+            kv.value = Bytes::new();
+        }
     }
     Ok(RangeResponse { header, kvs, more, count: total as i64 })
 }
@@ -242,6 +251,13 @@ mod tests {
             assert_eq!(got_keys, keys, "{name}: keys");
             assert_eq!((got_more, got_count), (more, count), "{name}: more and count");
         }
+    }
+
+    #[test]
+    fn keys_only_still_sorts_by_value() {
+        let req = RangeRequest { keys_only: true, sort_order: 2, sort_target: 4, ..all() };
+        let (keys, _, _) = run(req).unwrap();
+        assert_eq!(keys, vec!["k2", "k1", "k3", "k4"]);
     }
 
     #[test]

@@ -29,9 +29,16 @@ pub const MAX_GRPC_MESSAGE_BYTES: usize = MAX_REQUEST_BYTES + 512 * 1024;
 /// The most operations (compares, or ops of one branch) a txn may have (etcd's `--max-txn-ops`).
 pub const MAX_TXN_OPS: usize = 128;
 
+/// What etcd wraps a write in before measuring it: its raft request adds a header (a 2-byte
+/// field tag, a length byte, a 64-bit request id as a varint of up to 10 bytes) plus the field
+/// tag and length of the request itself. Counting it too puts Skiff's limit where etcd's is.
+const RAFT_HEADER_BYTES: usize = 13;
+
 /// Writes larger than [`MAX_REQUEST_BYTES`] are refused; reads are not checked, as in etcd.
 pub fn check_size(request: &impl Message) -> Result<(), StoreError> {
-    if request.encoded_len() > MAX_REQUEST_BYTES {
+    let len = request.encoded_len();
+    let wrapped = RAFT_HEADER_BYTES + 1 + prost::length_delimiter_len(len) + len;
+    if wrapped > MAX_REQUEST_BYTES {
         return Err(StoreError::RequestTooLarge);
     }
     Ok(())
