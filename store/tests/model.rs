@@ -300,3 +300,39 @@ async fn keep_alives_hold_a_lease_and_restarts_refresh_it() {
     assert!(left >= 2, "a restart gives the lease its full TTL again");
     store.close();
 }
+
+#[tokio::test]
+async fn quiet_watchers_that_asked_get_progress_notifications() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    store.put(put("p", "1")).await.unwrap();
+    let (tx, mut rx) = mpsc::channel(16);
+    let spec = |watch_id, progress_notify| WatchSpec {
+        watch_id,
+        keys: KeyRange::Single("p".into()),
+        no_put: false,
+        no_delete: false,
+        prev_kv: false,
+        progress_notify,
+        fragment: false,
+    };
+    let next = store.current_revision() + 1;
+    store.shared().hub.add(store.shared(), Watcher::new(spec(1, true), next, tx.clone(), CancellationToken::new()));
+    store.shared().hub.add(store.shared(), Watcher::new(spec(2, false), next, tx, CancellationToken::new()));
+
+    tokio::time::pause();
+    let stop = CancellationToken::new();
+    let ticker = tokio::spawn(skiff_store::watch::progress_loop(store.shared().clone(), Duration::from_secs(600), stop.clone()));
+    tokio::task::yield_now().await; // let the loop start its clock
+    tokio::time::advance(Duration::from_secs(599)).await;
+    assert!(rx.try_recv().is_err(), "nothing before the interval");
+    tokio::time::advance(Duration::from_secs(2)).await;
+    tokio::task::yield_now().await;
+    let progress = rx.try_recv().expect("a progress notification after one interval").unwrap();
+    assert_eq!((progress.watch_id, progress.events.len()), (1, 0), "only the watcher that asked");
+    assert_eq!(progress.header.unwrap().revision, 2, "it carries the current revision");
+    assert!(rx.try_recv().is_err(), "nothing for the other watcher");
+    stop.cancel();
+    ticker.await.unwrap();
+    store.close();
+}
