@@ -10,18 +10,22 @@
 //! | `l` + lease id (8 bytes)    | the lease's granted TTL in seconds                      |
 //! | `m` + name                  | a fact: cluster and member ids, compaction mark, term   |
 //!
-//! Durability: [`Backend::commit`] makes a batch visible (to this process) and [`Backend::sync`]
-//! makes everything committed so far durable. The committer calls `sync` once per group of
-//! writes; nothing is acknowledged before it returns.
+//! Durability: [`Backend::commit`] first appends the batch to the write-ahead log and syncs it
+//! (`wal.rs`), then applies it to sled, which persists it later at its own pace. A *checkpoint*
+//! ([`Backend::checkpoint`]) makes sled durable and empties the log; it happens when the log is
+//! full and when the store closes. Opening replays the log onto sled.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::Bytes;
+use parking_lot::Mutex;
 use prost::Message;
 use skiff_proto::mvccpb::KeyValue;
 
 use crate::error::StoreError;
 use crate::revision::{Revision, REVISION_BYTES};
+use crate::wal::{self, Wal, WAL_BYTES};
 
 const HISTORY: u8 = b'h';
 const LEASES: u8 = b'l';
@@ -102,53 +106,108 @@ fn meta_key(name: &str) -> Vec<u8> {
     out
 }
 
-/// The changes of one group of transactions, written atomically by [`Backend::commit`].
+/// The changes of one group of transactions, written atomically by [`Backend::commit`]: a list
+/// of keys to set or remove, in order.
 #[derive(Default)]
 pub struct Batch {
-    inner: sled::Batch,
-    empty: bool,
+    ops: Vec<(Vec<u8>, Option<Vec<u8>>)>,
 }
 
 impl Batch {
     pub fn new() -> Self {
-        Batch { inner: sled::Batch::default(), empty: true }
+        Batch::default()
     }
 
     pub fn put_record(&mut self, rev: Revision, record: &Record) {
-        self.inner.insert(&history_key(rev), record.encode());
-        self.empty = false;
+        self.ops.push((history_key(rev).to_vec(), Some(record.encode())));
     }
 
     pub fn remove_record(&mut self, rev: Revision) {
-        self.inner.remove(&history_key(rev));
-        self.empty = false;
+        self.ops.push((history_key(rev).to_vec(), None));
     }
 
     pub fn put_lease(&mut self, id: i64, ttl: i64) {
-        self.inner.insert(&lease_key(id), &ttl.to_be_bytes());
-        self.empty = false;
+        self.ops.push((lease_key(id).to_vec(), Some(ttl.to_be_bytes().to_vec())));
     }
 
     pub fn remove_lease(&mut self, id: i64) {
-        self.inner.remove(&lease_key(id));
-        self.empty = false;
+        self.ops.push((lease_key(id).to_vec(), None));
     }
 
     pub fn put_meta(&mut self, name: &str, value: u64) {
-        self.inner.insert(meta_key(name), &value.to_be_bytes());
-        self.empty = false;
+        self.ops.push((meta_key(name), Some(value.to_be_bytes().to_vec())));
     }
 
     /// Whether nothing was added: a group of read-only transactions needs no disk write.
     pub fn is_empty(&self) -> bool {
-        self.empty
+        self.ops.is_empty()
+    }
+
+    /// The log's form: per op a tag (1 set, 2 remove), the key, and for a set the value, each
+    /// with a 4-byte length.
+    fn encode(&self) -> Vec<u8> {
+        let size: usize = self.ops.iter().map(|(k, v)| 9 + k.len() + v.as_ref().map_or(0, Vec::len)).sum();
+        let mut out = Vec::with_capacity(size);
+        for (key, value) in &self.ops {
+            out.push(if value.is_some() { 1 } else { 2 });
+            out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+            out.extend_from_slice(key);
+            if let Some(value) = value {
+                out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+                out.extend_from_slice(value);
+            }
+        }
+        out
+    }
+
+    fn decode(mut bytes: &[u8]) -> Result<Batch, StoreError> {
+        fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Result<&'a [u8], StoreError> {
+            if bytes.len() < n {
+                return Err(StoreError::Corrupt("truncated log record"));
+            }
+            let (head, rest) = bytes.split_at(n);
+            *bytes = rest;
+            Ok(head)
+        }
+        fn take_len(bytes: &mut &[u8]) -> Result<usize, StoreError> {
+            Ok(u32::from_le_bytes(take(bytes, 4)?.try_into().expect("4 bytes")) as usize)
+        }
+        let mut batch = Batch::new();
+        while !bytes.is_empty() {
+            let tag = take(&mut bytes, 1)?[0];
+            let len = take_len(&mut bytes)?;
+            let key = take(&mut bytes, len)?.to_vec();
+            let value = match tag {
+                1 => {
+                    let len = take_len(&mut bytes)?;
+                    Some(take(&mut bytes, len)?.to_vec())
+                }
+                2 => None,
+                _ => return Err(StoreError::Corrupt("unknown op in a log record")),
+            };
+            batch.ops.push((key, value));
+        }
+        Ok(batch)
+    }
+
+    fn into_sled(self) -> sled::Batch {
+        let mut batch = sled::Batch::default();
+        for (key, value) in self.ops {
+            match value {
+                Some(value) => batch.insert(key, value),
+                None => batch.remove(key),
+            }
+        }
+        batch
     }
 }
 
-/// The sled database behind the store.
+/// The sled database behind the store, and its write-ahead log.
 #[derive(Clone)]
 pub struct Backend {
     db: sled::Db,
+    wal: Arc<Mutex<Wal>>,
+    dir: PathBuf,
 }
 
 fn storage(step: &'static str) -> impl FnOnce(sled::Error) -> StoreError {
@@ -156,16 +215,31 @@ fn storage(step: &'static str) -> impl FnOnce(sled::Error) -> StoreError {
 }
 
 impl Backend {
-    /// Opens (or creates) the database in `dir`. `cache_bytes` bounds sled's page cache, which
-    /// would otherwise default to 1 GiB.
+    /// Opens (or creates) the database in `dir` and replays its log. `cache_bytes` bounds sled's
+    /// page cache, which would otherwise default to 1 GiB.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
+        Self::open_with_log_size(dir, cache_bytes, WAL_BYTES)
+    }
+
+    /// [`Backend::open`] with a log of `wal_bytes` (tests use small ones to force checkpoints).
+    pub fn open_with_log_size(dir: &Path, cache_bytes: u64, wal_bytes: u64) -> Result<Self, StoreError> {
         let db = sled::Config::new()
-            .path(dir)
+            .path(dir.join("sled"))
             .cache_capacity(cache_bytes)
             .mode(sled::Mode::HighThroughput)
             .open()
             .map_err(storage("open database"))?;
-        Ok(Backend { db })
+        let (wal, replay) = Wal::open(&dir.join("wal"), wal_bytes)?;
+        let backend = Backend { db, wal: Arc::new(Mutex::new(wal)), dir: dir.to_path_buf() };
+        if !replay.is_empty() {
+            tracing::info!(records = replay.len(), "replaying the write-ahead log");
+            for payload in replay {
+                let batch = Batch::decode(&payload)?;
+                backend.db.apply_batch(batch.into_sled()).map_err(storage("replay the log"))?;
+            }
+            backend.checkpoint()?;
+        }
+        Ok(backend)
     }
 
     /// The record written at `rev`, if it is still in history.
@@ -230,20 +304,59 @@ impl Backend {
             .transpose()
     }
 
-    /// Applies a batch atomically. Visible to reads at once; durable after [`Backend::sync`].
+    /// Makes a batch durable (in the log), then applies it to sled, where reads see it.
+    ///
+    /// A group too large for the log even when it is empty (hundreds of megabytes) goes to sled
+    /// directly, followed by a checkpoint: slower, just as durable.
     pub fn commit(&self, batch: Batch) -> Result<(), StoreError> {
-        self.db.apply_batch(batch.inner).map_err(storage("apply batch"))
+        let payload = batch.encode();
+        let mut wal = self.wal.lock();
+        if !wal.fits(payload.len()) {
+            self.checkpoint_locked(&mut wal)?;
+        }
+        if wal.fits(payload.len()) {
+            wal.append(&payload)?;
+            self.db.apply_batch(batch.into_sled()).map_err(storage("apply batch"))
+        } else {
+            self.db.apply_batch(batch.into_sled()).map_err(storage("apply batch"))?;
+            self.checkpoint_locked(&mut wal)
+        }
     }
 
-    /// Makes everything committed so far durable (sled writes its log and fsyncs it).
-    pub fn sync(&self) -> Result<(), StoreError> {
-        self.db.flush().map(|_| ()).map_err(storage("flush to disk"))
+    /// Makes everything sled holds durable and empties the log.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        let mut wal = self.wal.lock();
+        self.checkpoint_locked(&mut wal)
     }
 
-    /// Bytes the database takes on disk.
+    /// sled's flush writes its files but syncs them with `sync_file_range`, which persists
+    /// neither the drive's cache nor metadata; an fsync of every file finishes the job.
+    fn checkpoint_locked(&self, wal: &mut Wal) -> Result<(), StoreError> {
+        self.db.flush().map_err(storage("flush to disk"))?;
+        sync_tree(&self.dir.join("sled"))?;
+        wal.reset()
+    }
+
+    /// Bytes the database takes on disk, its log included.
     pub fn size_on_disk(&self) -> u64 {
-        self.db.size_on_disk().unwrap_or(0)
+        self.db.size_on_disk().unwrap_or(0) + self.wal.lock().used()
     }
+}
+
+/// fsyncs every file and directory under `dir`.
+fn sync_tree(dir: &Path) -> Result<(), StoreError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| StoreError::Wal { step: "list the database files", source })?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            sync_tree(&path)?;
+        } else {
+            std::fs::File::open(&path)
+                .and_then(|f| f.sync_all())
+                .map_err(|source| StoreError::Wal { step: "sync a database file", source })?;
+        }
+    }
+    wal::sync_dir(dir)
 }
 
 #[cfg(test)]
@@ -273,7 +386,6 @@ mod tests {
         batch.put_lease(7, 60);
         batch.put_meta(meta::COMPACTED, 1);
         backend.commit(batch).unwrap();
-        backend.sync().unwrap();
 
         let revs: Vec<Revision> = backend.history(0, 10).map(|r| r.unwrap().0).collect();
         assert_eq!(revs, vec![Revision::new(2, 0), Revision::new(3, 0), Revision::new(3, 1)]);
@@ -294,10 +406,43 @@ mod tests {
             let mut batch = Batch::new();
             batch.put_record(Revision::new(1, 0), &Record::Put(kv("a", "1", 1)));
             backend.commit(batch).unwrap();
-            backend.sync().unwrap();
+            // No checkpoint: the record is in the log only, and must come back from it.
         }
         let backend = Backend::open(dir.path(), 1 << 20).unwrap();
         assert_eq!(backend.last_revision().unwrap(), 1);
         assert!(matches!(backend.get(Revision::new(1, 0)).unwrap(), Some(Record::Put(_))));
+    }
+
+    #[test]
+    fn a_full_log_checkpoints_and_nothing_is_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // A 64 KiB log holds about fifteen of these batches before it must checkpoint.
+            let backend = Backend::open_with_log_size(dir.path(), 1 << 20, 64 << 10).unwrap();
+            for main in 1..=100 {
+                let mut batch = Batch::new();
+                let mut record = kv("k", "v", main);
+                record.value = vec![b'x'; 4000].into();
+                batch.put_record(Revision::new(main, 0), &Record::Put(record));
+                if main > 1 {
+                    batch.remove_record(Revision::new(main - 1, 0));
+                }
+                backend.commit(batch).unwrap();
+            }
+        }
+        let backend = Backend::open_with_log_size(dir.path(), 1 << 20, 64 << 10).unwrap();
+        let revs: Vec<Revision> = backend.history(0, 1000).map(|r| r.unwrap().0).collect();
+        assert_eq!(revs, vec![Revision::new(100, 0)], "every set and remove was replayed or checkpointed");
+    }
+
+    #[test]
+    fn batches_encode_and_decode() {
+        let mut batch = Batch::new();
+        batch.put_record(Revision::new(5, 1), &Record::Delete { key: "gone".into() });
+        batch.remove_record(Revision::new(4, 0));
+        batch.put_meta(meta::TERM, 3);
+        let decoded = Batch::decode(&batch.encode()).unwrap();
+        assert_eq!(decoded.ops, batch.ops);
+        assert!(Batch::decode(&batch.encode()[..10]).is_err(), "a cut record is refused");
     }
 }

@@ -42,6 +42,12 @@ pub enum StoreError {
         #[source]
         source: sled::Error,
     },
+    #[error("write-ahead log: cannot {step}: {source}")]
+    Wal {
+        step: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("corrupt data on disk: {0}")]
     Corrupt(&'static str),
 }
@@ -56,7 +62,7 @@ impl From<StoreError> for Status {
             LeaseNotFound => Code::NotFound,
             LeaseExists => Code::FailedPrecondition,
             Stopped => Code::Unavailable,
-            Storage { .. } | Corrupt(_) => Code::Internal,
+            Storage { .. } | Wal { .. } | Corrupt(_) => Code::Internal,
         };
         Status::new(code, err.to_string())
     }

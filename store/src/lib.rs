@@ -20,7 +20,8 @@
 //!   limit, sort and filters).
 //! - `index.rs`: the in-memory key index (which revisions each key has);
 //!   `revision.rs`, `key_range.rs`: the two small value types everything uses.
-//! - `backend.rs`: the sled database: history by revision, leases, a few facts.
+//! - `backend.rs`: the sled database: history by revision, leases, a few facts; `wal.rs`: the
+//!   write-ahead log that makes each commit group durable with one write and one sync.
 //! - `watch.rs`: watchers (catch up from history, then live); `lease.rs` and `lease_expiry.rs`:
 //!   leases and their expiry; `compactor.rs`: automatic compaction.
 //! - `metrics.rs`: Prometheus; `client.rs`: the client the API server uses; `error.rs`: errors
@@ -46,6 +47,7 @@ pub mod revision;
 pub mod server;
 pub mod store;
 pub mod validate;
+pub mod wal;
 pub mod watch;
 
 use std::net::SocketAddr;

@@ -281,7 +281,6 @@ fn load_ids(backend: &Backend) -> Result<Ids, StoreError> {
     let term = backend.meta(meta::TERM)?.unwrap_or(1) + 1;
     batch.put_meta(meta::TERM, term);
     backend.commit(batch)?;
-    backend.sync()?;
     Ok(Ids { cluster_id, member_id, term })
 }
 
