@@ -1,1 +1,51 @@
-//! Benchmarks; see bench/README.md.
+//! # skiff-bench: Skiff measured against the real thing
+//!
+//! `bench-store` starts `skiff-store` and a real etcd on this machine, drives both with the same
+//! client code (`skiff_store::client::StoreClient`) and prints one table that compares them. See
+//! `bench/README.md` for how to run it and what each number means.
+//!
+//! # Layout
+//!
+//! The order in which a run uses them:
+//!
+//! - `locate.rs`: finding the two server binaries and their versions.
+//! - `machine.rs`: what the figures were measured on (cores, kernel, how fast this disk syncs).
+//! - `server.rs`: one server process on free loopback ports with its own temporary data
+//!   directory, killed when its guard is dropped (also on error and panic).
+//! - `plan.rs`: how many operations and how long each workload runs (full and `--quick`).
+//! - The workloads, one per file: `put_latency.rs` (one client, one put at a time),
+//!   `throughput.rs` (many clients, puts or gets, as many as they can), `watch_latency.rs` (from
+//!   sending a put to the watcher receiving its event).
+//! - `measure.rs`: the workloads in order, each against both servers back to back.
+//! - `cpu.rs`: CPU time from `/proc`, of a server and of the whole machine.
+//! - `stats.rs`: percentiles; `report.rs`: the comparison table and its targets.
+//! - `error.rs`: what can go wrong, step by step.
+//!
+//! The binary, `src/bin/bench-store.rs`, is flags plus the order of the steps.
+
+pub mod cpu;
+pub mod error;
+pub mod locate;
+pub mod machine;
+pub mod measure;
+pub mod plan;
+pub mod put_latency;
+pub mod report;
+pub mod server;
+pub mod stats;
+pub mod throughput;
+pub mod watch_latency;
+
+pub use error::BenchError;
+pub use plan::Plan;
+pub use report::Measurements;
+pub use server::Server;
+
+/// Every value written is this big: about the size of a small Kubernetes object.
+pub const VALUE_BYTES: usize = 1024;
+
+/// The value every workload writes. `Bytes` so that each put clones a pointer, not a kilobyte:
+/// the client shares two cores with the server under test and must stay cheap.
+pub fn value() -> bytes::Bytes {
+    bytes::Bytes::from(vec![b'v'; VALUE_BYTES])
+}

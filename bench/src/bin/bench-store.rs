@@ -1,0 +1,71 @@
+//! `bench-store`: skiff-store against a real etcd on this machine, in one table.
+//! Flags and the order of the steps; the work is in the library (see `bench/README.md`).
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use skiff_bench::machine::Machine;
+use skiff_bench::measure::measure;
+use skiff_bench::{cpu, locate, report, Plan, Server};
+
+/// Compare skiff-store with a real etcd: put latency, put and get throughput, watch latency.
+#[derive(Parser)]
+struct Args {
+    /// The skiff-store binary [default: skiff-store next to this executable].
+    #[arg(long)]
+    skiff_store: Option<PathBuf>,
+    /// The etcd binary (Debian's etcd-server) [default: /usr/bin/etcd].
+    #[arg(long)]
+    etcd: Option<PathBuf>,
+    /// Fewer operations and 1-second throughput runs: to check that it works, not to quote.
+    #[arg(long)]
+    quick: bool,
+    /// Where the data directories go; its disk is the one both stores sync [default: $TMPDIR].
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    // On Ctrl-C the benchmark future is dropped, and with it the server guards: no server is
+    // left running.
+    tokio::select! {
+        result = run(args) => result,
+        _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let skiff_binary = locate::skiff_store(args.skiff_store)?;
+    let etcd_binary = locate::etcd(args.etcd)?;
+    let work_dir = args.work_dir.unwrap_or_else(std::env::temp_dir);
+    let plan = if args.quick { Plan::quick() } else { Plan::full() };
+    let machine = Machine::probe(&work_dir).await;
+
+    let others = cpu::OthersMeter::start();
+    let skiff = Server::start_skiff(&skiff_binary, &work_dir).await?;
+    let etcd = Server::start_etcd(&etcd_binary, &work_dir).await?;
+    let [skiff_figures, etcd_figures] = measure(&skiff, &etcd, &plan).await?;
+    let others_share = others.and_then(|meter| meter.share(&[skiff.pid(), etcd.pid()]));
+    drop((skiff, etcd));
+
+    println!();
+    println!("machine:  {machine}");
+    if let Some(share) = others_share {
+        println!(
+            "others:   other work took {:.0}% of the cores during the run{}",
+            share * 100.0,
+            if share > 0.10 { " (a shared machine: expect these figures to be noisy)" } else { "" }
+        );
+    }
+    println!("date:     {}", machine.date);
+    println!("versions: {}; {}", locate::version(&skiff_binary), locate::version(&etcd_binary));
+    println!("plan:     {plan}{}", if args.quick { " (--quick)" } else { "" });
+    println!();
+    print!("{}", report::render(&report::rows(&skiff_figures, &etcd_figures, plan.clients)));
+    if let Some(note) = report::client_note(&skiff_figures, &etcd_figures) {
+        println!("\n{note}");
+    }
+    Ok(())
+}

@@ -1,0 +1,47 @@
+//! What can go wrong in a benchmark run, one variant per step.
+
+use std::path::PathBuf;
+
+use skiff_store::client::ClientError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error(
+        "no skiff-store binary at {0}; build it first (`cargo build --release -p skiff-store`) \
+         or pass --skiff-store PATH"
+    )]
+    NoSkiffStore(PathBuf),
+    #[error(
+        "no etcd binary at {0}; the comparison needs a real etcd 3.4: install Debian's \
+         etcd-server (`apt-get install etcd-server`) or pass --etcd PATH"
+    )]
+    NoEtcd(PathBuf),
+    #[error("cannot find the directory of this executable")]
+    OwnPath(#[source] std::io::Error),
+    #[error("cannot prepare a data directory or log file for {server}")]
+    Prepare {
+        server: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start {server}")]
+    Spawn {
+        server: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{server} exited during start-up ({status}); the end of its log:\n{log_tail}")]
+    Exited { server: &'static str, status: std::process::ExitStatus, log_tail: String },
+    #[error("{server} did not answer a Range within {seconds} s; the end of its log:\n{log_tail}")]
+    NotReady { server: &'static str, seconds: u64, log_tail: String },
+    #[error("a client request failed")]
+    Client(#[from] ClientError),
+    #[error("a request failed: {0}")]
+    Rpc(#[from] tonic::Status),
+    #[error("the key the readers read is missing")]
+    MissingKey,
+    #[error("the watch stream failed: {0}")]
+    Watch(String),
+    #[error("a benchmark task failed")]
+    Task(#[from] tokio::task::JoinError),
+}

@@ -1,0 +1,154 @@
+//! One server under test: a child process on free loopback ports, with a fresh data directory.
+//!
+//! A [`Server`] is a guard. Dropping it kills the process and then removes its directory, so a
+//! benchmark that fails, panics or is interrupted leaves neither a process nor a few hundred
+//! megabytes of data behind. Both servers run with their default durability: no put is
+//! acknowledged before the server's disk sync (etcd: `fdatasync` of its WAL; skiff-store: sled's
+//! flush, once per commit group).
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use skiff_proto::etcdserverpb::RangeRequest;
+use skiff_store::client::StoreClient;
+use tempfile::TempDir;
+
+use crate::error::BenchError;
+
+/// How long a server may take to answer its first Range. A fresh etcd elects itself leader
+/// after about a second; anything near this bound means it is not coming up.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Lines of the server's log quoted when it fails to start.
+const LOG_TAIL_LINES: usize = 20;
+
+pub struct Server {
+    pub name: &'static str,
+    /// `127.0.0.1:PORT`, what `StoreClient::connect` takes.
+    pub endpoint: String,
+    child: Child,
+    /// Holds the data directory and the log; removed on drop, after the process is killed.
+    dir: TempDir,
+}
+
+impl Server {
+    /// Starts `skiff-store` with its data under a new directory in `parent`.
+    pub async fn start_skiff(binary: &Path, parent: &Path) -> Result<Server, BenchError> {
+        let name = "skiff-store";
+        let [port] = free_ports(name)?;
+        let dir = temp_dir(name, parent)?;
+        let mut command = Command::new(binary);
+        command
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            // etcd 3.4 does not compact unless asked; neither should the store it is compared to.
+            .args(["--auto-compaction-retention", "0"]);
+        Server::spawn(name, command, port, dir).await
+    }
+
+    /// Starts a one-member etcd cluster with its data under a new directory in `parent`.
+    pub async fn start_etcd(binary: &Path, parent: &Path) -> Result<Server, BenchError> {
+        let name = "etcd";
+        let [client, peer] = free_ports(name)?;
+        let dir = temp_dir(name, parent)?;
+        let client_url = format!("http://127.0.0.1:{client}");
+        let peer_url = format!("http://127.0.0.1:{peer}");
+        let mut command = Command::new(binary);
+        command
+            .args(["--name", "bench", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .args(["--listen-client-urls", &client_url, "--advertise-client-urls", &client_url])
+            .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
+            .args(["--initial-cluster", &format!("bench={peer_url}")]);
+        Server::spawn(name, command, client, dir).await
+    }
+
+    /// Runs `command` with its output going to a log in `dir`, and waits until it serves.
+    async fn spawn(name: &'static str, mut command: Command, port: u16, dir: TempDir) -> Result<Server, BenchError> {
+        let prepare = |source| BenchError::Prepare { server: name, source };
+        let log = File::create(dir.path().join("server.log")).map_err(prepare)?;
+        let log_err = log.try_clone().map_err(prepare)?;
+        command.stdin(Stdio::null()).stdout(log).stderr(log_err);
+        let child = command.spawn().map_err(|source| BenchError::Spawn { server: name, source })?;
+        // From here on the guard exists: an early return kills the process.
+        let mut server = Server { name, endpoint: format!("127.0.0.1:{port}"), child, dir };
+        server.wait_ready().await?;
+        Ok(server)
+    }
+
+    /// Polls with a Range until one succeeds, the process exits, or [`START_TIMEOUT`] passes.
+    async fn wait_ready(&mut self) -> Result<(), BenchError> {
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(BenchError::Exited { server: self.name, status, log_tail: self.log_tail() });
+            }
+            if started.elapsed() > START_TIMEOUT {
+                let seconds = START_TIMEOUT.as_secs();
+                return Err(BenchError::NotReady { server: self.name, seconds, log_tail: self.log_tail() });
+            }
+            // Bounded, because an etcd without a leader yet holds a linearizable read.
+            let attempt = tokio::time::timeout(Duration::from_secs(1), answers_range(&self.endpoint));
+            if let Ok(true) = attempt.await {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The process id, to read its CPU time (`cpu.rs`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n")
+    }
+}
+
+impl Drop for Server {
+    /// SIGKILL rather than a clean stop: the data is about to be deleted anyway. `wait` reaps
+    /// the process so that its files are closed before `dir` is removed.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn answers_range(endpoint: &str) -> bool {
+    let Ok(mut client) = StoreClient::connect(&[endpoint.to_string()]).await else {
+        return false;
+    };
+    let request = RangeRequest { key: "bench/ready".into(), ..Default::default() };
+    client.kv.range(request).await.is_ok()
+}
+
+/// `N` distinct free ports. All are bound at once, so the OS cannot hand out one twice, then
+/// released for the server to take; another process could grab one in between, which on a
+/// benchmark machine is unlikely enough.
+fn free_ports<const N: usize>(server: &'static str) -> Result<[u16; N], BenchError> {
+    let prepare = |source| BenchError::Prepare { server, source };
+    let mut listeners = Vec::with_capacity(N);
+    for _ in 0..N {
+        listeners.push(TcpListener::bind("127.0.0.1:0").map_err(prepare)?);
+    }
+    let mut ports = [0; N];
+    for (port, listener) in ports.iter_mut().zip(&listeners) {
+        *port = listener.local_addr().map_err(prepare)?.port();
+    }
+    Ok(ports)
+}
+
+fn temp_dir(server: &'static str, parent: &Path) -> Result<TempDir, BenchError> {
+    tempfile::Builder::new()
+        .prefix(&format!("skiff-bench-{server}-"))
+        .tempdir_in(parent)
+        .map_err(|source| BenchError::Prepare { server, source })
+}
