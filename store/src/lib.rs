@@ -162,6 +162,10 @@ pub async fn serve(
     });
     tracing::info!(%address, data_dir = %config.data_dir.display(), "skiff-store serving");
     let served = tonic::transport::Server::builder()
+        // Larger HTTP/2 flow-control windows than the 64 KiB default: fewer WINDOW_UPDATE frames
+        // (and writes) per request, and a large put does not stall on the window.
+        .initial_stream_window_size(1 << 20)
+        .initial_connection_window_size(8 << 20)
         .add_service(KvServer::new(server::kv::KvService { store: store.clone() }).max_decoding_message_size(limit))
         .add_service(WatchServer::new(server::watch::WatchService { store: store.clone() }).max_decoding_message_size(limit))
         .add_service(LeaseServer::new(server::lease::LeaseService { store: store.clone() }).max_decoding_message_size(limit))
