@@ -12,8 +12,14 @@ build:
 check-tools:
 	@scripts/check-tools.sh
 
+# With cargo-nextest (if installed) the run ends on one summary line of every test; doc tests
+# run first because nextest does not run them.
 test: check-tools
-	$(CARGO) test --workspace
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		$(CARGO) test --workspace --doc && $(CARGO) nextest run --workspace --no-fail-fast; \
+	else \
+		$(CARGO) test --workspace --no-fail-fast; \
+	fi
 
 # Skiff's container images arrive with the kubelet (see images/README.md); nothing to build yet.
 images:
