@@ -21,8 +21,8 @@ use std::collections::HashMap;
 
 use rand::Rng;
 use skiff_proto::etcdserverpb::{
-    request_op::Request, response_op::Response, DeleteRangeRequest, DeleteRangeResponse,
-    PutRequest, PutResponse, RequestOp, ResponseHeader, ResponseOp, TxnRequest, TxnResponse,
+    request_op::Request, response_op::Response, DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse,
+    RequestOp, ResponseHeader, ResponseOp, TxnRequest, TxnResponse,
 };
 use skiff_proto::mvccpb::{event::EventType, Event, KeyValue};
 use tokio::time::Instant;
@@ -42,10 +42,18 @@ pub enum WriteOp {
     Put(PutRequest),
     DeleteRange(DeleteRangeRequest),
     Txn(TxnRequest),
-    Compact { revision: i64 },
+    Compact {
+        revision: i64,
+    },
     /// `id == 0` lets the store choose. `now` is when the request arrived: the lease's clock.
-    LeaseGrant { id: i64, ttl: i64, now: Instant },
-    LeaseRevoke { id: i64 },
+    LeaseGrant {
+        id: i64,
+        ttl: i64,
+        now: Instant,
+    },
+    LeaseRevoke {
+        id: i64,
+    },
 }
 
 /// What a write did. Headers carry only the revision; the server fills in the ids.
@@ -138,7 +146,11 @@ impl<'a> GroupWriter<'a> {
 
     /// The revision reads inside the transaction under way see: its own changes included.
     fn view_rev(&self) -> i64 {
-        if self.txn_events.is_empty() { self.rev } else { self.rev + 1 }
+        if self.txn_events.is_empty() {
+            self.rev
+        } else {
+            self.rev + 1
+        }
     }
 
     // ---- one transaction ----
@@ -211,11 +223,7 @@ impl<'a> GroupWriter<'a> {
             }
             self.batch.put_record(rev, &Record::Delete { key: key.clone() });
             let kv = KeyValue { key, mod_revision: rev.main, ..Default::default() };
-            self.txn_events.push(Event {
-                r#type: EventType::Delete as i32,
-                kv: Some(kv),
-                prev_kv: Some(prev.clone()),
-            });
+            self.txn_events.push(Event { r#type: EventType::Delete as i32, kv: Some(kv), prev_kv: Some(prev.clone()) });
             deleted.push(prev);
         }
         Ok(deleted)

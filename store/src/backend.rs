@@ -77,9 +77,9 @@ impl Record {
 
     fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
         match bytes.split_first() {
-            Some((b'P', rest)) => KeyValue::decode(rest)
-                .map(Record::Put)
-                .map_err(|_| StoreError::Corrupt("undecodable put record")),
+            Some((b'P', rest)) => {
+                KeyValue::decode(rest).map(Record::Put).map_err(|_| StoreError::Corrupt("undecodable put record"))
+            }
             Some((b'D', rest)) => Ok(Record::Delete { key: Bytes::copy_from_slice(rest) }),
             _ => Err(StoreError::Corrupt("unknown record kind")),
         }
@@ -255,17 +255,12 @@ impl Backend {
     }
 
     /// History from main revision `from` through `to`, in revision order.
-    pub fn history(
-        &self,
-        from: i64,
-        to: i64,
-    ) -> impl Iterator<Item = Result<(Revision, Record), StoreError>> {
+    pub fn history(&self, from: i64, to: i64) -> impl Iterator<Item = Result<(Revision, Record), StoreError>> {
         let start = history_key(Revision::new(from.max(0), 0));
         let end = history_key(Revision::new(to.saturating_add(1), 0));
         self.db.range(start..end).map(|item| {
             let (key, value) = item.map_err(storage("scan history"))?;
-            let rev = Revision::from_bytes(&key[1..])
-                .ok_or(StoreError::Corrupt("bad history key"))?;
+            let rev = Revision::from_bytes(&key[1..]).ok_or(StoreError::Corrupt("bad history key"))?;
             Ok((rev, Record::decode(&value)?))
         })
     }
@@ -289,7 +284,8 @@ impl Backend {
             .map(|item| {
                 let (key, value) = item.map_err(storage("scan leases"))?;
                 let id = i64::from_be_bytes(key[1..].try_into().map_err(|_| StoreError::Corrupt("bad lease key"))?);
-                let ttl = i64::from_be_bytes(value.as_ref().try_into().map_err(|_| StoreError::Corrupt("bad lease ttl"))?);
+                let ttl =
+                    i64::from_be_bytes(value.as_ref().try_into().map_err(|_| StoreError::Corrupt("bad lease ttl"))?);
                 Ok((id, ttl))
             })
             .collect()
@@ -299,12 +295,7 @@ impl Backend {
     pub fn meta(&self, name: &str) -> Result<Option<u64>, StoreError> {
         let value = self.db.get(meta_key(name)).map_err(storage("read meta"))?;
         value
-            .map(|v| {
-                v.as_ref()
-                    .try_into()
-                    .map(u64::from_be_bytes)
-                    .map_err(|_| StoreError::Corrupt("bad meta value"))
-            })
+            .map(|v| v.as_ref().try_into().map(u64::from_be_bytes).map_err(|_| StoreError::Corrupt("bad meta value")))
             .transpose()
     }
 
@@ -349,7 +340,8 @@ impl Backend {
 
 /// fsyncs every file and directory under `dir`.
 fn sync_tree(dir: &Path) -> Result<(), StoreError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| StoreError::Wal { step: "list the database files", source })?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|source| StoreError::Wal { step: "list the database files", source })?;
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use skiff_proto::etcdserverpb::{
-    kv_client::KvClient, lease_client::LeaseClient, maintenance_client::MaintenanceClient,
-    watch_client::WatchClient, PutRequest, RangeRequest,
+    kv_client::KvClient, lease_client::LeaseClient, maintenance_client::MaintenanceClient, watch_client::WatchClient,
+    PutRequest, RangeRequest,
 };
 use skiff_proto::mvccpb::KeyValue;
 use tonic::transport::{Channel, Endpoint};
@@ -115,12 +115,8 @@ mod tests {
 
     #[test]
     fn prefix_ends() {
-        let cases: [(&[u8], &[u8]); 4] = [
-            (b"foo", b"fop"),
-            (b"/registry/pods/", b"/registry/pods0"),
-            (b"a\xff", b"b"),
-            (b"\xff\xff", b"\0"),
-        ];
+        let cases: [(&[u8], &[u8]); 4] =
+            [(b"foo", b"fop"), (b"/registry/pods/", b"/registry/pods0"), (b"a\xff", b"b"), (b"\xff\xff", b"\0")];
         for (prefix, want) in cases {
             assert_eq!(prefix_end(prefix), want, "{prefix:?}");
         }

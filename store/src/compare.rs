@@ -80,14 +80,7 @@ mod tests {
     }
 
     fn kv() -> KeyValue {
-        KeyValue {
-            key: "k".into(),
-            value: "b".into(),
-            create_revision: 3,
-            mod_revision: 5,
-            version: 2,
-            lease: 7,
-        }
+        KeyValue { key: "k".into(), value: "b".into(), create_revision: 3, mod_revision: 5, version: 2, lease: 7 }
     }
 
     #[test]

@@ -239,8 +239,7 @@ mod tests {
         ];
         for (name, at, want_removed_a, newest_a) in cases {
             let mut index = sample();
-            let mut removed: Vec<i64> =
-                index.compact(at).into_iter().map(|r| r.main).filter(|m| *m != 4).collect();
+            let mut removed: Vec<i64> = index.compact(at).into_iter().map(|r| r.main).filter(|m| *m != 4).collect();
             removed.sort();
             assert_eq!(removed, want_removed_a, "{name}");
             assert_eq!(index.get(b"a", 100).map(|v| v.rev.main), newest_a, "{name}");

@@ -53,9 +53,7 @@ impl KeyRange {
         match self {
             KeyRange::Single(k) => (Bound::Included(k.as_ref()), Bound::Included(k.as_ref())),
             KeyRange::From(start) => (Bound::Included(start.as_ref()), Bound::Unbounded),
-            KeyRange::Between(start, end) => {
-                (Bound::Included(start.as_ref()), Bound::Excluded(end.as_ref()))
-            }
+            KeyRange::Between(start, end) => (Bound::Included(start.as_ref()), Bound::Excluded(end.as_ref())),
         }
     }
 }

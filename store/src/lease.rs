@@ -170,10 +170,7 @@ mod tests {
         let start = Instant::now();
         let mut lessor = Lessor::default();
         lessor.grant(1, 5, start);
-        assert!(matches!(
-            lessor.renew(1, start + Duration::from_secs(6)),
-            Err(StoreError::LeaseNotFound)
-        ));
+        assert!(matches!(lessor.renew(1, start + Duration::from_secs(6)), Err(StoreError::LeaseNotFound)));
         assert!(matches!(lessor.renew(9, start), Err(StoreError::LeaseNotFound)));
     }
 

@@ -28,7 +28,9 @@ pub async fn expiry_loop(store: Store, shutdown: CancellationToken) {
         };
         for id in expired {
             match store.lease_revoke(id).await {
-                Ok(revision) => tracing::info!(lease = format!("{id:016x}"), revision, "lease expired; its keys are deleted"),
+                Ok(revision) => {
+                    tracing::info!(lease = format!("{id:016x}"), revision, "lease expired; its keys are deleted")
+                }
                 // Revoked by a client in the meantime.
                 Err(StoreError::LeaseNotFound) => {}
                 Err(err) => {

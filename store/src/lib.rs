@@ -103,13 +103,10 @@ pub enum RunError {
 
 /// Binds the listeners and serves until `shutdown` is canceled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunError> {
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| RunError::Listen { address: config.listen, source })?;
+    let listener =
+        TcpListener::bind(config.listen).await.map_err(|source| RunError::Listen { address: config.listen, source })?;
     let metrics = match config.metrics_listen {
-        Some(address) => Some(
-            TcpListener::bind(address).await.map_err(|source| RunError::Listen { address, source })?,
-        ),
+        Some(address) => Some(TcpListener::bind(address).await.map_err(|source| RunError::Listen { address, source })?),
         None => None,
     };
     serve(config, listener, metrics, shutdown).await
@@ -167,8 +164,12 @@ pub async fn serve(
         .initial_stream_window_size(1 << 20)
         .initial_connection_window_size(8 << 20)
         .add_service(KvServer::new(server::kv::KvService { store: store.clone() }).max_decoding_message_size(limit))
-        .add_service(WatchServer::new(server::watch::WatchService { store: store.clone() }).max_decoding_message_size(limit))
-        .add_service(LeaseServer::new(server::lease::LeaseService { store: store.clone() }).max_decoding_message_size(limit))
+        .add_service(
+            WatchServer::new(server::watch::WatchService { store: store.clone() }).max_decoding_message_size(limit),
+        )
+        .add_service(
+            LeaseServer::new(server::lease::LeaseService { store: store.clone() }).max_decoding_message_size(limit),
+        )
         .add_service(MaintenanceServer::new(server::maintenance::MaintenanceService { store: store.clone() }))
         .add_service(ClusterServer::new(server::maintenance::ClusterService {
             store: store.clone(),

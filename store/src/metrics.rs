@@ -70,27 +70,34 @@ static COMPACTED: LazyLock<IntGauge> = LazyLock::new(|| {
     register(IntGauge::new("skiff_store_compact_revision", "the revision of the last compaction").unwrap())
 });
 
-static DB_SIZE: LazyLock<IntGauge> = LazyLock::new(|| {
-    register(IntGauge::new("skiff_store_db_size_bytes", "size of the database on disk").unwrap())
-});
+static DB_SIZE: LazyLock<IntGauge> =
+    LazyLock::new(|| register(IntGauge::new("skiff_store_db_size_bytes", "size of the database on disk").unwrap()));
 
-static KEYS: LazyLock<IntGauge> = LazyLock::new(|| {
-    register(IntGauge::new("skiff_store_index_keys", "keys with history in the index").unwrap())
-});
+static KEYS: LazyLock<IntGauge> =
+    LazyLock::new(|| register(IntGauge::new("skiff_store_index_keys", "keys with history in the index").unwrap()));
 
 static LEASES: LazyLock<IntGauge> =
     LazyLock::new(|| register(IntGauge::new("skiff_store_leases", "live leases").unwrap()));
 
 static WATCHERS: LazyLock<IntGaugeVec> = LazyLock::new(|| {
-    register(
-        IntGaugeVec::new(Opts::new("skiff_store_watchers", "watchers, by state"), &["state"]).unwrap(),
-    )
+    register(IntGaugeVec::new(Opts::new("skiff_store_watchers", "watchers, by state"), &["state"]).unwrap())
 });
 
 /// The gRPC methods served, so that their metric series can be looked up once.
 const METHODS: [&str; 13] = [
-    "Range", "Put", "DeleteRange", "Txn", "Compact", "LeaseGrant", "LeaseRevoke", "LeaseTimeToLive",
-    "LeaseLeases", "Alarm", "Status", "MemberList", "Watch",
+    "Range",
+    "Put",
+    "DeleteRange",
+    "Txn",
+    "Compact",
+    "LeaseGrant",
+    "LeaseRevoke",
+    "LeaseTimeToLive",
+    "LeaseLeases",
+    "Alarm",
+    "Status",
+    "MemberList",
+    "Watch",
 ];
 
 /// Per method, its latency histogram and its count of successes: a request would otherwise
@@ -139,7 +146,5 @@ fn render(store: &Store) -> String {
 
 /// The `/metrics` endpoint.
 pub fn app(store: Store) -> Router {
-    Router::new()
-        .route("/metrics", get(|State(store): State<Store>| async move { render(&store) }))
-        .with_state(store)
+    Router::new().route("/metrics", get(|State(store): State<Store>| async move { render(&store) })).with_state(store)
 }

@@ -119,7 +119,11 @@ pub fn range(
             // A stable sort: keys with equal targets stay in key order, either way.
             kvs.sort_by(|a, b| {
                 let ord = compare_by(target, a, b);
-                if descending { ord.reverse() } else { ord }
+                if descending {
+                    ord.reverse()
+                } else {
+                    ord
+                }
             });
         }
     }
@@ -222,13 +226,7 @@ mod tests {
                 false,
                 4,
             ),
-            (
-                "create revision filter",
-                RangeRequest { max_create_revision: 3, ..all() },
-                vec!["k1", "k2"],
-                false,
-                4,
-            ),
+            ("create revision filter", RangeRequest { max_create_revision: 3, ..all() }, vec!["k1", "k2"], false, 4),
             ("a past revision", RangeRequest { revision: 3, ..all() }, vec!["k1", "k2"], false, 2),
             ("count only", RangeRequest { count_only: true, ..all() }, vec![], false, 4),
             (

@@ -16,8 +16,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use skiff_proto::etcdserverpb::{
-    DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse, RangeRequest, RangeResponse,
-    ResponseHeader, TxnRequest, TxnResponse,
+    DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse, RangeRequest, RangeResponse, ResponseHeader,
+    TxnRequest, TxnResponse,
 };
 use skiff_proto::mvccpb::KeyValue;
 use tokio::sync::{mpsc, oneshot, Notify};
@@ -53,12 +53,7 @@ pub struct Ids {
 impl Ids {
     /// A full header at `revision`.
     pub fn header(&self, revision: i64) -> Option<ResponseHeader> {
-        Some(ResponseHeader {
-            cluster_id: self.cluster_id,
-            member_id: self.member_id,
-            revision,
-            raft_term: self.term,
-        })
+        Some(ResponseHeader { cluster_id: self.cluster_id, member_id: self.member_id, revision, raft_term: self.term })
     }
 
     /// Fills in the ids of a header the applier made (etcd's `header.fill`): the revision is
@@ -107,7 +102,8 @@ impl Store {
     /// Opens the store in `options.data_dir`, rebuilding its index from disk, and starts the
     /// committer thread. Must be called inside a Tokio runtime.
     pub fn open(options: &StoreOptions) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(&options.data_dir).map_err(|_| StoreError::Corrupt("cannot create the data directory"))?;
+        std::fs::create_dir_all(&options.data_dir)
+            .map_err(|_| StoreError::Corrupt("cannot create the data directory"))?;
         let backend = Backend::open(&options.data_dir, options.cache_bytes)?;
         let ids = load_ids(&backend)?;
         let (index, current) = restore_index(&backend)?;

@@ -126,10 +126,9 @@ fn check_intervals(ops: &[RequestOp]) -> Result<(HashSet<Bytes>, Vec<Span>), Sto
     let mut deletes: Vec<Span> = ops
         .iter()
         .filter_map(|op| match &op.request {
-            Some(Request::RequestDeleteRange(d)) => Some(Span {
-                start: d.key.clone(),
-                end: (!d.range_end.is_empty()).then(|| d.range_end.clone()),
-            }),
+            Some(Request::RequestDeleteRange(d)) => {
+                Some(Span { start: d.key.clone(), end: (!d.range_end.is_empty()).then(|| d.range_end.clone()) })
+            }
             _ => None,
         })
         .collect();
@@ -170,9 +169,7 @@ mod tests {
     use skiff_proto::etcdserverpb::Compare;
 
     fn put(key: &'static str) -> RequestOp {
-        RequestOp {
-            request: Some(Request::RequestPut(PutRequest { key: key.into(), ..Default::default() })),
-        }
+        RequestOp { request: Some(Request::RequestPut(PutRequest { key: key.into(), ..Default::default() })) }
     }
 
     fn del(key: &'static str, end: &'static str) -> RequestOp {
@@ -186,9 +183,7 @@ mod tests {
     }
 
     fn get(key: &'static str) -> RequestOp {
-        RequestOp {
-            request: Some(Request::RequestRange(RangeRequest { key: key.into(), ..Default::default() })),
-        }
+        RequestOp { request: Some(Request::RequestRange(RangeRequest { key: key.into(), ..Default::default() })) }
     }
 
     fn txn(success: Vec<RequestOp>, failure: Vec<RequestOp>) -> TxnRequest {
@@ -210,11 +205,7 @@ mod tests {
             ("put of a deleted key", txn(vec![del("a", ""), put("a")], vec![]), Some("duplicate")),
             ("overlapping deletes are fine", txn(vec![del("a", "c"), del("b", "d")], vec![]), None),
             ("delete to the end is not seen as a range", txn(vec![del("a", "\0"), put("b")], vec![]), None),
-            (
-                "nested branches may share a key",
-                txn(vec![nested(vec![put("a")], vec![put("a")])], vec![]),
-                None,
-            ),
+            ("nested branches may share a key", txn(vec![nested(vec![put("a")], vec![put("a")])], vec![]), None),
             (
                 "nested put clashes with outer put",
                 txn(vec![nested(vec![put("a")], vec![]), put("a")], vec![]),

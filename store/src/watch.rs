@@ -127,12 +127,7 @@ pub struct WatcherCounts {
 impl WatchHub {
     pub fn new(published: i64, runtime: tokio::runtime::Handle) -> Self {
         WatchHub {
-            state: Mutex::new(HubState {
-                published,
-                synced: HashMap::new(),
-                catching_up: 0,
-                next_key: 0,
-            }),
+            state: Mutex::new(HubState { published, synced: HashMap::new(), catching_up: 0, next_key: 0 }),
             runtime,
         }
     }
@@ -202,7 +197,11 @@ impl WatchHub {
         state.synced.retain(|_, w| !w.cancel.is_cancelled());
         for key in demoted {
             if let Some(w) = state.synced.remove(&key) {
-                tracing::debug!(watch_id = w.spec.watch_id, from = w.next_rev, "slow watcher falls back to catching up");
+                tracing::debug!(
+                    watch_id = w.spec.watch_id,
+                    from = w.next_rev,
+                    "slow watcher falls back to catching up"
+                );
                 state.catching_up += 1;
                 self.runtime.spawn(catch_up(shared.clone(), key, w));
             }
@@ -450,11 +449,8 @@ mod tests {
 
     #[test]
     fn large_responses_split_into_fragments() {
-        let response = WatchResponse {
-            watch_id: 3,
-            events: (0..10).map(|_| event("k", true)).collect(),
-            ..Default::default()
-        };
+        let response =
+            WatchResponse { watch_id: 3, events: (0..10).map(|_| event("k", true)).collect(), ..Default::default() };
         let one_event = response.events[0].encoded_len();
         let pieces = fragments(response.clone(), one_event * 3 + 20);
         assert!(pieces.len() > 1);

@@ -18,10 +18,9 @@ use skiff_proto::etcdserverpb::{
     request_op::Request,
     response_op::Response,
     watch_request::RequestUnion,
-    Compare, CompactionRequest, DeleteRangeRequest, LeaseGrantRequest, LeaseRevokeRequest,
-    LeaseTimeToLiveRequest, PutRequest, RangeRequest, RequestOp, ResponseHeader, TxnRequest,
-    TxnResponse, WatchCancelRequest, WatchCreateRequest, WatchProgressRequest, WatchRequest,
-    WatchResponse,
+    CompactionRequest, Compare, DeleteRangeRequest, LeaseGrantRequest, LeaseRevokeRequest, LeaseTimeToLiveRequest,
+    PutRequest, RangeRequest, RequestOp, ResponseHeader, TxnRequest, TxnResponse, WatchCancelRequest,
+    WatchCreateRequest, WatchProgressRequest, WatchRequest, WatchResponse,
 };
 use skiff_store::client::StoreClient;
 use tokio::sync::mpsc;
@@ -290,7 +289,8 @@ async fn watch_script(c: &mut StoreClient) -> Vec<(String, String)> {
     c.kv.delete_range(DeleteRangeRequest { key: b("zlive"), ..Default::default() }).await.unwrap();
     out.push(("live events, one response per revision".into(), next(&mut responses, 3).await));
 
-    let cancel = |watch_id| WatchRequest { request_union: Some(RequestUnion::CancelRequest(WatchCancelRequest { watch_id })) };
+    let cancel =
+        |watch_id| WatchRequest { request_union: Some(RequestUnion::CancelRequest(WatchCancelRequest { watch_id })) };
     let progress = WatchRequest { request_union: Some(RequestUnion::ProgressRequest(WatchProgressRequest {})) };
     tx.send(cancel(0)).await.unwrap();
     out.push(("cancel".into(), next(&mut responses, 1).await));

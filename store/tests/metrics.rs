@@ -35,7 +35,11 @@ fn metrics_count_requests_and_show_the_revision() {
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
-    for name in ["skiff_store_request_duration_seconds_bucket", "skiff_store_sync_duration_seconds_count", "skiff_store_db_size_bytes"] {
+    for name in [
+        "skiff_store_request_duration_seconds_bucket",
+        "skiff_store_sync_duration_seconds_count",
+        "skiff_store_db_size_bytes",
+    ] {
         assert!(text.contains(name), "missing {name}");
     }
 }

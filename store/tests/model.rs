@@ -21,7 +21,11 @@ fn open(dir: &tempfile::TempDir) -> Store {
 }
 
 fn put(key: &str, value: &str) -> PutRequest {
-    PutRequest { key: Bytes::copy_from_slice(key.as_bytes()), value: Bytes::copy_from_slice(value.as_bytes()), ..Default::default() }
+    PutRequest {
+        key: Bytes::copy_from_slice(key.as_bytes()),
+        value: Bytes::copy_from_slice(value.as_bytes()),
+        ..Default::default()
+    }
 }
 
 fn put_op(key: &str, value: &str) -> RequestOp {
@@ -30,12 +34,19 @@ fn put_op(key: &str, value: &str) -> RequestOp {
 
 fn get(store: &Store, key: &str, revision: i64) -> Result<Option<(String, i64, i64, i64)>, StoreError> {
     let req = RangeRequest { key: Bytes::copy_from_slice(key.as_bytes()), revision, ..Default::default() };
-    Ok(store.range(&req)?.kvs.into_iter().next().map(|kv| {
-        (String::from_utf8(kv.value.to_vec()).unwrap(), kv.create_revision, kv.mod_revision, kv.version)
-    }))
+    Ok(store
+        .range(&req)?
+        .kvs
+        .into_iter()
+        .next()
+        .map(|kv| (String::from_utf8(kv.value.to_vec()).unwrap(), kv.create_revision, kv.mod_revision, kv.version)))
 }
 
-fn watcher(keys: KeyRange, start: i64, capacity: usize) -> (Watcher, mpsc::Receiver<Result<WatchResponse, tonic::Status>>) {
+fn watcher(
+    keys: KeyRange,
+    start: i64,
+    capacity: usize,
+) -> (Watcher, mpsc::Receiver<Result<WatchResponse, tonic::Status>>) {
     let (tx, rx) = mpsc::channel(capacity);
     let spec = WatchSpec {
         watch_id: 7,
@@ -50,7 +61,10 @@ fn watcher(keys: KeyRange, start: i64, capacity: usize) -> (Watcher, mpsc::Recei
 }
 
 /// Collects `(revision, key, is_put)` of events until `count` have arrived.
-async fn collect(rx: &mut mpsc::Receiver<Result<WatchResponse, tonic::Status>>, count: usize) -> Vec<(i64, String, bool)> {
+async fn collect(
+    rx: &mut mpsc::Receiver<Result<WatchResponse, tonic::Status>>,
+    count: usize,
+) -> Vec<(i64, String, bool)> {
     let mut seen = Vec::new();
     while seen.len() < count {
         let response = tokio::time::timeout(Duration::from_secs(10), rx.recv())
@@ -60,7 +74,11 @@ async fn collect(rx: &mut mpsc::Receiver<Result<WatchResponse, tonic::Status>>, 
             .unwrap();
         for e in response.events {
             let kv = e.kv.unwrap();
-            seen.push((kv.mod_revision, String::from_utf8(kv.key.to_vec()).unwrap(), e.r#type == EventType::Put as i32));
+            seen.push((
+                kv.mod_revision,
+                String::from_utf8(kv.key.to_vec()).unwrap(),
+                e.r#type == EventType::Put as i32,
+            ));
         }
     }
     seen
@@ -75,7 +93,11 @@ async fn every_transaction_takes_one_revision_and_only_changes_count() {
     let first = store.put(put("a", "1")).await.unwrap();
     assert_eq!(first.header.unwrap().revision, 2, "the first write gets revision 2");
 
-    let txn = TxnRequest { compare: vec![], success: vec![put_op("b", "1"), put_op("c", "1"), put_op("a", "2")], failure: vec![] };
+    let txn = TxnRequest {
+        compare: vec![],
+        success: vec![put_op("b", "1"), put_op("c", "1"), put_op("a", "2")],
+        failure: vec![],
+    };
     let resp = store.txn(txn).await.unwrap();
     assert_eq!(resp.header.unwrap().revision, 3, "three puts, one revision");
     assert_eq!(get(&store, "a", 0).unwrap(), Some(("2".into(), 2, 3, 2)), "a: created at 2, modified at 3, version 2");
@@ -87,7 +109,9 @@ async fn every_transaction_takes_one_revision_and_only_changes_count() {
 
     let reads = TxnRequest {
         compare: vec![],
-        success: vec![RequestOp { request: Some(Request::RequestRange(RangeRequest { key: "a".into(), ..Default::default() })) }],
+        success: vec![RequestOp {
+            request: Some(Request::RequestRange(RangeRequest { key: "a".into(), ..Default::default() })),
+        }],
         failure: vec![],
     };
     assert_eq!(store.txn(reads).await.unwrap().header.unwrap().revision, 3, "a read-only txn takes no revision");
@@ -117,13 +141,18 @@ async fn txn_compares_choose_the_branch_and_reads_see_earlier_writes() {
         }],
         success: vec![
             put_op("obj", value),
-            RequestOp { request: Some(Request::RequestRange(RangeRequest { key: "obj".into(), ..Default::default() })) },
+            RequestOp {
+                request: Some(Request::RequestRange(RangeRequest { key: "obj".into(), ..Default::default() })),
+            },
         ],
-        failure: vec![RequestOp { request: Some(Request::RequestRange(RangeRequest { key: "obj".into(), ..Default::default() })) }],
+        failure: vec![RequestOp {
+            request: Some(Request::RequestRange(RangeRequest { key: "obj".into(), ..Default::default() })),
+        }],
     };
     let first = store.txn(create("v1")).await.unwrap();
     assert!(first.succeeded);
-    let Some(skiff_proto::etcdserverpb::response_op::Response::ResponseRange(read)) = &first.responses[1].response else {
+    let Some(skiff_proto::etcdserverpb::response_op::Response::ResponseRange(read)) = &first.responses[1].response
+    else {
         panic!("a range response")
     };
     assert_eq!(read.kvs[0].value, "v1", "a read after a put in the same txn sees it");
@@ -135,7 +164,10 @@ async fn txn_compares_choose_the_branch_and_reads_see_earlier_writes() {
 
     let unknown_lease = TxnRequest {
         compare: vec![],
-        success: vec![put_op("x", "1"), RequestOp { request: Some(Request::RequestPut(PutRequest { lease: 99, ..put("y", "1") })) }],
+        success: vec![
+            put_op("x", "1"),
+            RequestOp { request: Some(Request::RequestPut(PutRequest { lease: 99, ..put("y", "1") })) },
+        ],
         failure: vec![],
     };
     assert!(matches!(store.txn(unknown_lease).await, Err(StoreError::LeaseNotFound)));
@@ -322,7 +354,8 @@ async fn quiet_watchers_that_asked_get_progress_notifications() {
 
     tokio::time::pause();
     let stop = CancellationToken::new();
-    let ticker = tokio::spawn(skiff_store::watch::progress_loop(store.shared().clone(), Duration::from_secs(600), stop.clone()));
+    let ticker =
+        tokio::spawn(skiff_store::watch::progress_loop(store.shared().clone(), Duration::from_secs(600), stop.clone()));
     tokio::task::yield_now().await; // let the loop start its clock
     tokio::time::advance(Duration::from_secs(599)).await;
     assert!(rx.try_recv().is_err(), "nothing before the interval");

@@ -8,9 +8,8 @@
 use std::time::Instant;
 
 use skiff_proto::etcdserverpb::{
-    alarm_request::AlarmAction, cluster_server::Cluster, maintenance_server::Maintenance,
-    AlarmRequest, AlarmResponse, Member, MemberListRequest, MemberListResponse, StatusRequest,
-    StatusResponse,
+    alarm_request::AlarmAction, cluster_server::Cluster, maintenance_server::Maintenance, AlarmRequest, AlarmResponse,
+    Member, MemberListRequest, MemberListResponse, StatusRequest, StatusResponse,
 };
 use tonic::{Request, Response, Status};
 
@@ -68,10 +67,7 @@ pub struct ClusterService {
 
 #[tonic::async_trait]
 impl Cluster for ClusterService {
-    async fn member_list(
-        &self,
-        _request: Request<MemberListRequest>,
-    ) -> Result<Response<MemberListResponse>, Status> {
+    async fn member_list(&self, _request: Request<MemberListRequest>) -> Result<Response<MemberListResponse>, Status> {
         let started = Instant::now();
         let ids = self.store.ids();
         let member = Member {

@@ -16,8 +16,8 @@ use std::pin::Pin;
 use bytes::Bytes;
 use futures::Stream;
 use skiff_proto::etcdserverpb::{
-    watch_create_request::FilterType, watch_request::RequestUnion, watch_server::Watch,
-    WatchCreateRequest, WatchRequest, WatchResponse,
+    watch_create_request::FilterType, watch_request::RequestUnion, watch_server::Watch, WatchCreateRequest,
+    WatchRequest, WatchResponse,
 };
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -147,12 +147,7 @@ async fn create_watch(
     let start = if create.start_revision == 0 { current + 1 } else { create.start_revision };
 
     // `created` goes out before the watcher can send anything: they share this FIFO channel.
-    let created = WatchResponse {
-        header: store.ids().header(current),
-        watch_id,
-        created: true,
-        ..Default::default()
-    };
+    let created = WatchResponse { header: store.ids().header(current), watch_id, created: true, ..Default::default() };
     if tx.send(Ok(created)).await.is_err() {
         return None;
     }
