@@ -17,30 +17,32 @@ use skiff_proto::mvccpb::KeyValue;
 
 /// Whether `kv` passes the compare.
 pub fn compare_kv(c: &Compare, kv: &KeyValue) -> bool {
+    use CompareTarget::*;
     let ordering = match CompareTarget::try_from(c.target) {
-        Ok(CompareTarget::Value) => {
+        Ok(Value) => {
             let want: &[u8] = match &c.target_union {
                 Some(TargetUnion::Value(v)) => v,
                 _ => &[],
             };
             kv.value.as_ref().cmp(want)
         }
-        Ok(CompareTarget::Version) => kv.version.cmp(&target_int(c, |t| match t {
-            TargetUnion::Version(v) => Some(*v),
-            _ => None,
-        })),
-        Ok(CompareTarget::Create) => kv.create_revision.cmp(&target_int(c, |t| match t {
-            TargetUnion::CreateRevision(v) => Some(*v),
-            _ => None,
-        })),
-        Ok(CompareTarget::Mod) => kv.mod_revision.cmp(&target_int(c, |t| match t {
-            TargetUnion::ModRevision(v) => Some(*v),
-            _ => None,
-        })),
-        Ok(CompareTarget::Lease) => kv.lease.cmp(&target_int(c, |t| match t {
-            TargetUnion::Lease(v) => Some(*v),
-            _ => None,
-        })),
+        Ok(target) => {
+            // The number the client sent counts only if it is of the target's kind; else 0.
+            let want = match (target, &c.target_union) {
+                (Version, Some(TargetUnion::Version(v)))
+                | (Create, Some(TargetUnion::CreateRevision(v)))
+                | (Mod, Some(TargetUnion::ModRevision(v)))
+                | (Lease, Some(TargetUnion::Lease(v))) => *v,
+                _ => 0,
+            };
+            let have = match target {
+                Version => kv.version,
+                Create => kv.create_revision,
+                Mod => kv.mod_revision,
+                Lease | Value => kv.lease,
+            };
+            have.cmp(&want)
+        }
         Err(_) => Ordering::Equal,
     };
     match CompareResult::try_from(c.result) {
@@ -58,11 +60,6 @@ pub fn compare_missing(c: &Compare) -> bool {
         return false;
     }
     compare_kv(c, &KeyValue::default())
-}
-
-/// The number the client compares with; 0 if it sent none or one of another kind.
-fn target_int(c: &Compare, pick: impl Fn(&TargetUnion) -> Option<i64>) -> i64 {
-    c.target_union.as_ref().and_then(pick).unwrap_or(0)
 }
 
 #[cfg(test)]
