@@ -341,7 +341,7 @@ impl Backend {
 /// fsyncs every file and directory under `dir`.
 fn sync_tree(dir: &Path) -> Result<(), StoreError> {
     let entries =
-        std::fs::read_dir(dir).map_err(|source| StoreError::Wal { step: "list the database files", source })?;
+        std::fs::read_dir(dir).map_err(|source| StoreError::Io { step: "list the database files", source })?;
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -349,7 +349,7 @@ fn sync_tree(dir: &Path) -> Result<(), StoreError> {
         } else {
             std::fs::File::open(&path)
                 .and_then(|f| f.sync_all())
-                .map_err(|source| StoreError::Wal { step: "sync a database file", source })?;
+                .map_err(|source| StoreError::Io { step: "sync a database file", source })?;
         }
     }
     wal::sync_dir(dir)

@@ -42,8 +42,9 @@ pub enum StoreError {
         #[source]
         source: sled::Error,
     },
-    #[error("write-ahead log: cannot {step}: {source}")]
-    Wal {
+    /// A file operation failed (the write-ahead log, the data directory).
+    #[error("cannot {step}: {source}")]
+    Io {
         step: &'static str,
         #[source]
         source: std::io::Error,
@@ -62,7 +63,7 @@ impl From<StoreError> for Status {
             LeaseNotFound => Code::NotFound,
             LeaseExists => Code::FailedPrecondition,
             Stopped => Code::Unavailable,
-            Storage { .. } | Wal { .. } | Corrupt(_) => Code::Internal,
+            Storage { .. } | Io { .. } | Corrupt(_) => Code::Internal,
         };
         Status::new(code, err.to_string())
     }

@@ -103,7 +103,7 @@ impl Store {
     /// committer thread. Must be called inside a Tokio runtime.
     pub fn open(options: &StoreOptions) -> Result<Store, StoreError> {
         std::fs::create_dir_all(&options.data_dir)
-            .map_err(|_| StoreError::Corrupt("cannot create the data directory"))?;
+            .map_err(|source| StoreError::Io { step: "create the data directory", source })?;
         let backend = Backend::open(&options.data_dir, options.cache_bytes)?;
         let ids = load_ids(&backend)?;
         let (index, current) = restore_index(&backend)?;

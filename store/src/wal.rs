@@ -47,7 +47,7 @@ pub struct Wal {
 }
 
 fn io(step: &'static str) -> impl FnOnce(std::io::Error) -> StoreError {
-    move |source| StoreError::Wal { step, source }
+    move |source| StoreError::Io { step, source }
 }
 
 impl Wal {
