@@ -90,6 +90,8 @@ pub struct GroupWriter<'a> {
     index: &'a mut KeyIndex,
     lessor: &'a mut Lessor,
     backend: &'a Backend,
+    /// The newest revision clients have seen: compaction may not go beyond it.
+    published: i64,
     /// The newest revision: the last published one, plus the transactions of this group.
     rev: i64,
     /// Values written by this group, readable before the batch reaches the disk.
@@ -106,6 +108,7 @@ impl<'a> GroupWriter<'a> {
             index,
             lessor,
             backend,
+            published: rev,
             rev,
             pending: HashMap::new(),
             batch: Batch::new(),
@@ -364,7 +367,9 @@ impl<'a> GroupWriter<'a> {
         if revision <= self.index.compacted() {
             return Err(StoreError::Compacted);
         }
-        if revision > self.rev {
+        // Not beyond what clients have seen: a read at the published revision must not find
+        // its history compacted by a write that is not durable yet.
+        if revision > self.published {
             return Err(StoreError::FutureRevision);
         }
         for rev in self.index.compact(revision) {
