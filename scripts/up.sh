@@ -11,7 +11,10 @@ STORE_PORT=${SKIFF_STORE_PORT:-2379}
 STORE_METRICS_PORT=${SKIFF_STORE_METRICS_PORT:-2381}
 mkdir -p "$SKIFF_DIR/logs" "$SKIFF_DIR/pids"
 
-running() { [[ -f "$SKIFF_DIR/pids/$1" ]] && kill -0 "$(cat "$SKIFF_DIR/pids/$1")" 2>/dev/null; }
+# Alive and not a zombie (a killed daemon whose parent is gone may linger as one, and `kill -0`
+# would still succeed on it).
+alive() { local state; state=$(sed -E 's/.*\) (.).*/\1/' "/proc/$1/stat" 2>/dev/null) && [[ $state != Z ]]; }
+running() { [[ -f "$SKIFF_DIR/pids/$1" ]] && alive "$(cat "$SKIFF_DIR/pids/$1")"; }
 
 if running store; then
   echo "skiff-store is already running (pid $(cat "$SKIFF_DIR/pids/store")); 'make down' stops it."

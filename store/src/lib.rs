@@ -101,15 +101,18 @@ pub enum RunError {
     DiskFailure,
 }
 
-/// Binds the listeners and serves until `shutdown` is canceled.
+/// Opens the store, binds the listeners and serves until `shutdown` is canceled. The store is
+/// opened (and its log replayed) before the port is bound, so that a client that can connect
+/// finds it ready.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunError> {
+    let store = open_store(&config)?;
     let listener =
         TcpListener::bind(config.listen).await.map_err(|source| RunError::Listen { address: config.listen, source })?;
     let metrics = match config.metrics_listen {
         Some(address) => Some(TcpListener::bind(address).await.map_err(|source| RunError::Listen { address, source })?),
         None => None,
     };
-    serve(config, listener, metrics, shutdown).await
+    serve_store(store, config, listener, metrics, shutdown).await
 }
 
 /// Serves on listeners the caller bound (tests bind port 0 and read the address back).
@@ -119,7 +122,21 @@ pub async fn serve(
     metrics_listener: Option<TcpListener>,
     shutdown: CancellationToken,
 ) -> Result<(), RunError> {
-    let store = Store::open(&StoreOptions { data_dir: config.data_dir.clone(), cache_bytes: config.cache_bytes })?;
+    let store = open_store(&config)?;
+    serve_store(store, config, listener, metrics_listener, shutdown).await
+}
+
+fn open_store(config: &Config) -> Result<Store, StoreError> {
+    Store::open(&StoreOptions { data_dir: config.data_dir.clone(), cache_bytes: config.cache_bytes })
+}
+
+async fn serve_store(
+    store: Store,
+    config: Config,
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    shutdown: CancellationToken,
+) -> Result<(), RunError> {
     let address = listener.local_addr().map_err(|source| RunError::Listen { address: config.listen, source })?;
     let tasks = TaskTracker::new();
     let stop = shutdown.child_token();
