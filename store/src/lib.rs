@@ -24,7 +24,7 @@
 //!   write-ahead log that makes each commit group durable with one write and one sync.
 //! - `watch.rs`: watchers (catch up from history, then live); `lease.rs` and `lease_expiry.rs`:
 //!   leases and their expiry; `compactor.rs`: automatic compaction.
-//! - `metrics.rs`: Prometheus; `client.rs`: the client the API server uses; `error.rs`: errors
+//! - `metrics.rs`: Prometheus; `client/`: the client the API server uses; `error.rs`: errors
 //!   with etcd's codes and messages.
 //!
 //! `docs/architecture.md` explains the design; `docs/upstream-map.md` maps each file to the etcd

@@ -2,8 +2,16 @@
 //! real etcd cluster, through the same etcd v3 gRPC API.
 //!
 //! A thin layer over the generated clients: connecting to one or several endpoints (requests are
-//! spread across them), plus the few helpers every caller needs, such as the range end of a
-//! prefix. The generated clients stay public for everything else.
+//! spread across them), plus what Kubernetes' storage layer does with them
+//! (`staging/src/k8s.io/apiserver/pkg/storage/etcd3/store.go`): writes guarded by a compare
+//! (`guarded.rs`), lists of a prefix at a revision, and watches that say when their history was
+//! compacted (`watch.rs`). The generated clients stay public for everything else.
+
+pub mod guarded;
+pub mod watch;
+
+pub use guarded::{Guarded, Listed};
+pub use watch::{WatchError, WatchEvent, WatchMessage, WatchStream};
 
 use std::time::Duration;
 
