@@ -1,8 +1,17 @@
-//! # skiff-client (not built yet)
+//! # skiff-client: the informer machinery the daemons share
 //!
-//! The informer machinery every daemon but the store will share, in the shape of client-go and
-//! kube-runtime: a gRPC client for the API server's resource service, a watcher (list, then watch
-//! from the list's resourceVersion, re-list on `410 Gone`), a reflector cache, a de-duplicating
-//! rate-limited work queue, and a controller runner.
+//! In the shape of client-go and kube-runtime. What is here so far:
 //!
-//! Nothing lives here yet: this crate only reserves the place. See the API server issue.
+//! - [`workqueue`]: the queue between event handlers and a controller's workers, with
+//!   client-go's contract (duplicates collapse, fair, never two workers on one key, re-added
+//!   while processing → processed again, rate-limited requeue, delayed adds, draining shutdown).
+//! - [`backoff`]: the per-key exponential back-off it uses.
+//!
+//! To come with the API server issue: a gRPC client for the API server's resource service, a
+//! watcher (list, then watch from the list's resourceVersion, re-list on `410 Gone`), a
+//! reflector cache, and a controller runner.
+
+pub mod backoff;
+pub mod workqueue;
+
+pub use workqueue::{Backoff, WorkQueue};
