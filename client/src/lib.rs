@@ -6,12 +6,14 @@
 //!   client-go's contract (duplicates collapse, fair, never two workers on one key, re-added
 //!   while processing → processed again, rate-limited requeue, delayed adds, draining shutdown).
 //! - [`backoff`]: the per-key exponential back-off it uses.
+//! - [`watcher`]: list, then watch from the list's resourceVersion, re-list on `410 Gone`,
+//!   resume after other failures with a back-off; over any API behind its `ListWatch` trait.
 //!
-//! To come with the API server issue: a gRPC client for the API server's resource service, a
-//! watcher (list, then watch from the list's resourceVersion, re-list on `410 Gone`), a
-//! reflector cache, and a controller runner.
+//! To come with the API server issue: the gRPC client for the API server's resource service
+//! (which will implement `ListWatch`), a reflector cache, and a controller runner.
 
 pub mod backoff;
+pub mod watcher;
 pub mod workqueue;
 
 pub use workqueue::{Backoff, WorkQueue};
