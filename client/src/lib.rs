@@ -9,10 +9,15 @@
 //! - [`watcher`]: list, then watch from the list's resourceVersion, re-list on `410 Gone`,
 //!   resume after other failures with a back-off; over any API behind its `ListWatch` trait.
 //!
+//! - [`reflector`]: the watcher's events kept as a shared local cache (one writer, many readers
+//!   of `Arc<K>`), indexed by namespace and by controller owner.
+//!
 //! To come with the API server issue: the gRPC client for the API server's resource service
-//! (which will implement `ListWatch`), a reflector cache, and a controller runner.
+//! (which will implement `ListWatch`, and the API types `reflector::Object`), and a controller
+//! runner.
 
 pub mod backoff;
+pub mod reflector;
 pub mod watcher;
 pub mod workqueue;
 
