@@ -12,11 +12,15 @@
 //! - [`reflector`]: the watcher's events kept as a shared local cache (one writer, many readers
 //!   of `Arc<K>`), indexed by namespace and by controller owner.
 //!
+//! - [`controller`]: the runner: events feed the cache and a queue of keys, N workers call
+//!   `reconcile(key)`, errors requeue with back-off, other kinds map to owner keys.
+//!
 //! To come with the API server issue: the gRPC client for the API server's resource service
-//! (which will implement `ListWatch`, and the API types `reflector::Object`), and a controller
-//! runner.
+//! (which will implement `ListWatch`, and the API types `reflector::Object`); with the controller
+//! issue, expectations.
 
 pub mod backoff;
+pub mod controller;
 pub mod reflector;
 pub mod watcher;
 pub mod workqueue;
