@@ -15,12 +15,15 @@
 //! - [`controller`]: the runner: events feed the cache and a queue of keys, N workers call
 //!   `reconcile(key)`, errors requeue with back-off, other kinds map to owner keys.
 //!
+//! - [`expectations`]: client-go's `ControllerExpectations`, so that a controller never creates
+//!   or deletes twice because its cache lags behind its own writes.
+//!
 //! To come with the API server issue: the gRPC client for the API server's resource service
-//! (which will implement `ListWatch`, and the API types `reflector::Object`); with the controller
-//! issue, expectations.
+//! (which will implement `ListWatch`, and the API types `reflector::Object`).
 
 pub mod backoff;
 pub mod controller;
+pub mod expectations;
 pub mod reflector;
 pub mod watcher;
 pub mod workqueue;
