@@ -1,7 +1,12 @@
-//! # skiff-api (not built yet)
+//! # skiff-api: Skiff's own types and helpers around the Kubernetes API
 //!
-//! Skiff's own types and helpers. Kubernetes' types come from the `k8s-openapi` crate (one pinned
-//! API version) so that the JSON is exactly Kubernetes'; this crate will hold only what Skiff adds
-//! around them (resource registry entries, label selectors, object helpers).
+//! Kubernetes' object types will come from the `k8s-openapi` crate (one pinned API version) so
+//! that the JSON is exactly Kubernetes'; this crate holds what Skiff adds around them.
 //!
-//! Nothing lives here yet: this crate only reserves the place. See the API server issue.
+//! - [`registry`]: every resource the API server serves, with its plural, kind, scope, short
+//!   names, categories, verbs and subresources: the one table routing and discovery derive from.
+//!
+//! To come with the API server issue: label and field selectors, object helpers, and the
+//! `k8s-openapi` types wired in.
+
+pub mod registry;
