@@ -6,7 +6,9 @@
 //! - [`registry`]: every resource the API server serves, with its plural, kind, scope, short
 //!   names, categories, verbs and subresources: the one table routing and discovery derive from.
 //!
-//! To come with the API server issue: label and field selectors, object helpers, and the
-//! `k8s-openapi` types wired in.
+//! - [`selector`]: label selectors (equality and set-based) and field selectors.
+//!
+//! To come with the API server issue: object helpers, and the `k8s-openapi` types wired in.
 
 pub mod registry;
+pub mod selector;
