@@ -7,8 +7,10 @@
 //!   names, categories, verbs and subresources: the one table routing and discovery derive from.
 //!
 //! - [`selector`]: label selectors (equality and set-based) and field selectors.
+//! - [`patch`]: JSON merge patch (RFC 7386) and JSON patch (RFC 6902).
 //!
 //! To come with the API server issue: object helpers, and the `k8s-openapi` types wired in.
 
+pub mod patch;
 pub mod registry;
 pub mod selector;
