@@ -9,10 +9,12 @@
 //! - [`selector`]: label selectors (equality and set-based) and field selectors.
 //! - [`patch`]: JSON merge patch (RFC 7386) and JSON patch (RFC 6902).
 //! - [`validation`]: field errors and the name and label rules, with Kubernetes' messages.
+//! - [`status`]: `Status` error bodies (NotFound, AlreadyExists, Conflict, Invalid, Expired, …).
 //!
 //! To come with the API server issue: object helpers, and the `k8s-openapi` types wired in.
 
 pub mod patch;
 pub mod registry;
 pub mod selector;
+pub mod status;
 pub mod validation;

@@ -24,10 +24,14 @@ const LABEL_VALUE_MESSAGE: &str = "a valid label must be an empty string or cons
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErrorType {
     Required,
-    Invalid(String),
+    /// The bad value: strings print quoted, numbers and booleans bare, as Kubernetes prints them.
+    Invalid(serde_json::Value),
     Forbidden,
     Duplicate(String),
-    NotSupported { value: String, supported: Vec<String> },
+    NotSupported {
+        value: String,
+        supported: Vec<String>,
+    },
 }
 
 /// One field error: `spec.replicas: Invalid value: "-1": must be greater than or equal to 0`.
@@ -44,7 +48,7 @@ impl FieldError {
         FieldError { field: field.into(), kind: ErrorType::Required, detail: detail.into() }
     }
 
-    pub fn invalid(field: impl Into<String>, value: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub fn invalid(field: impl Into<String>, value: impl Into<serde_json::Value>, detail: impl Into<String>) -> Self {
         FieldError { field: field.into(), kind: ErrorType::Invalid(value.into()), detail: detail.into() }
     }
 
@@ -64,7 +68,8 @@ impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let head = match &self.kind {
             ErrorType::Required => format!("{}: Required value", self.field),
-            ErrorType::Invalid(value) => format!("{}: Invalid value: {value:?}", self.field),
+            ErrorType::Invalid(serde_json::Value::String(text)) => format!("{}: Invalid value: {text:?}", self.field),
+            ErrorType::Invalid(value) => format!("{}: Invalid value: {value}", self.field),
             ErrorType::Forbidden => format!("{}: Forbidden", self.field),
             ErrorType::Duplicate(value) => format!("{}: Duplicate value: {value:?}", self.field),
             ErrorType::NotSupported { value, supported } => {

@@ -1,0 +1,222 @@
+//! `Status`: the body of every API error, with the reasons, codes and messages Kubernetes uses.
+//!
+//! Mirrors apimachinery's `pkg/api/errors/errors.go` (`NewNotFound`, `NewAlreadyExists`,
+//! `NewConflict`, `NewInvalid`, …). kubectl prints `Error from server (<reason>): <message>`,
+//! and clients branch on `reason` and `code`, so both are part of the interface
+//! (`../shared/kubectl-compat.md` section 1).
+
+use serde_json::{json, Value};
+
+use crate::registry::Resource;
+use crate::validation::{ErrorType, FieldError};
+
+/// An API error, ready to be sent as a `Status` body with its HTTP code.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Status {
+    pub code: u16,
+    pub reason: &'static str,
+    pub message: String,
+    /// `details`: name, group, kind (the plural, except for `Invalid`) and causes.
+    pub details: Option<Value>,
+}
+
+fn details(resource: &Resource, name: &str, kind: &str) -> Value {
+    json!({"name": name, "group": resource.group, "kind": kind})
+}
+
+impl Status {
+    /// 404: `pods "web" not found`.
+    pub fn not_found(resource: &Resource, name: &str) -> Status {
+        Status {
+            code: 404,
+            reason: "NotFound",
+            message: format!("{} \"{name}\" not found", resource.qualified_plural()),
+            details: Some(details(resource, name, resource.plural)),
+        }
+    }
+
+    /// 409: `deployments.apps "web" already exists`.
+    pub fn already_exists(resource: &Resource, name: &str) -> Status {
+        Status {
+            code: 409,
+            reason: "AlreadyExists",
+            message: format!("{} \"{name}\" already exists", resource.qualified_plural()),
+            details: Some(details(resource, name, resource.plural)),
+        }
+    }
+
+    /// 409: an update carried a stale `resourceVersion`.
+    pub fn conflict(resource: &Resource, name: &str) -> Status {
+        Status {
+            code: 409,
+            reason: "Conflict",
+            message: format!(
+                "Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again",
+                resource.qualified_plural()
+            ),
+            details: Some(details(resource, name, resource.plural)),
+        }
+    }
+
+    /// 422: `Deployment.apps "web" is invalid: spec.replicas: Invalid value: -1: …`, with one
+    /// cause per field error.
+    pub fn invalid(resource: &Resource, name: &str, errors: &[FieldError]) -> Status {
+        let qualified_kind = if resource.group.is_empty() {
+            resource.kind.to_string()
+        } else {
+            format!("{}.{}", resource.kind, resource.group)
+        };
+        let listed: Vec<String> = errors.iter().map(FieldError::to_string).collect();
+        let summary = match listed.as_slice() {
+            [one] => one.clone(),
+            many => format!("[{}]", many.join(", ")),
+        };
+        let causes: Vec<Value> = errors
+            .iter()
+            .map(|e| {
+                // The cause's message is the error without its field, which travels apart.
+                let full = e.to_string();
+                let message = full.strip_prefix(&format!("{}: ", e.field)).unwrap_or(&full).to_string();
+                json!({"reason": e.reason(), "message": message, "field": e.field})
+            })
+            .collect();
+        let mut details = details(resource, name, resource.kind);
+        details["causes"] = Value::Array(causes);
+        Status {
+            code: 422,
+            reason: "Invalid",
+            message: format!("{qualified_kind} \"{name}\" is invalid: {summary}"),
+            details: Some(details),
+        }
+    }
+
+    /// 410: a watch or list asked for history that is gone.
+    pub fn expired(requested: i64, oldest: i64) -> Status {
+        Status {
+            code: 410,
+            reason: "Expired",
+            message: format!("too old resource version: {requested} ({oldest})"),
+            details: None,
+        }
+    }
+
+    /// 400, with the caller's explanation.
+    pub fn bad_request(message: impl Into<String>) -> Status {
+        Status { code: 400, reason: "BadRequest", message: message.into(), details: None }
+    }
+
+    /// 405.
+    pub fn method_not_allowed() -> Status {
+        Status {
+            code: 405,
+            reason: "MethodNotAllowed",
+            message: "the server does not allow this method on the requested resource".into(),
+            details: None,
+        }
+    }
+
+    /// 415: a body in a format the endpoint does not take.
+    pub fn unsupported_media_type(accepted: &[&str]) -> Status {
+        Status {
+            code: 415,
+            reason: "UnsupportedMediaType",
+            message: format!(
+                "the body of the request was in an unknown format - accepted media types include: {}",
+                accepted.join(", ")
+            ),
+            details: None,
+        }
+    }
+
+    /// The JSON body.
+    pub fn to_json(&self) -> Value {
+        let mut body = json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        });
+        if let Some(details) = &self.details {
+            body["details"] = details.clone();
+        }
+        body
+    }
+}
+
+/// A `Required` field error, the most common one, at `field`.
+pub fn required(field: &str) -> FieldError {
+    FieldError { field: field.to_string(), kind: ErrorType::Required, detail: String::new() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::by_plural;
+
+    #[test]
+    fn not_found_reads_as_kubectl_expects() {
+        let deployments = by_plural("apps", "v1", "deployments").unwrap();
+        let body = Status::not_found(deployments, "web").to_json();
+        assert_eq!(
+            body,
+            json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+                   "message":"deployments.apps \"web\" not found","reason":"NotFound",
+                   "details":{"name":"web","group":"apps","kind":"deployments"},"code":404})
+        );
+        let pods = by_plural("", "v1", "pods").unwrap();
+        assert_eq!(Status::not_found(pods, "p").message, "pods \"p\" not found", "no group for core");
+    }
+
+    #[test]
+    fn conflicts_and_duplicates() {
+        let deployments = by_plural("apps", "v1", "deployments").unwrap();
+        let conflict = Status::conflict(deployments, "web");
+        assert_eq!((conflict.code, conflict.reason), (409, "Conflict"));
+        assert_eq!(
+            conflict.message,
+            "Operation cannot be fulfilled on deployments.apps \"web\": the object has been modified; please apply your changes to the latest version and try again"
+        );
+        assert_eq!(Status::already_exists(deployments, "web").message, "deployments.apps \"web\" already exists");
+    }
+
+    #[test]
+    fn invalid_lists_every_field_and_carries_causes() {
+        let deployments = by_plural("apps", "v1", "deployments").unwrap();
+        let errors = vec![
+            FieldError::invalid("spec.replicas", -1, "must be greater than or equal to 0"),
+            required("spec.template.spec.containers[0].name"),
+        ];
+        let status = Status::invalid(deployments, "web", &errors);
+        assert_eq!(status.code, 422);
+        assert_eq!(
+            status.message,
+            "Deployment.apps \"web\" is invalid: [spec.replicas: Invalid value: -1: must be greater than or equal to 0, spec.template.spec.containers[0].name: Required value]"
+        );
+        let body = status.to_json();
+        assert_eq!(body["details"]["kind"], "Deployment");
+        assert_eq!(
+            body["details"]["causes"][1],
+            json!({"reason":"FieldValueRequired","message":"Required value","field":"spec.template.spec.containers[0].name"})
+        );
+        let one = Status::invalid(deployments, "web", &errors[..1]);
+        assert!(one
+            .message
+            .ends_with("is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0"));
+    }
+
+    #[test]
+    fn the_other_codes() {
+        assert_eq!(Status::expired(5, 10).to_json()["message"], "too old resource version: 5 (10)");
+        assert_eq!(Status::method_not_allowed().code, 405);
+        let unsupported = Status::unsupported_media_type(&["application/json", "application/yaml"]);
+        assert_eq!(unsupported.code, 415);
+        assert_eq!(
+            unsupported.message,
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml"
+        );
+        assert!(Status::bad_request("bad").to_json().get("details").is_none());
+    }
+}
