@@ -20,6 +20,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::validation;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unable to parse requirement: {0}")]
 pub struct SelectorError(pub String);
@@ -121,28 +123,15 @@ fn split_top_level(text: &str) -> Vec<&str> {
     parts
 }
 
-/// A label key: an optional DNS-subdomain prefix and `/`, then a name of at most 63 characters
-/// of alphanumerics, `-`, `_` and `.`, starting and ending alphanumeric.
-fn valid_key(key: &str) -> bool {
-    let name = key.rsplit_once('/').map_or(key, |(prefix, name)| if prefix.is_empty() { "" } else { name });
-    valid_value(name) && !name.is_empty()
-}
-
-/// A label value: empty, or at most 63 characters of the same alphabet as a key's name.
-fn valid_value(value: &str) -> bool {
-    value.is_empty()
-        || (value.len() <= 63
-            && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-            && value.starts_with(|c: char| c.is_ascii_alphanumeric())
-            && value.ends_with(|c: char| c.is_ascii_alphanumeric()))
-}
-
+/// A requirement whose key and values obey the label rules (`validation.rs`).
 fn requirement(key: &str, operator: Operator, values: Vec<String>) -> Result<Requirement, SelectorError> {
-    if !valid_key(key) {
-        return Err(SelectorError(format!("invalid label key {key:?}")));
+    if let Some(problem) = validation::qualified_name(key).into_iter().next() {
+        return Err(SelectorError(format!("invalid label key {key:?}: {problem}")));
     }
-    if let Some(bad) = values.iter().find(|v| !valid_value(v)) {
-        return Err(SelectorError(format!("invalid label value {bad:?} for key {key:?}")));
+    for value in &values {
+        if let Some(problem) = validation::label_value(value).into_iter().next() {
+            return Err(SelectorError(format!("invalid label value: {value:?}: at key: {key:?}: {problem}")));
+        }
     }
     Ok(Requirement { key: key.to_string(), operator, values })
 }
