@@ -10,10 +10,12 @@
 //! - [`patch`]: JSON merge patch (RFC 7386) and JSON patch (RFC 6902).
 //! - [`validation`]: field errors and the name and label rules, with Kubernetes' messages.
 //! - [`status`]: `Status` error bodies (NotFound, AlreadyExists, Conflict, Invalid, Expired, …).
+//! - [`age`]: ages as kubectl prints them (`3m20s`), and RFC 3339 timestamps.
 //! - [`quantity`]: resource quantities (`100m`, `128Mi`), exact, rounded up as Kubernetes does.
 //!
 //! To come with the API server issue: object helpers, and the `k8s-openapi` types wired in.
 
+pub mod age;
 pub mod patch;
 pub mod quantity;
 pub mod registry;
