@@ -11,6 +11,7 @@
 //! - [`validation`]: field errors and the name and label rules, with Kubernetes' messages.
 //! - [`status`]: `Status` error bodies (NotFound, AlreadyExists, Conflict, Invalid, Expired, …).
 //! - [`age`]: ages as kubectl prints them (`3m20s`), and RFC 3339 timestamps.
+//! - [`table`]: the server-side `Table` of `kubectl get`, with Kubernetes' columns per resource.
 //! - [`quantity`]: resource quantities (`100m`, `128Mi`), exact, rounded up as Kubernetes does.
 //!
 //! To come with the API server issue: object helpers, and the `k8s-openapi` types wired in.
@@ -21,4 +22,5 @@ pub mod quantity;
 pub mod registry;
 pub mod selector;
 pub mod status;
+pub mod table;
 pub mod validation;

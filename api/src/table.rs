@@ -1,0 +1,569 @@
+//! Server-side printing: the `Table` that `kubectl get` asks for, with the columns Kubernetes
+//! prints for each resource.
+//!
+//! Mirrors kubernetes `pkg/printers/internalversion/printers.go` (`printPod`, `printDeployment`,
+//! `printService`, …) and the `Table` type of `meta.k8s.io/v1`. kubectl prints the cells as
+//! they come, upper-casing the column names; `-o wide` adds the priority-1 columns. What kubectl
+//! needs of a Table is in `../shared/kubectl-compat.md` section 6.
+//!
+//! Objects arrive as JSON (`serde_json::Value`), as they are stored. Left out, for now: the
+//! columns of nodes' and events' less common fields, and pods' readiness gates (always
+//! `<none>`).
+
+use serde_json::{json, Value};
+
+use crate::age;
+use crate::registry::Resource;
+
+/// One column: its name (kubectl upper-cases it), type, and whether only `-o wide` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    pub name: &'static str,
+    pub kind: &'static str,
+    pub wide: bool,
+}
+
+const fn col(name: &'static str) -> Column {
+    Column { name, kind: "string", wide: false }
+}
+const fn int(name: &'static str) -> Column {
+    Column { name, kind: "integer", wide: false }
+}
+const fn wide(name: &'static str) -> Column {
+    Column { name, kind: "string", wide: true }
+}
+
+const POD: &[Column] = &[
+    col("Name"),
+    col("Ready"),
+    col("Status"),
+    col("Restarts"),
+    col("Age"),
+    wide("IP"),
+    wide("Node"),
+    wide("Nominated Node"),
+    wide("Readiness Gates"),
+];
+const DEPLOYMENT: &[Column] = &[
+    col("Name"),
+    col("Ready"),
+    int("Up-to-date"),
+    int("Available"),
+    col("Age"),
+    wide("Containers"),
+    wide("Images"),
+    wide("Selector"),
+];
+const REPLICA_SET: &[Column] = &[
+    col("Name"),
+    int("Desired"),
+    int("Current"),
+    int("Ready"),
+    col("Age"),
+    wide("Containers"),
+    wide("Images"),
+    wide("Selector"),
+];
+const STATEFUL_SET: &[Column] = &[col("Name"), col("Ready"), col("Age"), wide("Containers"), wide("Images")];
+const DAEMON_SET: &[Column] = &[
+    col("Name"),
+    int("Desired"),
+    int("Current"),
+    int("Ready"),
+    int("Up-to-date"),
+    int("Available"),
+    col("Node Selector"),
+    col("Age"),
+];
+const SERVICE: &[Column] =
+    &[col("Name"), col("Type"), col("Cluster-IP"), col("External-IP"), col("Port(s)"), col("Age"), wide("Selector")];
+const ENDPOINTS: &[Column] = &[col("Name"), col("Endpoints"), col("Age")];
+const CONFIG_MAP: &[Column] = &[col("Name"), int("Data"), col("Age")];
+const SECRET: &[Column] = &[col("Name"), col("Type"), int("Data"), col("Age")];
+const NAMESPACE: &[Column] = &[col("Name"), col("Status"), col("Age")];
+const SERVICE_ACCOUNT: &[Column] = &[col("Name"), int("Secrets"), col("Age")];
+const DEFAULT: &[Column] = &[col("Name"), Column { name: "Created At", kind: "date", wide: false }];
+
+/// The columns of `resource`, in order. Kinds without a printer get Name and Created At.
+pub fn columns(resource: &Resource) -> &'static [Column] {
+    match resource.plural {
+        "pods" => POD,
+        "deployments" => DEPLOYMENT,
+        "replicasets" => REPLICA_SET,
+        "statefulsets" => STATEFUL_SET,
+        "daemonsets" => DAEMON_SET,
+        "services" => SERVICE,
+        "endpoints" => ENDPOINTS,
+        "configmaps" => CONFIG_MAP,
+        "secrets" => SECRET,
+        "namespaces" => NAMESPACE,
+        "serviceaccounts" => SERVICE_ACCOUNT,
+        _ => DEFAULT,
+    }
+}
+
+/// `.a.b.c` of a JSON object, if present.
+fn at<'v>(object: &'v Value, path: &[&str]) -> Option<&'v Value> {
+    path.iter().try_fold(object, |v, key| v.get(key))
+}
+
+fn text(object: &Value, path: &[&str]) -> String {
+    at(object, path).and_then(Value::as_str).unwrap_or_default().to_string()
+}
+
+fn number(object: &Value, path: &[&str]) -> i64 {
+    at(object, path).and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn items<'v>(object: &'v Value, path: &[&str]) -> &'v [Value] {
+    at(object, path).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+}
+
+fn none_if_empty(s: String) -> String {
+    if s.is_empty() {
+        "<none>".into()
+    } else {
+        s
+    }
+}
+
+fn age_of(object: &Value, now: i64) -> String {
+    match age::parse_timestamp(&text(object, &["metadata", "creationTimestamp"])) {
+        Some(created) => age::human(now - created),
+        None => "<unknown>".into(),
+    }
+}
+
+/// `app=web,tier=front` of a selector map.
+fn map_selector(map: Option<&Value>) -> String {
+    let pairs: Vec<String> = map
+        .and_then(Value::as_object)
+        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect())
+        .unwrap_or_default();
+    none_if_empty(pairs.join(","))
+}
+
+fn containers_and_images(template_spec: Option<&Value>) -> (String, String) {
+    let containers = template_spec.map(|s| items(s, &["containers"])).unwrap_or(&[]);
+    let names: Vec<String> = containers.iter().map(|c| text(c, &["name"])).collect();
+    let images: Vec<String> = containers.iter().map(|c| text(c, &["image"])).collect();
+    (names.join(","), images.join(","))
+}
+
+/// A pod's STATUS: the phase, refined by container states, as kubectl shows it.
+fn pod_status(pod: &Value) -> (String, i64, String) {
+    let mut reason = text(pod, &["status", "phase"]);
+    let status_reason = text(pod, &["status", "reason"]);
+    if !status_reason.is_empty() {
+        reason = status_reason.clone();
+    }
+    let mut restarts = 0;
+    let mut initializing = false;
+    let init_statuses = items(pod, &["status", "initContainerStatuses"]);
+    let init_total = items(pod, &["spec", "initContainers"]).len();
+    for (i, status) in init_statuses.iter().enumerate() {
+        restarts += number(status, &["restartCount"]);
+        let terminated = at(status, &["state", "terminated"]);
+        let waiting_reason = text(status, &["state", "waiting", "reason"]);
+        if terminated.is_some_and(|t| number(t, &["exitCode"]) == 0) {
+            continue;
+        }
+        initializing = true;
+        reason = if let Some(t) = terminated {
+            let why = text(t, &["reason"]);
+            if why.is_empty() {
+                format!("Init:ExitCode:{}", number(t, &["exitCode"]))
+            } else {
+                format!("Init:{why}")
+            }
+        } else if !waiting_reason.is_empty() && waiting_reason != "PodInitializing" {
+            format!("Init:{waiting_reason}")
+        } else {
+            format!("Init:{i}/{init_total}")
+        };
+        break;
+    }
+    let statuses = items(pod, &["status", "containerStatuses"]);
+    let mut ready = 0;
+    let mut has_running = false;
+    for status in statuses.iter().rev() {
+        restarts += number(status, &["restartCount"]);
+        if status.get("ready").and_then(Value::as_bool).unwrap_or(false) {
+            ready += 1;
+        }
+        if initializing {
+            continue;
+        }
+        let waiting = text(status, &["state", "waiting", "reason"]);
+        if !waiting.is_empty() {
+            reason = waiting;
+        } else if let Some(t) = at(status, &["state", "terminated"]) {
+            let why = text(t, &["reason"]);
+            reason = if why.is_empty() { format!("ExitCode:{}", number(t, &["exitCode"])) } else { why };
+        } else if at(status, &["state", "running"]).is_some() && status.get("ready") == Some(&Value::Bool(true)) {
+            has_running = true;
+        }
+    }
+    if !initializing && reason == "Completed" && has_running {
+        reason = "Running".into();
+    }
+    if at(pod, &["metadata", "deletionTimestamp"]).is_some() {
+        reason = if status_reason == "NodeLost" { "Unknown".into() } else { "Terminating".into() };
+    }
+    let total = items(pod, &["spec", "containers"]).len();
+    (reason, restarts, format!("{ready}/{total}"))
+}
+
+/// `80/TCP,443:30443/TCP`
+fn service_ports(service: &Value) -> String {
+    let ports: Vec<String> = items(service, &["spec", "ports"])
+        .iter()
+        .map(|p| {
+            let protocol = at(p, &["protocol"]).and_then(Value::as_str).unwrap_or("TCP");
+            match at(p, &["nodePort"]).and_then(Value::as_i64) {
+                Some(node_port) => format!("{}:{node_port}/{protocol}", number(p, &["port"])),
+                None => format!("{}/{protocol}", number(p, &["port"])),
+            }
+        })
+        .collect();
+    none_if_empty(ports.join(","))
+}
+
+/// `10.1.0.5:80,10.1.0.6:80` (kubectl shows at most three, then `+ N more...`).
+fn endpoint_addresses(endpoints: &Value) -> String {
+    let mut all = Vec::new();
+    for subset in items(endpoints, &["subsets"]) {
+        let ports = items(subset, &["ports"]);
+        for address in items(subset, &["addresses"]) {
+            let ip = text(address, &["ip"]);
+            if ports.is_empty() {
+                all.push(ip.clone());
+            }
+            for port in ports {
+                all.push(format!("{ip}:{}", number(port, &["port"])));
+            }
+        }
+    }
+    if all.len() > 3 {
+        let more = all.len() - 3;
+        all.truncate(3);
+        return format!("{} + {more} more...", all.join(","));
+    }
+    none_if_empty(all.join(","))
+}
+
+/// The cells of one object's row.
+pub fn cells(resource: &Resource, object: &Value, now: i64) -> Vec<Value> {
+    let name = json!(text(object, &["metadata", "name"]));
+    let age = json!(age_of(object, now));
+    let status = |path: &[&str]| number(object, &[&["status"], path].concat());
+    match resource.plural {
+        "pods" => {
+            let (reason, restarts, ready) = pod_status(object);
+            vec![
+                name,
+                json!(ready),
+                json!(reason),
+                json!(restarts.to_string()),
+                age,
+                json!(none_if_empty(text(object, &["status", "podIP"]))),
+                json!(none_if_empty(text(object, &["spec", "nodeName"]))),
+                json!(none_if_empty(text(object, &["status", "nominatedNodeName"]))),
+                json!("<none>"),
+            ]
+        }
+        "deployments" | "replicasets" | "statefulsets" => {
+            let template = at(object, &["spec", "template", "spec"]);
+            let (containers, images) = containers_and_images(template);
+            let replicas = at(object, &["spec", "replicas"]).and_then(Value::as_i64).unwrap_or(1);
+            let selector = map_selector(at(object, &["spec", "selector", "matchLabels"]));
+            match resource.plural {
+                "deployments" => vec![
+                    name,
+                    json!(format!("{}/{replicas}", status(&["readyReplicas"]))),
+                    json!(status(&["updatedReplicas"])),
+                    json!(status(&["availableReplicas"])),
+                    age,
+                    json!(containers),
+                    json!(images),
+                    json!(selector),
+                ],
+                "replicasets" => vec![
+                    name,
+                    json!(replicas),
+                    json!(status(&["replicas"])),
+                    json!(status(&["readyReplicas"])),
+                    age,
+                    json!(containers),
+                    json!(images),
+                    json!(selector),
+                ],
+                _ => vec![
+                    name,
+                    json!(format!("{}/{replicas}", status(&["readyReplicas"]))),
+                    age,
+                    json!(containers),
+                    json!(images),
+                ],
+            }
+        }
+        "daemonsets" => vec![
+            name,
+            json!(status(&["desiredNumberScheduled"])),
+            json!(status(&["currentNumberScheduled"])),
+            json!(status(&["numberReady"])),
+            json!(status(&["updatedNumberScheduled"])),
+            json!(status(&["numberAvailable"])),
+            json!(map_selector(at(object, &["spec", "template", "spec", "nodeSelector"]))),
+            age,
+        ],
+        "services" => {
+            let kind = at(object, &["spec", "type"]).and_then(Value::as_str).unwrap_or("ClusterIP");
+            let external: Vec<String> = items(object, &["status", "loadBalancer", "ingress"])
+                .iter()
+                .map(|i| text(i, &["ip"]))
+                .chain(
+                    items(object, &["spec", "externalIPs"]).iter().map(|v| v.as_str().unwrap_or_default().to_string()),
+                )
+                .collect();
+            let external = match (kind, external.is_empty()) {
+                ("LoadBalancer", true) => "<pending>".to_string(),
+                _ => none_if_empty(external.join(",")),
+            };
+            vec![
+                name,
+                json!(kind),
+                json!(none_if_empty(text(object, &["spec", "clusterIP"]))),
+                json!(external),
+                json!(service_ports(object)),
+                age,
+                json!(map_selector(at(object, &["spec", "selector"]))),
+            ]
+        }
+        "endpoints" => vec![name, json!(endpoint_addresses(object)), age],
+        "configmaps" => {
+            let data = ["data", "binaryData"]
+                .iter()
+                .map(|k| at(object, &[k]).and_then(Value::as_object).map_or(0, |m| m.len()))
+                .sum::<usize>();
+            vec![name, json!(data), age]
+        }
+        "secrets" => {
+            let data = at(object, &["data"]).and_then(Value::as_object).map_or(0, |m| m.len());
+            let kind = at(object, &["type"]).and_then(Value::as_str).unwrap_or("Opaque");
+            vec![name, json!(kind), json!(data), age]
+        }
+        "namespaces" => vec![name, json!(text(object, &["status", "phase"])), age],
+        "serviceaccounts" => vec![name, json!(items(object, &["secrets"]).len()), age],
+        _ => vec![name, json!(text(object, &["metadata", "creationTimestamp"]))],
+    }
+}
+
+/// The `Table` of `objects` (a list, a single GET, or a watch event's one row). Each row carries
+/// the object's metadata, which kubectl reads for `-A` (NAMESPACE) and `--show-labels`.
+pub fn table(resource: &Resource, objects: &[Value], resource_version: &str, now: i64) -> Value {
+    let definitions: Vec<Value> = columns(resource)
+        .iter()
+        .map(|c| {
+            let format = match (c.name, c.kind) {
+                ("Name", _) => "name",
+                (_, "date") => "date-time",
+                _ => "",
+            };
+            json!({"name": c.name, "type": c.kind, "format": format, "description": "", "priority": u8::from(c.wide)})
+        })
+        .collect();
+    let rows: Vec<Value> = objects
+        .iter()
+        .map(|object| {
+            json!({
+                "cells": cells(resource, object, now),
+                "object": {
+                    "kind": "PartialObjectMetadata",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": object.get("metadata").cloned().unwrap_or_else(|| json!({})),
+                },
+            })
+        })
+        .collect();
+    json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": {"resourceVersion": resource_version},
+        "columnDefinitions": definitions,
+        "rows": rows,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::by_plural;
+
+    const NOW: i64 = 1_795_435_200; // 2026-11-23T12:00:00Z
+
+    fn row(plural: &str, object: Value) -> Vec<Value> {
+        let group =
+            if ["deployments", "replicasets", "statefulsets", "daemonsets"].contains(&plural) { "apps" } else { "" };
+        let resource = by_plural(group, "v1", plural).unwrap();
+        let cells = cells(resource, &object, NOW);
+        assert_eq!(cells.len(), columns(resource).len(), "one cell per column for {plural}");
+        cells
+    }
+
+    fn meta(name: &str, age_seconds: i64) -> Value {
+        json!({"name": name, "namespace": "default", "creationTimestamp": age::format_timestamp(NOW - age_seconds)})
+    }
+
+    #[test]
+    fn pods_print_ready_status_restarts_and_age() {
+        let running = json!({
+            "metadata": meta("web-7cd487467c-x2x9z", 300),
+            "spec": {"nodeName": "node-1", "containers": [{"name": "web"}, {"name": "side"}]},
+            "status": {"phase": "Running", "podIP": "10.244.0.8", "containerStatuses": [
+                {"name": "web", "ready": true, "restartCount": 2, "state": {"running": {}}},
+                {"name": "side", "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}
+            ]}
+        });
+        assert_eq!(
+            row("pods", running),
+            vec![
+                json!("web-7cd487467c-x2x9z"),
+                json!("1/2"),
+                json!("CrashLoopBackOff"),
+                json!("2"),
+                json!("5m"),
+                json!("10.244.0.8"),
+                json!("node-1"),
+                json!("<none>"),
+                json!("<none>")
+            ]
+        );
+        let cases = [
+            ("pending, nothing yet", json!({"phase": "Pending"}), json!({}), "Pending"),
+            (
+                "creating",
+                json!({"phase": "Pending", "containerStatuses": [{"ready": false, "state": {"waiting": {"reason": "ContainerCreating"}}}]}),
+                json!({}),
+                "ContainerCreating",
+            ),
+            (
+                "init running",
+                json!({"phase": "Pending", "initContainerStatuses": [{"state": {"running": {}}}]}),
+                json!({"initContainers": [{"name": "i"}, {"name": "j"}]}),
+                "Init:0/2",
+            ),
+            (
+                "init failing",
+                json!({"phase": "Pending", "initContainerStatuses": [{"state": {"terminated": {"exitCode": 1, "reason": "Error"}}}]}),
+                json!({"initContainers": [{"name": "i"}]}),
+                "Init:Error",
+            ),
+            (
+                "completed",
+                json!({"phase": "Succeeded", "containerStatuses": [{"ready": false, "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]}),
+                json!({}),
+                "Completed",
+            ),
+            (
+                "bad image",
+                json!({"phase": "Pending", "containerStatuses": [{"ready": false, "state": {"waiting": {"reason": "ImagePullBackOff"}}}]}),
+                json!({}),
+                "ImagePullBackOff",
+            ),
+        ];
+        for (name, status, spec_extra, want) in cases {
+            let mut spec = json!({"containers": [{"name": "c"}]});
+            crate::patch::merge_patch(&mut spec, &spec_extra);
+            let pod = json!({"metadata": meta("p", 1), "spec": spec, "status": status});
+            assert_eq!(row("pods", pod)[2], json!(want), "{name}");
+        }
+        let terminating = json!({"metadata": {"name": "p", "deletionTimestamp": "2026-11-23T11:59:00Z"}, "spec": {"containers": []}, "status": {"phase": "Running"}});
+        assert_eq!(row("pods", terminating)[2], json!("Terminating"));
+    }
+
+    #[test]
+    fn workloads_print_their_replica_counts() {
+        let template = json!({"spec": {"containers": [{"name": "web", "image": "skiff/demo-web:v1"}]}});
+        let deployment = json!({
+            "metadata": meta("web", 7200),
+            "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}}, "template": template},
+            "status": {"readyReplicas": 2, "updatedReplicas": 3, "availableReplicas": 2}
+        });
+        assert_eq!(
+            row("deployments", deployment),
+            vec![
+                json!("web"),
+                json!("2/3"),
+                json!(3),
+                json!(2),
+                json!("120m"),
+                json!("web"),
+                json!("skiff/demo-web:v1"),
+                json!("app=web")
+            ]
+        );
+        let replicaset = json!({"metadata": meta("web-abc", 30), "spec": {"replicas": 3, "template": template}, "status": {"replicas": 3, "readyReplicas": 1}});
+        assert_eq!(row("replicasets", replicaset)[..5], [json!("web-abc"), json!(3), json!(3), json!(1), json!("30s")]);
+        let statefulset = json!({"metadata": meta("db", 60), "spec": {"replicas": 2, "template": template}, "status": {"readyReplicas": 2}});
+        assert_eq!(row("statefulsets", statefulset)[1], json!("2/2"));
+    }
+
+    #[test]
+    fn services_endpoints_and_config_print_like_kubectl() {
+        let service = json!({
+            "metadata": meta("web", 60),
+            "spec": {"type": "NodePort", "clusterIP": "10.96.0.20", "selector": {"app": "web"},
+                     "ports": [{"port": 80, "protocol": "TCP", "nodePort": 30080}, {"port": 53, "protocol": "UDP"}]}
+        });
+        assert_eq!(
+            row("services", service),
+            vec![
+                json!("web"),
+                json!("NodePort"),
+                json!("10.96.0.20"),
+                json!("<none>"),
+                json!("80:30080/TCP,53/UDP"),
+                json!("60s"),
+                json!("app=web")
+            ]
+        );
+        let endpoints = json!({"metadata": meta("web", 60), "subsets": [{"addresses": [{"ip": "10.1.0.5"}, {"ip": "10.1.0.6"}], "ports": [{"port": 8080}]}]});
+        assert_eq!(row("endpoints", endpoints)[1], json!("10.1.0.5:8080,10.1.0.6:8080"));
+        let many = json!({"metadata": meta("big", 1), "subsets": [{"addresses": [{"ip": "a"}, {"ip": "b"}, {"ip": "c"}, {"ip": "d"}, {"ip": "e"}], "ports": [{"port": 1}]}]});
+        assert_eq!(row("endpoints", many)[1], json!("a:1,b:1,c:1 + 2 more..."));
+        assert_eq!(row("endpoints", json!({"metadata": meta("none", 1)}))[1], json!("<none>"));
+        let configmap = json!({"metadata": meta("cfg", 1), "data": {"a": "1", "b": "2"}});
+        assert_eq!(row("configmaps", configmap)[1], json!(2));
+        let secret =
+            json!({"metadata": meta("s", 1), "type": "kubernetes.io/tls", "data": {"tls.crt": "", "tls.key": ""}});
+        assert_eq!(row("secrets", secret)[1..3], [json!("kubernetes.io/tls"), json!(2)]);
+    }
+
+    #[test]
+    fn a_table_has_definitions_rows_and_metadata_for_kubectl() {
+        let pods = by_plural("", "v1", "pods").unwrap();
+        let pod = json!({"metadata": {"name": "p", "namespace": "ns", "labels": {"app": "x"}, "creationTimestamp": "2026-11-23T11:59:00Z"}, "spec": {"containers": []}, "status": {"phase": "Pending"}});
+        let table = table(pods, &[pod], "42", NOW);
+        assert_eq!(table["kind"], "Table");
+        assert_eq!(table["metadata"]["resourceVersion"], "42");
+        assert_eq!(
+            table["columnDefinitions"][0],
+            json!({"name": "Name", "type": "string", "format": "name", "description": "", "priority": 0})
+        );
+        assert_eq!(table["columnDefinitions"][5]["priority"], 1, "IP is a wide column");
+        assert_eq!(table["rows"][0]["object"]["metadata"]["labels"]["app"], "x");
+        assert_eq!(table["rows"][0]["cells"][4], "60s");
+        let empty = super::table(pods, &[], "42", NOW);
+        assert_eq!(empty["rows"], json!([]));
+        let leases = by_plural("coordination.k8s.io", "v1", "leases").unwrap();
+        let lease = super::table(
+            leases,
+            &[json!({"metadata": {"name": "l", "creationTimestamp": "2026-11-23T11:00:00Z"}})],
+            "1",
+            NOW,
+        );
+        assert_eq!(lease["columnDefinitions"][1]["format"], "date-time");
+        assert_eq!(lease["rows"][0]["cells"], json!(["l", "2026-11-23T11:00:00Z"]));
+    }
+}
