@@ -7,7 +7,8 @@
 //!   names, categories, verbs and subresources: the one table routing and discovery derive from.
 //!
 //! - [`selector`]: label selectors (equality and set-based) and field selectors.
-//! - [`patch`]: JSON merge patch (RFC 7386) and JSON patch (RFC 6902).
+//! - [`patch`]: JSON merge patch (RFC 7386) and JSON patch (RFC 6902); [`strategic`]: strategic
+//!   merge patch with the merge keys of the built-in kinds.
 //! - [`validation`]: field errors and the name and label rules, with Kubernetes' messages.
 //! - [`status`]: `Status` error bodies (NotFound, AlreadyExists, Conflict, Invalid, Expired, …).
 //! - [`age`]: ages as kubectl prints them (`3m20s`), and RFC 3339 timestamps.
@@ -22,5 +23,6 @@ pub mod quantity;
 pub mod registry;
 pub mod selector;
 pub mod status;
+pub mod strategic;
 pub mod table;
 pub mod validation;
