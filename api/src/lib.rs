@@ -6,6 +6,7 @@
 //! - [`registry`]: every resource the API server serves, with its plural, kind, scope, short
 //!   names, categories, verbs and subresources: the one table routing and discovery derive from.
 //!
+//! - [`discovery`]: the aggregated (v2, v2beta1) and legacy discovery documents, derived from it.
 //! - [`selector`]: label selectors (equality and set-based) and field selectors.
 //! - [`patch`]: JSON merge patch (RFC 7386) and JSON patch (RFC 6902); [`strategic`]: strategic
 //!   merge patch with the merge keys of the built-in kinds.
@@ -18,6 +19,7 @@
 //! To come with the API server issue: object helpers, and the `k8s-openapi` types wired in.
 
 pub mod age;
+pub mod discovery;
 pub mod patch;
 pub mod quantity;
 pub mod registry;
