@@ -105,6 +105,11 @@ impl Status {
         Status { code: 400, reason: "BadRequest", message: message.into(), details: None }
     }
 
+    /// 500: something failed inside the server (the store is unreachable, …).
+    pub fn internal(message: impl Into<String>) -> Status {
+        Status { code: 500, reason: "InternalError", message: message.into(), details: None }
+    }
+
     /// 405.
     pub fn method_not_allowed() -> Status {
         Status {
@@ -211,6 +216,7 @@ mod tests {
     fn the_other_codes() {
         assert_eq!(Status::expired(5, 10).to_json()["message"], "too old resource version: 5 (10)");
         assert_eq!(Status::method_not_allowed().code, 405);
+        assert_eq!((Status::internal("x").code, Status::internal("x").reason), (500, "InternalError"));
         let unsupported = Status::unsupported_media_type(&["application/json", "application/yaml"]);
         assert_eq!(unsupported.code, 415);
         assert_eq!(

@@ -1,0 +1,311 @@
+//! Generic storage: Kubernetes objects (as JSON) in the etcd-like store, with the API server's
+//! rules for creating, reading, updating and deleting them.
+//!
+//! Mirrors kubernetes `staging/src/k8s.io/apiserver/pkg/registry/generic/registry/store.go`
+//! (`Create`, `Get`, `List`, `Update`, `Delete`) and `pkg/registry/rest/create.go`
+//! (`BeforeCreate`), over `storage/etcd3/store.go` (here `skiff_store::client`):
+//!
+//! - **Keys**: `/registry/<group or core>/<plural>/<namespace>/<name>` (cluster-scoped kinds
+//!   have no namespace segment), so a namespace's objects of one kind are one prefix.
+//! - **resourceVersion is the store's revision**: an object is stored without it, and every
+//!   object read gets its key's `mod_revision` stamped in. An update that carries one must carry
+//!   the current one (`409 Conflict` otherwise): optimistic concurrency with no locks.
+//! - **Create** fills `uid`, `creationTimestamp`, a name from `generateName` (retrying a taken
+//!   one), `generation` 1 for kinds that track it; refuses a taken name (`409 AlreadyExists`)
+//!   and bad names (`422 Invalid`).
+//! - **Update** keeps what clients may not change (`uid`, `creationTimestamp`, and `status` for
+//!   kinds whose status has its own endpoint) and bumps `generation` when `spec` changes.
+//!
+//! Left out for now: graceful deletion and finalizers, namespace existence checks, defaulting
+//! and per-kind validation (they belong to the API server issue's next steps).
+
+use bytes::Bytes;
+use rand::Rng;
+use serde_json::{json, Value};
+use skiff_api::registry::Resource;
+use skiff_api::selector::{FieldSelector, LabelSelector};
+use skiff_api::status::Status;
+use skiff_api::validation::{self, FieldError};
+use skiff_store::client::{ClientError, Guarded, StoreClient};
+
+/// The alphabet Kubernetes draws `generateName` suffixes from (no vowels: no words by chance).
+const NAME_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+/// Attempts at a free generated name before giving up.
+const GENERATE_NAME_TRIES: usize = 8;
+
+/// Objects of every kind, in the store.
+#[derive(Clone)]
+pub struct ObjectStore {
+    client: StoreClient,
+}
+
+fn store_error(err: ClientError) -> Status {
+    Status::internal(format!("storage error: {err}"))
+}
+
+/// Kinds whose `metadata.generation` counts changes of `spec`.
+fn tracks_generation(resource: &Resource) -> bool {
+    matches!(resource.group, "apps" | "batch" | "networking.k8s.io") || resource.plural == "services"
+}
+
+/// Names of namespaces and services become DNS labels; everything else is a DNS subdomain.
+fn name_problems(resource: &Resource, name: &str) -> Vec<String> {
+    match resource.plural {
+        "namespaces" | "services" => validation::dns1123_label(name),
+        _ => validation::dns1123_subdomain(name),
+    }
+}
+
+/// A random version-4 UUID, as Kubernetes gives every object.
+fn new_uid() -> String {
+    let mut b: [u8; 16] = rand::rng().random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+}
+
+fn now_timestamp() -> String {
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    skiff_api::age::format_timestamp(now)
+}
+
+fn metadata(object: &mut Value) -> &mut serde_json::Map<String, Value> {
+    if !object["metadata"].is_object() {
+        object["metadata"] = json!({});
+    }
+    object["metadata"].as_object_mut().expect("made an object above")
+}
+
+/// The object as clients see it: with its key's revision as `resourceVersion`.
+fn stamped(bytes: &[u8], mod_revision: i64) -> Result<Value, Status> {
+    let mut object: Value =
+        serde_json::from_slice(bytes).map_err(|e| Status::internal(format!("stored object is not JSON: {e}")))?;
+    metadata(&mut object).insert("resourceVersion".into(), json!(mod_revision.to_string()));
+    Ok(object)
+}
+
+/// The object as stored: without `resourceVersion`, which the store's revision replaces.
+fn storable(object: &Value) -> Bytes {
+    let mut object = object.clone();
+    metadata(&mut object).remove("resourceVersion");
+    Bytes::from(serde_json::to_vec(&object).expect("JSON values serialize"))
+}
+
+/// The value of a field selector's field (`metadata.name`, `spec.nodeName`, …) in `object`.
+pub fn field_value(object: &Value, field: &str) -> Option<String> {
+    let value = field.split('.').try_fold(object, |v, part| v.get(part))?;
+    Some(match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    })
+}
+
+impl ObjectStore {
+    pub fn new(client: StoreClient) -> Self {
+        ObjectStore { client }
+    }
+
+    /// Where an object lives in the store.
+    pub fn key(resource: &Resource, namespace: Option<&str>, name: &str) -> String {
+        format!("{}{name}", Self::prefix(resource, namespace))
+    }
+
+    /// The prefix of one kind's objects, in one namespace or all of them.
+    pub fn prefix(resource: &Resource, namespace: Option<&str>) -> String {
+        let group = if resource.group.is_empty() { "core" } else { resource.group };
+        match (resource.namespaced, namespace) {
+            (true, Some(namespace)) => format!("/registry/{group}/{}/{namespace}/", resource.plural),
+            _ => format!("/registry/{group}/{}/", resource.plural),
+        }
+    }
+
+    pub async fn get(&self, resource: &Resource, namespace: Option<&str>, name: &str) -> Result<Value, Status> {
+        let key = Self::key(resource, namespace, name);
+        match self.client.clone().get(key).await.map_err(store_error)? {
+            Some(kv) => stamped(&kv.value, kv.mod_revision),
+            None => Err(Status::not_found(resource, name)),
+        }
+    }
+
+    /// The objects matching the selectors, sorted by namespace and name, and the revision of the
+    /// list.
+    pub async fn list(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        labels: &LabelSelector,
+        fields: &FieldSelector,
+    ) -> Result<(Vec<Value>, i64), Status> {
+        let prefix = Self::prefix(resource, namespace);
+        let listed = self.client.clone().list(prefix.as_bytes(), 0, 0).await.map_err(store_error)?;
+        let mut objects = Vec::with_capacity(listed.kvs.len());
+        for kv in listed.kvs {
+            let object = stamped(&kv.value, kv.mod_revision)?;
+            let object_labels = object["metadata"]["labels"]
+                .as_object()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+                .unwrap_or_default();
+            if labels.matches(&object_labels) && fields.matches(|field| field_value(&object, field)) {
+                objects.push(object);
+            }
+        }
+        Ok((objects, listed.revision))
+    }
+
+    /// Creates `object` in `namespace` (already checked against the URL by the caller).
+    pub async fn create(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        mut object: Value,
+    ) -> Result<Value, Status> {
+        let meta = metadata(&mut object);
+        let given = meta.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+        let generate = meta.get("generateName").and_then(Value::as_str).unwrap_or_default().to_string();
+        if given.is_empty() && generate.is_empty() {
+            let error = FieldError::required("metadata.name", "name or generateName is required");
+            return Err(Status::invalid(resource, "", &[error]));
+        }
+        meta.insert("uid".into(), json!(new_uid()));
+        meta.insert("creationTimestamp".into(), json!(now_timestamp()));
+        meta.remove("resourceVersion");
+        if let Some(namespace) = namespace.filter(|_| resource.namespaced) {
+            meta.insert("namespace".into(), json!(namespace));
+        }
+        if tracks_generation(resource) {
+            meta.insert("generation".into(), json!(1));
+        }
+        object["apiVersion"] = json!(resource.api_version());
+        object["kind"] = json!(resource.kind);
+
+        let tries = if given.is_empty() { GENERATE_NAME_TRIES } else { 1 };
+        for _ in 0..tries {
+            let name = if given.is_empty() {
+                let mut rng = rand::rng();
+                let suffix: String =
+                    (0..5).map(|_| NAME_ALPHABET[rng.random_range(0..NAME_ALPHABET.len())] as char).collect();
+                format!("{generate}{suffix}")
+            } else {
+                given.clone()
+            };
+            let problems = name_problems(resource, &name);
+            if !problems.is_empty() {
+                let errors: Vec<FieldError> =
+                    problems.into_iter().map(|p| FieldError::invalid("metadata.name", name.clone(), p)).collect();
+                return Err(Status::invalid(resource, &name, &errors));
+            }
+            metadata(&mut object).insert("name".into(), json!(name));
+            let key = Self::key(resource, namespace, &name);
+            match self.client.clone().create(key, storable(&object), 0).await.map_err(store_error)? {
+                Guarded::Done { revision, .. } => {
+                    metadata(&mut object).insert("resourceVersion".into(), json!(revision.to_string()));
+                    return Ok(object);
+                }
+                Guarded::Conflict { .. } if given.is_empty() => continue,
+                Guarded::Conflict { .. } => return Err(Status::already_exists(resource, &name)),
+            }
+        }
+        Err(Status::already_exists(resource, &format!("{generate}*")))
+    }
+
+    /// Replaces the object `name` with `object`, if `object`'s resourceVersion (when it has one)
+    /// is the current one.
+    pub async fn update(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+        mut object: Value,
+    ) -> Result<Value, Status> {
+        let key = Self::key(resource, namespace, name);
+        let mut client = self.client.clone();
+        let current =
+            client.get(key.clone()).await.map_err(store_error)?.ok_or_else(|| Status::not_found(resource, name))?;
+        let wanted = object["metadata"]["resourceVersion"].as_str().map(str::to_string);
+        if wanted.as_deref().is_some_and(|rv| rv != current.mod_revision.to_string()) {
+            return Err(Status::conflict(resource, name));
+        }
+        let old: Value = serde_json::from_slice(&current.value).map_err(|e| Status::internal(e.to_string()))?;
+        let meta = metadata(&mut object);
+        for kept in ["uid", "creationTimestamp", "name", "namespace", "generation"] {
+            match old["metadata"].get(kept) {
+                Some(value) => meta.insert(kept.into(), value.clone()),
+                None => meta.remove(kept),
+            };
+        }
+        if resource.subresource("status").is_some() {
+            match old.get("status") {
+                Some(status) => object["status"] = status.clone(),
+                None => {
+                    object.as_object_mut().map(|o| o.remove("status"));
+                }
+            }
+        }
+        if tracks_generation(resource) && old.get("spec") != object.get("spec") {
+            let generation = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
+            metadata(&mut object).insert("generation".into(), json!(generation));
+        }
+        object["apiVersion"] = json!(resource.api_version());
+        object["kind"] = json!(resource.kind);
+        match client.update(key, storable(&object), current.mod_revision, 0).await.map_err(store_error)? {
+            Guarded::Done { revision, .. } => {
+                metadata(&mut object).insert("resourceVersion".into(), json!(revision.to_string()));
+                Ok(object)
+            }
+            // Someone else wrote between our read and our write.
+            Guarded::Conflict { .. } => Err(Status::conflict(resource, name)),
+        }
+    }
+
+    /// Deletes the object `name`; returns it as it was.
+    pub async fn delete(&self, resource: &Resource, namespace: Option<&str>, name: &str) -> Result<Value, Status> {
+        let key = Self::key(resource, namespace, name);
+        let mut client = self.client.clone();
+        loop {
+            let current =
+                client.get(key.clone()).await.map_err(store_error)?.ok_or_else(|| Status::not_found(resource, name))?;
+            match client.delete(key.clone(), current.mod_revision).await.map_err(store_error)? {
+                Guarded::Done { .. } => return stamped(&current.value, current.mod_revision),
+                // Changed under us: read again and retry.
+                Guarded::Conflict { current: Some(_) } => continue,
+                Guarded::Conflict { current: None } => return Err(Status::not_found(resource, name)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use skiff_api::registry::by_plural;
+
+    #[test]
+    fn keys_group_a_kind_by_namespace() {
+        let pods = by_plural("", "v1", "pods").unwrap();
+        let nodes = by_plural("", "v1", "nodes").unwrap();
+        let deployments = by_plural("apps", "v1", "deployments").unwrap();
+        assert_eq!(ObjectStore::key(pods, Some("default"), "web"), "/registry/core/pods/default/web");
+        assert_eq!(ObjectStore::prefix(pods, None), "/registry/core/pods/");
+        assert_eq!(ObjectStore::key(nodes, None, "node-1"), "/registry/core/nodes/node-1");
+        assert_eq!(ObjectStore::key(deployments, Some("ns"), "web"), "/registry/apps/deployments/ns/web");
+    }
+
+    #[test]
+    fn uids_are_version_4_uuids() {
+        let uid = new_uid();
+        assert_eq!(uid.len(), 36);
+        assert_eq!(&uid[14..15], "4");
+        assert!(matches!(&uid[19..20], "8" | "9" | "a" | "b"));
+        assert_ne!(uid, new_uid());
+    }
+
+    #[test]
+    fn field_values_come_from_the_object() {
+        let pod = json!({"metadata": {"name": "p"}, "spec": {"nodeName": "n1"}, "status": {"phase": "Running"}});
+        assert_eq!(field_value(&pod, "spec.nodeName").as_deref(), Some("n1"));
+        assert_eq!(field_value(&pod, "status.phase").as_deref(), Some("Running"));
+        assert_eq!(field_value(&pod, "spec.missing"), None);
+    }
+}
