@@ -1,16 +1,120 @@
 //! # skiff-apiserver (being built)
 //!
 //! The only component that touches the store: the Kubernetes REST API that the real `kubectl`
-//! drives (axum), and the small internal gRPC API the other daemons use (tonic). It reaches the
-//! store through `skiff_store::client`, so it runs against `skiff-store` or a real etcd alike.
+//! drives (axum), and, to come, the small internal gRPC API the other daemons use (tonic). It
+//! reaches the store through `skiff_store::client`, so it runs against `skiff-store` or a real
+//! etcd alike.
 //!
-//! What is here so far:
+//! # Layout
 //!
-//! - [`storage`]: objects as JSON in the store, with the API server's create / get / list /
-//!   update / delete rules (resourceVersion = revision, optimistic concurrency, generateName,
-//!   uid, generation).
+//! - [`meta`]: `/version`, health, discovery.
+//! - [`path`]: which object a URL names; [`handlers`]: the verbs on it; [`watch`]: `?watch=true`.
+//! - [`storage`]: objects as JSON in the store, with Kubernetes' create / update / delete rules.
+//! - [`respond`]: JSON, Table and `Status` responses.
 //!
-//! To come (the API server issue): the HTTP routes, watch and its cache, Tables, patches,
-//! OpenAPI, defaulting and validation per kind, the gRPC API, and the binary.
+//! Not yet (the API server issue): OpenAPI (so `kubectl apply -f` needs `--validate=false`),
+//! server-side apply, protobuf bodies, defaulting and per-kind validation, graceful deletion and
+//! finalizers, namespace deletion, ClusterIP/NodePort allocation, the watch cache, the gRPC API.
 
+pub mod handlers;
+pub mod meta;
+pub mod path;
+pub mod respond;
 pub mod storage;
+pub mod watch;
+
+use std::net::SocketAddr;
+
+use axum::routing::get;
+use axum::Router;
+use serde_json::json;
+use skiff_api::registry::by_plural;
+use skiff_store::client::StoreClient;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::storage::ObjectStore;
+
+/// The namespaces that exist from the first start.
+const INITIAL_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-public"];
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// etcd v3 endpoints: skiff-store or a real etcd cluster.
+    pub store_endpoints: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot reach the store")]
+    Store(#[from] skiff_store::client::ClientError),
+    #[error("cannot create the initial namespaces: {0}")]
+    Bootstrap(String),
+    #[error("cannot listen on {address}")]
+    Listen {
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the HTTP server failed")]
+    Serve(#[source] std::io::Error),
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub objects: ObjectStore,
+    pub client: StoreClient,
+    /// `host:port` clients reach this server at (the legacy `/api` document names it).
+    pub address: String,
+}
+
+/// The router, callable in memory by tests.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/version", get(meta::version))
+        .route("/healthz", get(meta::ok))
+        .route("/readyz", get(meta::ok))
+        .route("/livez", get(meta::ok))
+        .route("/api", get(meta::api_root))
+        .route("/apis", get(meta::apis_root))
+        .route("/api/{version}", get(meta::core_version))
+        .route("/apis/{group}", get(meta::group))
+        .route("/apis/{group}/{version}", get(meta::group_version))
+        .fallback(handlers::resource_request)
+        .with_state(state)
+}
+
+/// Creates `default`, `kube-system` and `kube-public` if they are missing.
+async fn bootstrap(objects: &ObjectStore) -> Result<(), RunError> {
+    let namespaces = by_plural("", "v1", "namespaces").expect("namespaces are registered");
+    for name in INITIAL_NAMESPACES {
+        let namespace =
+            json!({"metadata": {"name": name}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}});
+        match objects.create(namespaces, None, namespace).await {
+            Ok(_) => tracing::info!(namespace = name, "created"),
+            Err(status) if status.reason == "AlreadyExists" => {}
+            Err(status) => return Err(RunError::Bootstrap(status.message)),
+        }
+    }
+    Ok(())
+}
+
+/// Serves on `listener` until `shutdown`.
+pub async fn serve(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<(), RunError> {
+    let client = StoreClient::connect(&config.store_endpoints).await?;
+    let objects = ObjectStore::new(client.clone());
+    bootstrap(&objects).await?;
+    let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    tracing::info!(%address, store = ?config.store_endpoints, "skiff-apiserver serving");
+    let state = AppState { objects, client, address };
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown.cancelled_owned()).await.map_err(RunError::Serve)
+}
+
+/// Binds `config.listen` and serves until `shutdown`.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunError> {
+    let listener =
+        TcpListener::bind(config.listen).await.map_err(|source| RunError::Listen { address: config.listen, source })?;
+    serve(config, listener, shutdown).await
+}

@@ -33,6 +33,15 @@ const NAME_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 /// Attempts at a free generated name before giving up.
 const GENERATE_NAME_TRIES: usize = 8;
 
+/// Which part of an object an update may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// Everything but the status (for kinds with a status endpoint).
+    Main,
+    /// Only the status.
+    Status,
+}
+
 /// Objects of every kind, in the store.
 #[derive(Clone)]
 pub struct ObjectStore {
@@ -211,23 +220,57 @@ impl ObjectStore {
     }
 
     /// Replaces the object `name` with `object`, if `object`'s resourceVersion (when it has one)
-    /// is the current one.
+    /// is the current one. `status` is kept from the stored object for kinds whose status has
+    /// its own endpoint.
     pub async fn update(
         &self,
         resource: &Resource,
         namespace: Option<&str>,
         name: &str,
+        object: Value,
+    ) -> Result<Value, Status> {
+        self.write(resource, namespace, name, object, Part::Main).await
+    }
+
+    /// Replaces only the `status` of the object `name` (the `/status` endpoint).
+    pub async fn update_status(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+        object: Value,
+    ) -> Result<Value, Status> {
+        self.write(resource, namespace, name, object, Part::Status).await
+    }
+
+    async fn write(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
         mut object: Value,
+        part: Part,
     ) -> Result<Value, Status> {
         let key = Self::key(resource, namespace, name);
         let mut client = self.client.clone();
         let current =
             client.get(key.clone()).await.map_err(store_error)?.ok_or_else(|| Status::not_found(resource, name))?;
         let wanted = object["metadata"]["resourceVersion"].as_str().map(str::to_string);
-        if wanted.as_deref().is_some_and(|rv| rv != current.mod_revision.to_string()) {
+        if wanted.as_deref().is_some_and(|rv| !rv.is_empty() && rv != current.mod_revision.to_string()) {
             return Err(Status::conflict(resource, name));
         }
         let old: Value = serde_json::from_slice(&current.value).map_err(|e| Status::internal(e.to_string()))?;
+        if part == Part::Status {
+            // Everything but the status is the stored object's.
+            let status = object.get("status").cloned();
+            object = old.clone();
+            match status {
+                Some(status) => object["status"] = status,
+                None => {
+                    object.as_object_mut().map(|o| o.remove("status"));
+                }
+            }
+        }
         let meta = metadata(&mut object);
         for kept in ["uid", "creationTimestamp", "name", "namespace", "generation"] {
             match old["metadata"].get(kept) {
@@ -235,7 +278,7 @@ impl ObjectStore {
                 None => meta.remove(kept),
             };
         }
-        if resource.subresource("status").is_some() {
+        if part == Part::Main && resource.subresource("status").is_some() {
             match old.get("status") {
                 Some(status) => object["status"] = status.clone(),
                 None => {
@@ -243,7 +286,7 @@ impl ObjectStore {
                 }
             }
         }
-        if tracks_generation(resource) && old.get("spec") != object.get("spec") {
+        if part == Part::Main && tracks_generation(resource) && old.get("spec") != object.get("spec") {
             let generation = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
             metadata(&mut object).insert("generation".into(), json!(generation));
         }

@@ -1,0 +1,43 @@
+//! `skiff-apiserver`: the binary. Flags, logging and signals; everything else is in the library.
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+
+/// The Kubernetes API server of Skiff.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// Address for the REST API (kubectl, curl).
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    listen: SocketAddr,
+    /// etcd v3 endpoints, comma-separated: skiff-store or a real etcd.
+    #[arg(long, default_value = "http://127.0.0.1:2379", value_delimiter = ',')]
+    store_endpoints: Vec<String>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "skiff_apiserver=info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let shutdown = CancellationToken::new();
+    let on_signal = shutdown.clone();
+    tokio::spawn(async move {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM can be handled");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        on_signal.cancel();
+    });
+    let config = skiff_apiserver::Config { listen: args.listen, store_endpoints: args.store_endpoints };
+    skiff_apiserver::run(config, shutdown).await?;
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! Building responses: objects, Tables and `Status` errors, as JSON.
+
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use skiff_api::status::Status;
+
+pub fn json(code: StatusCode, body: &Value) -> Response {
+    (code, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+pub fn status(status: &Status) -> Response {
+    let code = StatusCode::from_u16(status.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json(code, &status.to_json())
+}
+
+/// Kubernetes' answer to a path it does not serve.
+pub fn not_found_path() -> Response {
+    status(&Status {
+        code: 404,
+        reason: "NotFound",
+        message: "the server could not find the requested resource".into(),
+        details: None,
+    })
+}
+
+/// Whether the client asked for a Table (`kubectl get`'s human output).
+pub fn wants_table(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.split(',').next().is_some_and(|first| first.contains("as=Table")))
+}

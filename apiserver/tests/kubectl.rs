@@ -1,0 +1,210 @@
+//! The real `kubectl` against skiff-apiserver on skiff-store (both in process, on free ports).
+//!
+//! What works without controllers, OpenAPI or a kubelet: discovery, namespaces, ConfigMaps,
+//! Deployments as stored objects (scale, set image), Services, labels, the three patch types,
+//! Tables, watches, and Kubernetes' error messages. kubectl runs with a fresh `--cache-dir` per
+//! test, as discovery caches would otherwise hide server changes.
+
+use std::process::Output;
+
+use skiff_store::Retention;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+struct Cluster {
+    dir: tempfile::TempDir,
+    stop: CancellationToken,
+}
+
+impl Cluster {
+    async fn start() -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let stop = CancellationToken::new();
+        let store_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let store_address = store_listener.local_addr().unwrap();
+        let store_config = skiff_store::Config {
+            listen: store_address,
+            data_dir: dir.path().join("store"),
+            metrics_listen: None,
+            name: "test".into(),
+            retention: Retention::Off,
+            progress_interval: std::time::Duration::from_secs(600),
+            cache_bytes: 8 << 20,
+        };
+        tokio::spawn(skiff_store::serve(store_config, store_listener, None, stop.clone()));
+
+        let api_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let api_address = api_listener.local_addr().unwrap();
+        let api_config =
+            skiff_apiserver::Config { listen: api_address, store_endpoints: vec![store_address.to_string()] };
+        tokio::spawn(skiff_apiserver::serve(api_config, api_listener, stop.clone()));
+
+        let kubeconfig = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- cluster: {{server: \"http://{api_address}\"}}\n  name: skiff\n\
+             contexts:\n- context: {{cluster: skiff, user: skiff, namespace: default}}\n  name: skiff\n\
+             current-context: skiff\nusers:\n- name: skiff\n  user: {{}}\n"
+        );
+        std::fs::write(dir.path().join("kubeconfig"), kubeconfig).unwrap();
+        let cluster = Cluster { dir, stop };
+        // Ready once the initial namespaces exist.
+        for _ in 0..100 {
+            if cluster.kubectl(&["get", "ns", "default"]).await.status.success() {
+                return cluster;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the API server did not come up");
+    }
+
+    async fn kubectl_with_input(&self, args: &[&str], input: Option<&str>) -> Output {
+        use tokio::io::AsyncWriteExt;
+        let mut command = tokio::process::Command::new("kubectl");
+        command
+            .arg("--kubeconfig")
+            .arg(self.dir.path().join("kubeconfig"))
+            .arg("--cache-dir")
+            .arg(self.dir.path().join("cache"))
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command.spawn().expect("kubectl is installed");
+        let mut stdin = child.stdin.take().unwrap();
+        if let Some(input) = input {
+            stdin.write_all(input.as_bytes()).await.unwrap();
+        }
+        drop(stdin);
+        child.wait_with_output().await.unwrap()
+    }
+
+    async fn kubectl(&self, args: &[&str]) -> Output {
+        self.kubectl_with_input(args, None).await
+    }
+
+    /// kubectl that must succeed; its standard output.
+    async fn ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args).await;
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// kubectl that must fail; its standard error.
+    async fn fails(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args).await;
+        assert!(!out.status.success(), "kubectl {args:?} should fail: {}", String::from_utf8_lossy(&out.stdout));
+        String::from_utf8(out.stderr).unwrap()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_version_and_the_initial_namespaces() {
+    let cluster = Cluster::start().await;
+    assert!(cluster.ok(&["version"]).await.contains("Server Version: v1.31.0"));
+    let resources = cluster.ok(&["api-resources"]).await;
+    for line in ["pods", "po ", "deployments", "deploy", "apps/v1", "persistentvolumes", "statefulsets"] {
+        assert!(resources.contains(line), "api-resources lacks {line:?}:\n{resources}");
+    }
+    let namespaces = cluster.ok(&["get", "ns"]).await;
+    assert!(namespaces.starts_with("NAME"), "{namespaces}");
+    for ns in ["default", "kube-system", "kube-public"] {
+        assert!(namespaces.contains(ns) && namespaces.contains("Active"), "{namespaces}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configmaps_are_created_read_labeled_patched_and_deleted() {
+    let cluster = Cluster::start().await;
+    assert_eq!(
+        cluster.ok(&["create", "configmap", "app-config", "--from-literal=A=b"]).await.trim(),
+        "configmap/app-config created"
+    );
+    assert_eq!(cluster.ok(&["get", "cm", "app-config", "-o", "jsonpath={.data.A}"]).await, "b");
+    let table = cluster.ok(&["get", "cm"]).await;
+    assert!(table.lines().next().unwrap().split_whitespace().eq(["NAME", "DATA", "AGE"]), "{table}");
+    cluster.ok(&["label", "cm", "app-config", "tier=front"]).await;
+    assert!(cluster.ok(&["get", "cm", "-l", "tier=front"]).await.contains("app-config"));
+    assert!(cluster.ok(&["get", "cm", "-l", "tier!=front"]).await.is_empty());
+    for (kind, patch) in [
+        ("merge", r#"{"data":{"B":"1"}}"#),
+        ("strategic", r#"{"data":{"C":"2"}}"#),
+        ("json", r#"[{"op":"add","path":"/data/D","value":"3"}]"#),
+    ] {
+        cluster.ok(&["patch", "cm", "app-config", "--type", kind, "-p", patch]).await;
+    }
+    assert_eq!(
+        cluster.ok(&["get", "cm", "app-config", "-o", "jsonpath={.data}"]).await,
+        r#"{"A":"b","B":"1","C":"2","D":"3"}"#
+    );
+    let again = cluster.fails(&["create", "configmap", "app-config"]).await;
+    // Generators word it their way; the server's message is inside.
+    assert!(again.contains("failed to create configmap: configmaps \"app-config\" already exists"), "{again}");
+    assert_eq!(cluster.ok(&["delete", "cm", "app-config"]).await.trim(), "configmap \"app-config\" deleted");
+    let missing = cluster.fails(&["get", "cm", "app-config"]).await;
+    assert!(missing.contains("Error from server (NotFound): configmaps \"app-config\" not found"), "{missing}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployments_scale_and_change_image_as_stored_objects() {
+    let cluster = Cluster::start().await;
+    cluster.ok(&["create", "deployment", "web", "--image=skiff/demo-web:v1", "--replicas=2"]).await;
+    let wide = cluster.ok(&["get", "deploy", "-o", "wide"]).await;
+    let header: Vec<&str> = wide.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"]);
+    assert!(wide.contains("0/2") && wide.contains("skiff/demo-web:v1") && wide.contains("app=web"), "{wide}");
+    assert_eq!(cluster.ok(&["scale", "deploy", "web", "--replicas=4"]).await.trim(), "deployment.apps/web scaled");
+    assert_eq!(
+        cluster.ok(&["get", "deploy", "web", "-o", "jsonpath={.spec.replicas} {.metadata.generation}"]).await,
+        "4 2"
+    );
+    cluster.ok(&["set", "image", "deployment/web", "demo-web=skiff/demo-web:v2"]).await;
+    assert_eq!(
+        cluster.ok(&["get", "deploy", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}"]).await,
+        "skiff/demo-web:v2"
+    );
+    let bad = cluster.fails(&["create", "deployment", "Bad_Name", "--image=x"]).await;
+    assert!(
+        bad.contains("Deployment.apps \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\""),
+        "{bad}"
+    );
+    assert_eq!(cluster.ok(&["delete", "deploy", "web"]).await.trim(), "deployment.apps \"web\" deleted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_creates_then_leaves_unchanged_objects_alone() {
+    let cluster = Cluster::start().await;
+    let service = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector: {app: web}\n  ports:\n  - port: 80\n    targetPort: 8080\n";
+    // No OpenAPI yet: kubectl's client-side validation must be turned off.
+    for want in ["service/web created", "service/web unchanged"] {
+        let out = cluster.kubectl_with_input(&["apply", "--validate=false", "-f", "-"], Some(service)).await;
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), want);
+    }
+    let services = cluster.ok(&["get", "svc"]).await;
+    assert!(services.contains("80/TCP"), "{services}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_watch_prints_new_objects_as_rows() {
+    let cluster = Cluster::start().await;
+    cluster.ok(&["create", "configmap", "first"]).await;
+    let watcher = cluster.kubectl(&["get", "cm", "-w", "--request-timeout=4s"]);
+    let creator = async {
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        cluster.ok(&["create", "configmap", "second"]).await;
+    };
+    let (watched, _) = tokio::join!(watcher, creator);
+    let out = String::from_utf8_lossy(&watched.stdout);
+    assert!(out.contains("first") && out.contains("second"), "{out}");
+}
