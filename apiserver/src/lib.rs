@@ -7,17 +7,19 @@
 //!
 //! # Layout
 //!
-//! - [`meta`]: `/version`, health, discovery.
+//! - [`meta`]: `/version`, health, discovery; [`openapi`]: the OpenAPI v3 documents kubectl's
+//!   validation looks for.
 //! - [`path`]: which object a URL names; [`handlers`]: the verbs on it; [`watch`]: `?watch=true`.
 //! - [`storage`]: objects as JSON in the store, with Kubernetes' create / update / delete rules.
 //! - [`respond`]: JSON, Table and `Status` responses.
 //!
-//! Not yet (the API server issue): OpenAPI (so `kubectl apply -f` needs `--validate=false`),
-//! server-side apply, protobuf bodies, defaulting and per-kind validation, graceful deletion and
+//! Not yet (the API server issue): OpenAPI schemas (`kubectl explain`) and `fieldValidation`
+//! enforcement, server-side apply, protobuf bodies, defaulting and per-kind validation, graceful deletion and
 //! finalizers, namespace deletion, ClusterIP/NodePort allocation, the watch cache, the gRPC API.
 
 pub mod handlers;
 pub mod meta;
+pub mod openapi;
 pub mod path;
 pub mod respond;
 pub mod storage;
@@ -82,6 +84,9 @@ pub fn app(state: AppState) -> Router {
         .route("/api/{version}", get(meta::core_version))
         .route("/apis/{group}", get(meta::group))
         .route("/apis/{group}/{version}", get(meta::group_version))
+        .route("/openapi/v3", get(openapi::index))
+        .route("/openapi/v3/api/{version}", get(openapi::core))
+        .route("/openapi/v3/apis/{group}/{version}", get(openapi::group))
         .fallback(handlers::resource_request)
         .with_state(state)
 }

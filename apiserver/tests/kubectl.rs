@@ -185,14 +185,33 @@ async fn deployments_scale_and_change_image_as_stored_objects() {
 async fn apply_creates_then_leaves_unchanged_objects_alone() {
     let cluster = Cluster::start().await;
     let service = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector: {app: web}\n  ports:\n  - port: 80\n    targetPort: 8080\n";
-    // No OpenAPI yet: kubectl's client-side validation must be turned off.
+    // kubectl validates by default: it finds the OpenAPI v3 documents and leaves it to the server.
     for want in ["service/web created", "service/web unchanged"] {
-        let out = cluster.kubectl_with_input(&["apply", "--validate=false", "-f", "-"], Some(service)).await;
+        let out = cluster.kubectl_with_input(&["apply", "-f", "-"], Some(service)).await;
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), want);
     }
     let services = cluster.ok(&["get", "svc"]).await;
     assert!(services.contains("80/TCP"), "{services}");
+    let edited = service.replace("port: 80", "port: 81");
+    let out = cluster.kubectl_with_input(&["apply", "-f", "-"], Some(&edited)).await;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "service/web configured",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(cluster.ok(&["get", "svc"]).await.contains("81/TCP"));
+    let out = cluster.kubectl_with_input(&["create", "-f", "-"], Some(service)).await;
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "Error from server (AlreadyExists): error when creating \"STDIN\": services \"web\" already exists"
+        ),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cluster.kubectl_with_input(&["delete", "-f", "-"], Some(service)).await;
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "service \"web\" deleted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
