@@ -18,7 +18,7 @@ use skiff_api::status::Status;
 use skiff_api::{patch, strategic, table};
 
 use crate::path::{self, PathError, Target};
-use crate::{respond, watch, AppState};
+use crate::{respond, services, watch, AppState};
 
 type Params = HashMap<String, String>;
 
@@ -166,8 +166,25 @@ async fn create(state: &AppState, target: &Target, headers: &HeaderMap, body: &B
         // Objects go only into namespaces that exist.
         state.objects.get(namespaces(), None, namespace).await?;
     }
-    let created = state.objects.create(target.resource, target.namespace.as_deref(), object).await?;
-    Ok((StatusCode::CREATED, created))
+    let is_service = target.resource.plural == "services";
+    if is_service {
+        let owner = format!(
+            "{}/{}",
+            target.namespace.as_deref().unwrap_or_default(),
+            object["metadata"]["name"].as_str().unwrap_or_default()
+        );
+        services::allocate(&mut state.client.clone(), &mut object, &owner).await?;
+    }
+    match state.objects.create(target.resource, target.namespace.as_deref(), object.clone()).await {
+        Ok(created) => Ok((StatusCode::CREATED, created)),
+        Err(status) => {
+            if is_service {
+                // The Service was not created: give back what it was given.
+                services::release(&mut state.client.clone(), &object).await;
+            }
+            Err(status)
+        }
+    }
 }
 
 async fn update(state: &AppState, target: &Target, name: &str, body: &Bytes, status_only: bool) -> Answer {
@@ -181,6 +198,10 @@ async fn update(state: &AppState, target: &Target, name: &str, body: &Bytes, sta
         return Ok((StatusCode::OK, updated));
     }
     object["metadata"]["name"] = json!(name);
+    if target.resource.plural == "services" {
+        let old = state.objects.get(target.resource, target.namespace.as_deref(), name).await?;
+        services::keep_cluster_ip(&old, &mut object)?;
+    }
     let updated = state.objects.update(target.resource, target.namespace.as_deref(), name, object).await?;
     Ok((StatusCode::OK, updated))
 }
@@ -269,6 +290,9 @@ async fn scale(state: &AppState, target: &Target, name: &str, change: Option<(Me
 
 async fn delete(state: &AppState, target: &Target, name: &str) -> Answer {
     let deleted = state.objects.delete(target.resource, target.namespace.as_deref(), name).await?;
+    if target.resource.plural == "services" {
+        services::release(&mut state.client.clone(), &deleted).await;
+    }
     Ok((StatusCode::OK, deleted))
 }
 
@@ -280,6 +304,9 @@ async fn delete_collection(state: &AppState, target: &Target, params: &Params) -
         let name = item["metadata"]["name"].as_str().unwrap_or_default().to_string();
         let namespace = item["metadata"]["namespace"].as_str().map(str::to_string);
         if let Ok(object) = state.objects.delete(target.resource, namespace.as_deref(), &name).await {
+            if target.resource.plural == "services" {
+                services::release(&mut state.client.clone(), &object).await;
+            }
             deleted.push(object);
         }
     }

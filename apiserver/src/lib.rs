@@ -10,18 +10,20 @@
 //! - [`meta`]: `/version`, health, discovery; [`openapi`]: the OpenAPI v3 documents kubectl's
 //!   validation looks for.
 //! - [`path`]: which object a URL names; [`handlers`]: the verbs on it; [`watch`]: `?watch=true`.
-//! - [`storage`]: objects as JSON in the store, with Kubernetes' create / update / delete rules.
+//! - [`storage`]: objects as JSON in the store, with Kubernetes' create / update / delete rules;
+//!   [`services`]: Service defaults, ClusterIP and NodePort allocation.
 //! - [`respond`]: JSON, Table and `Status` responses.
 //!
 //! Not yet (the API server issue): OpenAPI schemas (`kubectl explain`) and `fieldValidation`
 //! enforcement, server-side apply, protobuf bodies, defaulting and per-kind validation, graceful deletion and
-//! finalizers, namespace deletion, ClusterIP/NodePort allocation, the watch cache, the gRPC API.
+//! finalizers, namespace deletion, the watch cache, the gRPC API.
 
 pub mod handlers;
 pub mod meta;
 pub mod openapi;
 pub mod path;
 pub mod respond;
+pub mod services;
 pub mod storage;
 pub mod watch;
 

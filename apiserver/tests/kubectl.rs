@@ -227,3 +227,49 @@ async fn get_watch_prints_new_objects_as_rows() {
     let out = String::from_utf8_lossy(&watched.stdout);
     assert!(out.contains("first") && out.contains("second"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_get_cluster_ips_and_node_ports_that_are_theirs_alone() {
+    let cluster = Cluster::start().await;
+    cluster.ok(&["create", "service", "clusterip", "web", "--tcp=80:8080"]).await;
+    let ip = cluster.ok(&["get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}"]).await;
+    let octets: Vec<u8> = ip.split('.').map(|o| o.parse().unwrap()).collect();
+    assert!(octets[0] == 10 && (96..=111).contains(&octets[1]), "{ip} is in 10.96.0.0/12");
+    assert_eq!(
+        cluster.ok(&["get", "svc", "web", "-o", "jsonpath={.spec.ports[0].protocol} {.spec.type}"]).await,
+        "TCP ClusterIP"
+    );
+
+    let node_port = "apiVersion: v1\nkind: Service\nmetadata:\n  name: np\nspec:\n  type: NodePort\n  selector: {app: web}\n  ports:\n  - port: 80\n    nodePort: 30080\n";
+    let out = cluster.kubectl_with_input(&["apply", "-f", "-"], Some(node_port)).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(cluster.ok(&["get", "svc", "np"]).await.contains("80:30080/TCP"));
+    let taken = node_port.replace("name: np", "name: np2");
+    let out = cluster.kubectl_with_input(&["apply", "-f", "-"], Some(&taken)).await;
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        error.contains("spec.ports[0].nodePort: Invalid value: 30080: provided port is already allocated"),
+        "{error}"
+    );
+
+    let same_ip = format!(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: copy\nspec:\n  clusterIP: {ip}\n  ports:\n  - port: 80\n"
+    );
+    let out = cluster.kubectl_with_input(&["create", "-f", "-"], Some(&same_ip)).await;
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("provided IP is already allocated"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Deleting the owner frees the IP for another Service.
+    cluster.ok(&["delete", "svc", "web"]).await;
+    let out = cluster.kubectl_with_input(&["create", "-f", "-"], Some(&same_ip)).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let headless =
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: db\nspec:\n  clusterIP: None\n  ports:\n  - port: 5432\n";
+    let out = cluster.kubectl_with_input(&["apply", "-f", "-"], Some(headless)).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(cluster.ok(&["get", "svc", "db", "-o", "jsonpath={.spec.clusterIP}"]).await, "None");
+}

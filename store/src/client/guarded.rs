@@ -111,6 +111,12 @@ impl StoreClient {
         }
     }
 
+    /// Deletes `key` whatever its version; returns whether it existed.
+    pub async fn remove(&mut self, key: impl Into<Bytes>) -> Result<bool, ClientError> {
+        let request = DeleteRangeRequest { key: key.into(), ..Default::default() };
+        Ok(self.kv.delete_range(request).await?.into_inner().deleted > 0)
+    }
+
     /// The keys under `prefix` at `revision` (0: now), at most `limit` of them (0: all).
     pub async fn list(&mut self, prefix: &[u8], revision: i64, limit: i64) -> Result<Listed, ClientError> {
         let request = RangeRequest {
