@@ -11,6 +11,8 @@
 //! - [`patch`]: JSON merge patch (RFC 7386) and JSON patch (RFC 6902); [`strategic`]: strategic
 //!   merge patch with the merge keys of the built-in kinds.
 //! - [`validation`]: field errors and the name and label rules, with Kubernetes' messages.
+//! - [`defaults`]: the fields the API server fills in (Deployment strategy 25%/25%, pod
+//!   restartPolicy, imagePullPolicy by tag, …).
 //! - [`status`]: `Status` error bodies (NotFound, AlreadyExists, Conflict, Invalid, Expired, …).
 //! - [`age`]: ages as kubectl prints them (`3m20s`), and RFC 3339 timestamps.
 //! - [`table`]: the server-side `Table` of `kubectl get`, with Kubernetes' columns per resource.
@@ -19,6 +21,7 @@
 //! To come with the API server issue: object helpers, and the `k8s-openapi` types wired in.
 
 pub mod age;
+pub mod defaults;
 pub mod discovery;
 pub mod patch;
 pub mod quantity;

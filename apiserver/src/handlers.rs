@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use skiff_api::registry::{by_plural, Resource};
 use skiff_api::selector::{FieldSelector, LabelSelector};
 use skiff_api::status::Status;
-use skiff_api::{patch, strategic, table};
+use skiff_api::{defaults, patch, strategic, table};
 
 use crate::path::{self, PathError, Target};
 use crate::{respond, services, watch, AppState};
@@ -157,11 +157,7 @@ async fn create(state: &AppState, target: &Target, headers: &HeaderMap, body: &B
     }
     let mut object = read_body(body)?;
     check_body(target, &object)?;
-    // The one default applied so far: a new namespace is Active. (Defaulting per kind comes with
-    // the API server issue.)
-    if target.resource.plural == "namespaces" && object["status"]["phase"].is_null() {
-        object["status"] = json!({"phase": "Active"});
-    }
+    defaults::apply(target.resource, &mut object);
     if let Some(namespace) = target.namespace.as_deref() {
         // Objects go only into namespaces that exist.
         state.objects.get(namespaces(), None, namespace).await?;
@@ -198,6 +194,7 @@ async fn update(state: &AppState, target: &Target, name: &str, body: &Bytes, sta
         return Ok((StatusCode::OK, updated));
     }
     object["metadata"]["name"] = json!(name);
+    defaults::apply(target.resource, &mut object);
     if target.resource.plural == "services" {
         let old = state.objects.get(target.resource, target.namespace.as_deref(), name).await?;
         services::keep_cluster_ip(&old, &mut object)?;

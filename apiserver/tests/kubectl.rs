@@ -163,6 +163,12 @@ async fn deployments_scale_and_change_image_as_stored_objects() {
     let header: Vec<&str> = wide.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(header, ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"]);
     assert!(wide.contains("0/2") && wide.contains("skiff/demo-web:v1") && wide.contains("app=web"), "{wide}");
+    let defaults = "jsonpath={.spec.strategy.rollingUpdate.maxSurge} {.spec.revisionHistoryLimit} {.spec.template.spec.containers[0].imagePullPolicy}";
+    assert_eq!(
+        cluster.ok(&["get", "deploy", "web", "-o", defaults]).await,
+        "25% 10 IfNotPresent",
+        "server-side defaults"
+    );
     assert_eq!(cluster.ok(&["scale", "deploy", "web", "--replicas=4"]).await.trim(), "deployment.apps/web scaled");
     assert_eq!(
         cluster.ok(&["get", "deploy", "web", "-o", "jsonpath={.spec.replicas} {.metadata.generation}"]).await,

@@ -1,0 +1,198 @@
+//! Defaulting: the fields the API server fills in when a client leaves them out.
+//!
+//! Mirrors the `SetDefaults_*` functions of kubernetes `pkg/apis/core/v1/defaults.go`,
+//! `pkg/apis/apps/v1/defaults.go` and `pkg/apis/batch/v1/defaults.go`, for the fields kubectl and
+//! the controllers read (`../shared/kubectl-compat.md` section 4). Objects are JSON; a default is
+//! set only where the field is absent.
+
+use serde_json::{json, Value};
+
+use crate::registry::Resource;
+
+/// Sets `object[path]` to `value` if it is absent (creating the objects on the way).
+fn default(object: &mut Value, path: &[&str], value: Value) {
+    let Some((last, parents)) = path.split_last() else { return };
+    let mut node = object;
+    for key in parents {
+        if !node[*key].is_object() {
+            node[*key] = json!({});
+        }
+        node = &mut node[*key];
+    }
+    if node.get(*last).is_none_or(Value::is_null) {
+        node[*last] = value;
+    }
+}
+
+fn image_pull_policy(image: &str) -> &'static str {
+    // `:latest`, or no tag at all, means the image may change: pull it every time.
+    let name = image.rsplit('/').next().unwrap_or(image);
+    let tag = name.split_once('@').map(|_| "digest").or_else(|| name.split_once(':').map(|(_, t)| t));
+    match tag {
+        None | Some("latest") => "Always",
+        Some(_) => "IfNotPresent",
+    }
+}
+
+fn container(container: &mut Value) {
+    let image = container["image"].as_str().unwrap_or_default().to_string();
+    default(container, &["imagePullPolicy"], json!(image_pull_policy(&image)));
+    default(container, &["terminationMessagePath"], json!("/dev/termination-log"));
+    default(container, &["terminationMessagePolicy"], json!("File"));
+    if let Some(ports) = container["ports"].as_array_mut() {
+        for port in ports {
+            default(port, &["protocol"], json!("TCP"));
+        }
+    }
+}
+
+/// A PodSpec's defaults (a pod's `spec`, or a workload's `spec.template.spec`).
+pub fn pod_spec(spec: &mut Value) {
+    default(spec, &["restartPolicy"], json!("Always"));
+    default(spec, &["dnsPolicy"], json!("ClusterFirst"));
+    default(spec, &["terminationGracePeriodSeconds"], json!(30));
+    default(spec, &["schedulerName"], json!("default-scheduler"));
+    default(spec, &["securityContext"], json!({}));
+    for list in ["initContainers", "containers"] {
+        if let Some(containers) = spec[list].as_array_mut() {
+            containers.iter_mut().for_each(container);
+        }
+    }
+}
+
+/// Applies the defaults of `resource` to a new or replaced object.
+pub fn apply(resource: &Resource, object: &mut Value) {
+    match (resource.group, resource.plural) {
+        ("", "pods") => pod_spec(&mut object["spec"]),
+        ("", "secrets") => default(object, &["type"], json!("Opaque")),
+        ("", "namespaces") => default(object, &["status", "phase"], json!("Active")),
+        ("apps", "deployments") => {
+            default(object, &["spec", "replicas"], json!(1));
+            default(object, &["spec", "strategy", "type"], json!("RollingUpdate"));
+            if object["spec"]["strategy"]["type"] == "RollingUpdate" {
+                default(object, &["spec", "strategy", "rollingUpdate", "maxSurge"], json!("25%"));
+                default(object, &["spec", "strategy", "rollingUpdate", "maxUnavailable"], json!("25%"));
+            }
+            default(object, &["spec", "revisionHistoryLimit"], json!(10));
+            default(object, &["spec", "progressDeadlineSeconds"], json!(600));
+            pod_spec(&mut object["spec"]["template"]["spec"]);
+        }
+        ("apps", "replicasets") => {
+            default(object, &["spec", "replicas"], json!(1));
+            pod_spec(&mut object["spec"]["template"]["spec"]);
+        }
+        ("apps", "statefulsets") => {
+            default(object, &["spec", "replicas"], json!(1));
+            default(object, &["spec", "podManagementPolicy"], json!("OrderedReady"));
+            default(object, &["spec", "updateStrategy", "type"], json!("RollingUpdate"));
+            if object["spec"]["updateStrategy"]["type"] == "RollingUpdate" {
+                default(object, &["spec", "updateStrategy", "rollingUpdate", "partition"], json!(0));
+            }
+            default(object, &["spec", "revisionHistoryLimit"], json!(10));
+            default(object, &["spec", "persistentVolumeClaimRetentionPolicy", "whenDeleted"], json!("Retain"));
+            default(object, &["spec", "persistentVolumeClaimRetentionPolicy", "whenScaled"], json!("Retain"));
+            pod_spec(&mut object["spec"]["template"]["spec"]);
+        }
+        ("apps", "daemonsets") => {
+            default(object, &["spec", "updateStrategy", "type"], json!("RollingUpdate"));
+            if object["spec"]["updateStrategy"]["type"] == "RollingUpdate" {
+                default(object, &["spec", "updateStrategy", "rollingUpdate", "maxUnavailable"], json!(1));
+                default(object, &["spec", "updateStrategy", "rollingUpdate", "maxSurge"], json!(0));
+            }
+            default(object, &["spec", "revisionHistoryLimit"], json!(10));
+            pod_spec(&mut object["spec"]["template"]["spec"]);
+        }
+        ("batch", "jobs") => {
+            default(object, &["spec", "parallelism"], json!(1));
+            default(object, &["spec", "completions"], json!(1));
+            default(object, &["spec", "backoffLimit"], json!(6));
+            default(object, &["spec", "completionMode"], json!("NonIndexed"));
+            default(object, &["spec", "template", "spec", "restartPolicy"], json!("Never"));
+            pod_spec(&mut object["spec"]["template"]["spec"]);
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::by_plural;
+
+    fn defaulted(group: &str, plural: &str, mut object: Value) -> Value {
+        apply(by_plural(group, "v1", plural).unwrap(), &mut object);
+        object
+    }
+
+    #[test]
+    fn deployments_get_kubernetes_defaults() {
+        let d = defaulted(
+            "apps",
+            "deployments",
+            json!({"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "skiff/demo-web:v1", "ports": [{"containerPort": 8080}]}]}}}}),
+        );
+        let cases = [
+            ("/spec/replicas", json!(1)),
+            ("/spec/strategy/type", json!("RollingUpdate")),
+            ("/spec/strategy/rollingUpdate/maxSurge", json!("25%")),
+            ("/spec/strategy/rollingUpdate/maxUnavailable", json!("25%")),
+            ("/spec/revisionHistoryLimit", json!(10)),
+            ("/spec/progressDeadlineSeconds", json!(600)),
+            ("/spec/template/spec/restartPolicy", json!("Always")),
+            ("/spec/template/spec/dnsPolicy", json!("ClusterFirst")),
+            ("/spec/template/spec/terminationGracePeriodSeconds", json!(30)),
+            ("/spec/template/spec/containers/0/imagePullPolicy", json!("IfNotPresent")),
+            ("/spec/template/spec/containers/0/ports/0/protocol", json!("TCP")),
+        ];
+        for (path, want) in cases {
+            assert_eq!(d.pointer(path), Some(&want), "{path}");
+        }
+    }
+
+    #[test]
+    fn what_the_client_set_stays() {
+        let d = defaulted(
+            "apps",
+            "deployments",
+            json!({"spec": {"replicas": 0, "strategy": {"type": "Recreate"}, "template": {"spec": {"restartPolicy": "OnFailure"}}}}),
+        );
+        assert_eq!(d["spec"]["replicas"], 0);
+        assert!(d["spec"]["strategy"].get("rollingUpdate").is_none(), "Recreate has no rollingUpdate");
+        assert_eq!(d["spec"]["template"]["spec"]["restartPolicy"], "OnFailure");
+    }
+
+    #[test]
+    fn image_pull_policy_follows_the_tag() {
+        let cases = [
+            ("skiff/demo-web:v1", "IfNotPresent"),
+            ("skiff/demo-web", "Always"),
+            ("skiff/demo-web:latest", "Always"),
+            ("registry.local:5000/web", "Always"),
+            ("registry.local:5000/web:1.2", "IfNotPresent"),
+            ("web@sha256:abc", "IfNotPresent"),
+        ];
+        for (image, want) in cases {
+            assert_eq!(image_pull_policy(image), want, "{image}");
+        }
+    }
+
+    #[test]
+    fn other_kinds() {
+        assert_eq!(defaulted("", "secrets", json!({}))["type"], "Opaque");
+        assert_eq!(defaulted("", "namespaces", json!({}))["status"]["phase"], "Active");
+        let sts = defaulted("apps", "statefulsets", json!({"spec": {"template": {"spec": {}}}}));
+        assert_eq!(
+            (
+                sts["spec"]["podManagementPolicy"].as_str(),
+                sts["spec"]["updateStrategy"]["rollingUpdate"]["partition"].as_i64()
+            ),
+            (Some("OrderedReady"), Some(0))
+        );
+        let job = defaulted("batch", "jobs", json!({"spec": {"template": {"spec": {}}}}));
+        assert_eq!(
+            (job["spec"]["backoffLimit"].as_i64(), job["spec"]["template"]["spec"]["restartPolicy"].as_str()),
+            (Some(6), Some("Never"))
+        );
+        assert_eq!(defaulted("", "configmaps", json!({"data": {}})), json!({"data": {}}), "no defaults for ConfigMaps");
+    }
+}
