@@ -285,7 +285,33 @@ async fn scale(state: &AppState, target: &Target, name: &str, change: Option<(Me
     Ok((StatusCode::OK, as_scale(&updated)))
 }
 
+/// Deletes every object in namespace `namespace`, kind by kind. Kubernetes' namespace controller
+/// does this after marking the namespace Terminating; Skiff does it before answering the delete
+/// (there is no controller-manager yet), so the result is the same once the delete returns.
+async fn empty_namespace(state: &AppState, namespace: &str) -> Result<(), Status> {
+    let (everything, no_fields) = (LabelSelector::default(), FieldSelector::default());
+    for resource in skiff_api::registry::RESOURCES.iter().filter(|r| r.namespaced) {
+        let (items, _) = state.objects.list(resource, Some(namespace), &everything, &no_fields).await?;
+        for item in items {
+            let name = item["metadata"]["name"].as_str().unwrap_or_default();
+            match state.objects.delete(resource, Some(namespace), name).await {
+                Ok(deleted) if resource.plural == "services" => {
+                    services::release(&mut state.client.clone(), &deleted).await
+                }
+                Ok(_) => {}
+                Err(status) if status.code == 404 => {}
+                Err(status) => return Err(status),
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn delete(state: &AppState, target: &Target, name: &str) -> Answer {
+    if target.resource.plural == "namespaces" {
+        state.objects.get(target.resource, None, name).await?;
+        empty_namespace(state, name).await?;
+    }
     let deleted = state.objects.delete(target.resource, target.namespace.as_deref(), name).await?;
     if target.resource.plural == "services" {
         services::release(&mut state.client.clone(), &deleted).await;

@@ -221,6 +221,21 @@ async fn apply_creates_then_leaves_unchanged_objects_alone() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_namespace_deletes_what_is_in_it() {
+    let cluster = Cluster::start().await;
+    assert_eq!(cluster.ok(&["create", "namespace", "dev"]).await.trim(), "namespace/dev created");
+    cluster.ok(&["-n", "dev", "create", "configmap", "settings"]).await;
+    cluster.ok(&["-n", "dev", "create", "service", "clusterip", "api", "--tcp=80"]).await;
+    cluster.ok(&["create", "configmap", "settings"]).await;
+    let denied = cluster.fails(&["-n", "nowhere", "create", "configmap", "x"]).await;
+    assert!(denied.contains("namespaces \"nowhere\" not found"), "{denied}");
+    assert_eq!(cluster.ok(&["delete", "namespace", "dev"]).await.trim(), "namespace \"dev\" deleted");
+    assert!(cluster.fails(&["-n", "dev", "get", "configmap", "settings"]).await.contains("not found"));
+    assert!(cluster.fails(&["get", "namespace", "dev"]).await.contains("namespaces \"dev\" not found"));
+    assert!(cluster.ok(&["get", "configmap", "settings"]).await.contains("settings"), "other namespaces keep theirs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_watch_prints_new_objects_as_rows() {
     let cluster = Cluster::start().await;
     cluster.ok(&["create", "configmap", "first"]).await;
