@@ -1,6 +1,8 @@
 //! The real `kubectl` against skiff-apiserver on skiff-store (both in process, on free ports).
 //!
-//! What works without controllers, OpenAPI or a kubelet: discovery, namespaces, ConfigMaps,
+//! A few of the same scenarios also run with the API server on a real etcd 3.4.
+//!
+//! What works without controllers or a kubelet: discovery, namespaces, ConfigMaps,
 //! Deployments as stored objects (scale, set image), Services, labels, the three patch types,
 //! Tables, watches, and Kubernetes' error messages. kubectl runs with a fresh `--cache-dir` per
 //! test, as discovery caches would otherwise hide server changes.
@@ -14,9 +16,12 @@ use tokio_util::sync::CancellationToken;
 struct Cluster {
     dir: tempfile::TempDir,
     stop: CancellationToken,
+    /// Held for the test's length when the API server runs on a real etcd.
+    _etcd: Option<skiff_tests::etcd::EtcdProcess>,
 }
 
 impl Cluster {
+    /// The API server on skiff-store.
     async fn start() -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let stop = CancellationToken::new();
@@ -32,11 +37,25 @@ impl Cluster {
             cache_bytes: 8 << 20,
         };
         tokio::spawn(skiff_store::serve(store_config, store_listener, None, stop.clone()));
+        Cluster::with_store(dir, stop, store_address.to_string(), None).await
+    }
 
+    /// The API server on a real etcd (Debian's etcd 3.4).
+    async fn start_on_etcd() -> Cluster {
+        let etcd = tokio::task::spawn_blocking(skiff_tests::etcd::EtcdProcess::start).await.unwrap();
+        let endpoint = etcd.url();
+        Cluster::with_store(tempfile::tempdir().unwrap(), CancellationToken::new(), endpoint, Some(etcd)).await
+    }
+
+    async fn with_store(
+        dir: tempfile::TempDir,
+        stop: CancellationToken,
+        store_endpoint: String,
+        etcd: Option<skiff_tests::etcd::EtcdProcess>,
+    ) -> Cluster {
         let api_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let api_address = api_listener.local_addr().unwrap();
-        let api_config =
-            skiff_apiserver::Config { listen: api_address, store_endpoints: vec![store_address.to_string()] };
+        let api_config = skiff_apiserver::Config { listen: api_address, store_endpoints: vec![store_endpoint] };
         tokio::spawn(skiff_apiserver::serve(api_config, api_listener, stop.clone()));
 
         let kubeconfig = format!(
@@ -45,7 +64,7 @@ impl Cluster {
              current-context: skiff\nusers:\n- name: skiff\n  user: {{}}\n"
         );
         std::fs::write(dir.path().join("kubeconfig"), kubeconfig).unwrap();
-        let cluster = Cluster { dir, stop };
+        let cluster = Cluster { dir, stop, _etcd: etcd };
         // Ready once the initial namespaces exist.
         for _ in 0..100 {
             if cluster.kubectl(&["get", "ns", "default"]).await.status.success() {
@@ -125,7 +144,18 @@ async fn discovery_version_and_the_initial_namespaces() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configmaps_are_created_read_labeled_patched_and_deleted() {
-    let cluster = Cluster::start().await;
+    configmaps(Cluster::start().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_works_on_a_real_etcd() {
+    let cluster = Cluster::start_on_etcd().await;
+    configmaps(cluster).await;
+    let cluster = Cluster::start_on_etcd().await;
+    watch(cluster).await;
+}
+
+async fn configmaps(cluster: Cluster) {
     assert_eq!(
         cluster.ok(&["create", "configmap", "app-config", "--from-literal=A=b"]).await.trim(),
         "configmap/app-config created"
@@ -237,7 +267,10 @@ async fn deleting_a_namespace_deletes_what_is_in_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_watch_prints_new_objects_as_rows() {
-    let cluster = Cluster::start().await;
+    watch(Cluster::start().await).await;
+}
+
+async fn watch(cluster: Cluster) {
     cluster.ok(&["create", "configmap", "first"]).await;
     let watcher = cluster.kubectl(&["get", "cm", "-w", "--request-timeout=4s"]);
     let creator = async {

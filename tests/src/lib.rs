@@ -1,5 +1,9 @@
-//! # skiff-tests: end-to-end tests of a whole cluster
+//! # skiff-tests: end-to-end tests, and what tests of several crates share
 //!
-//! Will start real daemons, real Docker containers and the real `kubectl` against them, one
-//! cluster per test on free ports. The cluster does not exist yet; the store has its own
-//! integration tests (with the real `etcdctl`) in `store/tests/`.
+//! - [`etcd`]: a real etcd (Debian's `etcd-server`) on free ports, the reference the store is
+//!   compared with and a second backend for the API server.
+//!
+//! The whole-cluster tests (real daemons, Docker, the real `kubectl`) arrive with the kubelet;
+//! the API server's kubectl tests live in `apiserver/tests/` for now.
+
+pub mod etcd;
