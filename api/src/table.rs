@@ -6,9 +6,9 @@
 //! they come, upper-casing the column names; `-o wide` adds the priority-1 columns. What kubectl
 //! needs of a Table is in `../shared/kubectl-compat.md` section 6.
 //!
-//! Objects arrive as JSON (`serde_json::Value`), as they are stored. Left out, for now: the
-//! columns of nodes' and events' less common fields, and pods' readiness gates (always
-//! `<none>`).
+//! Objects arrive as JSON (`serde_json::Value`), as they are stored. Left out, for now: pods'
+//! readiness gates (always `<none>`), ingress classes' parameters, and endpoint slices (Name
+//! and Created At).
 
 use serde_json::{json, Value};
 
@@ -82,6 +82,65 @@ const CONFIG_MAP: &[Column] = &[col("Name"), int("Data"), col("Age")];
 const SECRET: &[Column] = &[col("Name"), col("Type"), int("Data"), col("Age")];
 const NAMESPACE: &[Column] = &[col("Name"), col("Status"), col("Age")];
 const SERVICE_ACCOUNT: &[Column] = &[col("Name"), int("Secrets"), col("Age")];
+const NODE: &[Column] = &[
+    col("Name"),
+    col("Status"),
+    col("Roles"),
+    col("Age"),
+    col("Version"),
+    wide("Internal-IP"),
+    wide("External-IP"),
+    wide("OS-Image"),
+    wide("Kernel-Version"),
+    wide("Container-Runtime"),
+];
+const EVENT: &[Column] = &[col("Last Seen"), col("Type"), col("Reason"), col("Object"), col("Message")];
+const JOB: &[Column] = &[
+    col("Name"),
+    col("Status"),
+    col("Completions"),
+    col("Duration"),
+    col("Age"),
+    wide("Containers"),
+    wide("Images"),
+    wide("Selector"),
+];
+const PERSISTENT_VOLUME: &[Column] = &[
+    col("Name"),
+    col("Capacity"),
+    col("Access Modes"),
+    col("Reclaim Policy"),
+    col("Status"),
+    col("Claim"),
+    col("StorageClass"),
+    col("VolumeAttributesClass"),
+    col("Reason"),
+    col("Age"),
+    wide("VolumeMode"),
+];
+const PERSISTENT_VOLUME_CLAIM: &[Column] = &[
+    col("Name"),
+    col("Status"),
+    col("Volume"),
+    col("Capacity"),
+    col("Access Modes"),
+    col("StorageClass"),
+    col("VolumeAttributesClass"),
+    col("Age"),
+    wide("VolumeMode"),
+];
+const INGRESS: &[Column] = &[col("Name"), col("Class"), col("Hosts"), col("Address"), col("Ports"), col("Age")];
+const INGRESS_CLASS: &[Column] = &[col("Name"), col("Controller"), col("Parameters"), col("Age")];
+const STORAGE_CLASS: &[Column] = &[
+    col("Name"),
+    col("Provisioner"),
+    col("ReclaimPolicy"),
+    col("VolumeBindingMode"),
+    col("AllowVolumeExpansion"),
+    col("Age"),
+];
+const LEASE: &[Column] = &[col("Name"), col("Holder"), col("Age")];
+const CONTROLLER_REVISION: &[Column] = &[col("Name"), col("Controller"), int("Revision"), col("Age")];
 const DEFAULT: &[Column] = &[col("Name"), Column { name: "Created At", kind: "date", wide: false }];
 
 /// The columns of `resource`, in order. Kinds without a printer get Name and Created At.
@@ -98,6 +157,16 @@ pub fn columns(resource: &Resource) -> &'static [Column] {
         "secrets" => SECRET,
         "namespaces" => NAMESPACE,
         "serviceaccounts" => SERVICE_ACCOUNT,
+        "nodes" => NODE,
+        "events" => EVENT,
+        "jobs" => JOB,
+        "persistentvolumes" => PERSISTENT_VOLUME,
+        "persistentvolumeclaims" => PERSISTENT_VOLUME_CLAIM,
+        "ingresses" => INGRESS,
+        "ingressclasses" => INGRESS_CLASS,
+        "storageclasses" => STORAGE_CLASS,
+        "leases" => LEASE,
+        "controllerrevisions" => CONTROLLER_REVISION,
         _ => DEFAULT,
     }
 }
@@ -252,6 +321,69 @@ fn endpoint_addresses(endpoints: &Value) -> String {
     none_if_empty(all.join(","))
 }
 
+fn status_int(object: &Value, field: &str) -> i64 {
+    number(object, &["status", field])
+}
+
+/// `RWO,RWX` from a list of access modes.
+fn access_modes_of(modes: &Value) -> String {
+    let short: Vec<&str> = modes
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(Value::as_str)
+        .map(|m| match m {
+            "ReadWriteOnce" => "RWO",
+            "ReadOnlyMany" => "ROX",
+            "ReadWriteMany" => "RWX",
+            "ReadWriteOncePod" => "RWOP",
+            other => other,
+        })
+        .collect();
+    short.join(",")
+}
+
+fn access_modes(object: &Value) -> String {
+    access_modes_of(&object["spec"]["accessModes"])
+}
+
+/// A node's cells: Ready condition, roles from `node-role.kubernetes.io/*` labels, addresses.
+fn node_cells(node: &Value, name: Value, age: Value) -> Vec<Value> {
+    let ready = items(node, &["status", "conditions"]).iter().find(|c| text(c, &["type"]) == "Ready");
+    let mut status = match ready.map(|c| text(c, &["status"])) {
+        Some(s) if s == "True" => "Ready".to_string(),
+        Some(_) => "NotReady".to_string(),
+        None => "Unknown".to_string(),
+    };
+    if node["spec"]["unschedulable"] == json!(true) {
+        status.push_str(",SchedulingDisabled");
+    }
+    let roles: Vec<String> = node["metadata"]["labels"]
+        .as_object()
+        .map(|m| m.keys().filter_map(|k| k.strip_prefix("node-role.kubernetes.io/")).map(str::to_string).collect())
+        .unwrap_or_default();
+    let address = |kind: &str| {
+        items(node, &["status", "addresses"])
+            .iter()
+            .find(|a| text(a, &["type"]) == kind)
+            .map_or("<none>".to_string(), |a| text(a, &["address"]))
+    };
+    let info = |field: &str| text(node, &["status", "nodeInfo", field]);
+    vec![
+        name,
+        json!(status),
+        json!(none_if_empty(roles.join(","))),
+        age,
+        json!(info("kubeletVersion")),
+        json!(address("InternalIP")),
+        json!(address("ExternalIP")),
+        json!(info("osImage")),
+        json!(info("kernelVersion")),
+        json!(info("containerRuntimeVersion")),
+    ]
+}
+
 /// The cells of one object's row.
 pub fn cells(resource: &Resource, object: &Value, now: i64) -> Vec<Value> {
     let name = json!(text(object, &["metadata", "name"]));
@@ -355,6 +487,119 @@ pub fn cells(resource: &Resource, object: &Value, now: i64) -> Vec<Value> {
         }
         "namespaces" => vec![name, json!(text(object, &["status", "phase"])), age],
         "serviceaccounts" => vec![name, json!(items(object, &["secrets"]).len()), age],
+        "nodes" => node_cells(object, name, age),
+        "events" => {
+            let last = ["lastTimestamp", "eventTime"]
+                .iter()
+                .find_map(|f| age::parse_timestamp(&text(object, &[f])))
+                .or_else(|| age::parse_timestamp(&text(object, &["metadata", "creationTimestamp"])));
+            let involved = &object["involvedObject"];
+            vec![
+                json!(last.map_or("<unknown>".to_string(), |t| age::human(now - t))),
+                json!(text(object, &["type"])),
+                json!(text(object, &["reason"])),
+                json!(format!("{}/{}", text(involved, &["kind"]).to_lowercase(), text(involved, &["name"]))),
+                json!(text(object, &["message"])),
+            ]
+        }
+        "jobs" => {
+            let (containers, images) = containers_and_images(at(object, &["spec", "template", "spec"]));
+            let conditions = items(object, &["status", "conditions"]);
+            let holds =
+                |kind: &str| conditions.iter().any(|c| text(c, &["type"]) == kind && text(c, &["status"]) == "True");
+            let status = if holds("Complete") {
+                "Complete"
+            } else if holds("Failed") {
+                "Failed"
+            } else {
+                "Running"
+            };
+            let completions = at(object, &["spec", "completions"]).and_then(Value::as_i64).unwrap_or(1);
+            let started = age::parse_timestamp(&text(object, &["status", "startTime"]));
+            let finished = age::parse_timestamp(&text(object, &["status", "completionTime"]));
+            let duration = started.map_or(String::new(), |s| age::human(finished.unwrap_or(now) - s));
+            vec![
+                name,
+                json!(status),
+                json!(format!("{}/{completions}", status_int(object, "succeeded"))),
+                json!(duration),
+                age,
+                json!(containers),
+                json!(images),
+                json!(map_selector(at(object, &["spec", "selector", "matchLabels"]))),
+            ]
+        }
+        "persistentvolumes" => {
+            let claim = &object["spec"]["claimRef"];
+            let claim = if claim.is_object() {
+                format!("{}/{}", text(claim, &["namespace"]), text(claim, &["name"]))
+            } else {
+                String::new()
+            };
+            vec![
+                name,
+                json!(text(object, &["spec", "capacity", "storage"])),
+                json!(access_modes(object)),
+                json!(text(object, &["spec", "persistentVolumeReclaimPolicy"])),
+                json!(text(object, &["status", "phase"])),
+                json!(claim),
+                json!(text(object, &["spec", "storageClassName"])),
+                json!(none_if_empty(text(object, &["spec", "volumeAttributesClassName"]))),
+                json!(text(object, &["status", "reason"])),
+                age,
+                json!(at(object, &["spec", "volumeMode"]).and_then(Value::as_str).unwrap_or("Filesystem")),
+            ]
+        }
+        "persistentvolumeclaims" => vec![
+            name,
+            json!(text(object, &["status", "phase"])),
+            json!(text(object, &["spec", "volumeName"])),
+            json!(text(object, &["status", "capacity", "storage"])),
+            json!(access_modes_of(&object["status"]["accessModes"])),
+            json!(text(object, &["spec", "storageClassName"])),
+            json!(none_if_empty(text(object, &["spec", "volumeAttributesClassName"]))),
+            age,
+            json!(at(object, &["spec", "volumeMode"]).and_then(Value::as_str).unwrap_or("Filesystem")),
+        ],
+        "ingresses" => {
+            let hosts: Vec<String> = items(object, &["spec", "rules"])
+                .iter()
+                .map(|r| text(r, &["host"]))
+                .filter(|h| !h.is_empty())
+                .collect();
+            let address: Vec<String> = items(object, &["status", "loadBalancer", "ingress"])
+                .iter()
+                .map(|i| if i["ip"].is_string() { text(i, &["ip"]) } else { text(i, &["hostname"]) })
+                .collect();
+            let ports = if items(object, &["spec", "tls"]).is_empty() { "80" } else { "80, 443" };
+            vec![
+                name,
+                json!(none_if_empty(text(object, &["spec", "ingressClassName"]))),
+                json!(if hosts.is_empty() { "*".to_string() } else { hosts.join(",") }),
+                json!(address.join(",")),
+                json!(ports),
+                age,
+            ]
+        }
+        "ingressclasses" => vec![name, json!(text(object, &["spec", "controller"])), json!("<none>"), age],
+        "storageclasses" => vec![
+            name,
+            json!(text(object, &["provisioner"])),
+            json!(at(object, &["reclaimPolicy"]).and_then(Value::as_str).unwrap_or("Delete")),
+            json!(at(object, &["volumeBindingMode"]).and_then(Value::as_str).unwrap_or("Immediate")),
+            json!(at(object, &["allowVolumeExpansion"]).and_then(Value::as_bool).unwrap_or(false).to_string()),
+            age,
+        ],
+        "leases" => vec![name, json!(text(object, &["spec", "holderIdentity"])), age],
+        "controllerrevisions" => {
+            let owner = items(object, &["metadata", "ownerReferences"])
+                .iter()
+                .find(|o| o["controller"] == json!(true))
+                .map_or("<none>".to_string(), |o| {
+                    format!("{}/{}", text(o, &["kind"]).to_lowercase(), text(o, &["name"]))
+                });
+            vec![name, json!(owner), json!(number(object, &["revision"])), age]
+        }
         _ => vec![name, json!(text(object, &["metadata", "creationTimestamp"]))],
     }
 }
@@ -540,6 +785,69 @@ mod tests {
         assert_eq!(row("secrets", secret)[1..3], [json!("kubernetes.io/tls"), json!(2)]);
     }
 
+    fn row_in(group: &str, plural: &str, object: Value) -> Vec<Value> {
+        let resource = by_plural(group, "v1", plural).unwrap();
+        let cells = cells(resource, &object, NOW);
+        assert_eq!(cells.len(), columns(resource).len(), "one cell per column for {plural}");
+        cells
+    }
+
+    #[test]
+    fn nodes_events_jobs_and_storage_print_their_columns() {
+        let node = json!({"metadata": {"name": "node-1", "creationTimestamp": age::format_timestamp(NOW - 3600), "labels": {"node-role.kubernetes.io/control-plane": ""}},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}], "addresses": [{"type": "InternalIP", "address": "10.0.0.2"}],
+                       "nodeInfo": {"kubeletVersion": "v1.31.0-skiff", "osImage": "Debian", "kernelVersion": "6.1", "containerRuntimeVersion": "docker://20.10"}}});
+        let cells = row_in("", "nodes", node);
+        assert_eq!(
+            cells[..6],
+            [
+                json!("node-1"),
+                json!("Ready"),
+                json!("control-plane"),
+                json!("60m"),
+                json!("v1.31.0-skiff"),
+                json!("10.0.0.2")
+            ]
+        );
+        let event = json!({"metadata": {"name": "e"}, "lastTimestamp": age::format_timestamp(NOW - 30), "type": "Normal", "reason": "ScalingReplicaSet",
+            "involvedObject": {"kind": "Deployment", "name": "web"}, "message": "Scaled up replica set web-7cd487467c from 0 to 1"});
+        assert_eq!(
+            row_in("", "events", event),
+            vec![
+                json!("30s"),
+                json!("Normal"),
+                json!("ScalingReplicaSet"),
+                json!("deployment/web"),
+                json!("Scaled up replica set web-7cd487467c from 0 to 1")
+            ]
+        );
+        let job = json!({"metadata": meta("pi", 120), "spec": {"completions": 1}, "status": {"succeeded": 1, "startTime": age::format_timestamp(NOW - 100), "completionTime": age::format_timestamp(NOW - 90),
+            "conditions": [{"type": "Complete", "status": "True"}]}});
+        assert_eq!(
+            row_in("batch", "jobs", job)[..5],
+            [json!("pi"), json!("Complete"), json!("1/1"), json!("10s"), json!("2m")]
+        );
+        let pv = json!({"metadata": meta("pv1", 5), "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "persistentVolumeReclaimPolicy": "Retain",
+            "claimRef": {"namespace": "default", "name": "data"}, "storageClassName": "standard"}, "status": {"phase": "Bound"}});
+        assert_eq!(
+            row_in("", "persistentvolumes", pv)[..7],
+            [
+                json!("pv1"),
+                json!("1Gi"),
+                json!("RWO"),
+                json!("Retain"),
+                json!("Bound"),
+                json!("default/data"),
+                json!("standard")
+            ]
+        );
+        let ingress = json!({"metadata": meta("shop", 5), "spec": {"ingressClassName": "nginx", "rules": [{"host": "shop.example.test"}]}, "status": {"loadBalancer": {"ingress": [{"ip": "127.0.0.1"}]}}});
+        assert_eq!(
+            row_in("networking.k8s.io", "ingresses", ingress)[..5],
+            [json!("shop"), json!("nginx"), json!("shop.example.test"), json!("127.0.0.1"), json!("80")]
+        );
+    }
+
     #[test]
     fn a_table_has_definitions_rows_and_metadata_for_kubectl() {
         let pods = by_plural("", "v1", "pods").unwrap();
@@ -556,14 +864,15 @@ mod tests {
         assert_eq!(table["rows"][0]["cells"][4], "60s");
         let empty = super::table(pods, &[], "42", NOW);
         assert_eq!(empty["rows"], json!([]));
-        let leases = by_plural("coordination.k8s.io", "v1", "leases").unwrap();
-        let lease = super::table(
-            leases,
+        // A kind without a printer: Name and Created At.
+        let slices = by_plural("discovery.k8s.io", "v1", "endpointslices").unwrap();
+        let slice = super::table(
+            slices,
             &[json!({"metadata": {"name": "l", "creationTimestamp": "2026-11-23T11:00:00Z"}})],
             "1",
             NOW,
         );
-        assert_eq!(lease["columnDefinitions"][1]["format"], "date-time");
-        assert_eq!(lease["rows"][0]["cells"], json!(["l", "2026-11-23T11:00:00Z"]));
+        assert_eq!(slice["columnDefinitions"][1]["format"], "date-time");
+        assert_eq!(slice["rows"][0]["cells"], json!(["l", "2026-11-23T11:00:00Z"]));
     }
 }
