@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 struct Cluster {
     dir: tempfile::TempDir,
     stop: CancellationToken,
+    store_endpoint: String,
     /// Held for the test's length when the API server runs on a real etcd.
     _etcd: Option<skiff_tests::etcd::EtcdProcess>,
 }
@@ -55,7 +56,7 @@ impl Cluster {
     ) -> Cluster {
         let api_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let api_address = api_listener.local_addr().unwrap();
-        let api_config = skiff_apiserver::Config { listen: api_address, store_endpoints: vec![store_endpoint] };
+        let api_config = skiff_apiserver::Config { listen: api_address, store_endpoints: vec![store_endpoint.clone()] };
         tokio::spawn(skiff_apiserver::serve(api_config, api_listener, stop.clone()));
 
         let kubeconfig = format!(
@@ -64,7 +65,7 @@ impl Cluster {
              current-context: skiff\nusers:\n- name: skiff\n  user: {{}}\n"
         );
         std::fs::write(dir.path().join("kubeconfig"), kubeconfig).unwrap();
-        let cluster = Cluster { dir, stop, _etcd: etcd };
+        let cluster = Cluster { dir, stop, store_endpoint, _etcd: etcd };
         // Ready once the initial namespaces exist.
         for _ in 0..100 {
             if cluster.kubectl(&["get", "ns", "default"]).await.status.success() {
@@ -326,4 +327,30 @@ async fn services_get_cluster_ips_and_node_ports_that_are_theirs_alone() {
     let out = cluster.kubectl_with_input(&["apply", "-f", "-"], Some(headless)).await;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(cluster.ok(&["get", "svc", "db", "-o", "jsonpath={.spec.clusterIP}"]).await, "None");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_python_client_lists_creates_patches_scales_and_watches() {
+    let venv =
+        std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/test-venv.sh")).output().unwrap();
+    assert!(venv.status.success(), "the test venv: {}", String::from_utf8_lossy(&venv.stderr));
+    let python = String::from_utf8(venv.stdout).unwrap().trim().to_string();
+
+    let cluster = Cluster::start().await;
+    // History below the present is compacted, so that an old resourceVersion is expired.
+    let mut store = skiff_store::client::StoreClient::connect(std::slice::from_ref(&cluster.store_endpoint)).await.unwrap();
+    store.put("/scratch", "x").await.unwrap();
+    let now = store.put("/scratch", "y").await.unwrap();
+    store.kv.compact(skiff_store::client::CompactionRequest { revision: now, physical: true }).await.unwrap();
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/client.py");
+    let out = tokio::process::Command::new(python)
+        .arg(script)
+        .arg(cluster.dir.path().join("kubeconfig"))
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("expired watch: 410"), "{stdout}");
 }

@@ -11,6 +11,7 @@ pub mod guarded;
 pub mod watch;
 
 pub use guarded::{Guarded, Listed};
+pub use skiff_proto::etcdserverpb::CompactionRequest;
 pub use watch::{WatchError, WatchEvent, WatchMessage, WatchStream};
 
 use std::time::Duration;
