@@ -12,7 +12,7 @@
 //! - [`path`]: which object a URL names; [`handlers`]: the verbs on it; [`watch`]: `?watch=true`.
 //! - [`storage`]: objects as JSON in the store, with Kubernetes' create / update / delete rules;
 //!   [`services`]: Service defaults, ClusterIP and NodePort allocation.
-//! - [`respond`]: JSON, Table and `Status` responses.
+//! - [`respond`]: JSON, Table and `Status` responses; [`metrics`]: Prometheus at `/metrics`.
 //!
 //! Not yet (the API server issue): OpenAPI schemas (`kubectl explain`) and `fieldValidation`
 //! enforcement, server-side apply, protobuf bodies, defaulting and per-kind validation, graceful deletion and
@@ -20,6 +20,7 @@
 
 pub mod handlers;
 pub mod meta;
+pub mod metrics;
 pub mod openapi;
 pub mod path;
 pub mod respond;
@@ -81,6 +82,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(meta::ok))
         .route("/readyz", get(meta::ok))
         .route("/livez", get(meta::ok))
+        .route("/metrics", get(metrics::render))
         .route("/api", get(meta::api_root))
         .route("/apis", get(meta::apis_root))
         .route("/api/{version}", get(meta::core_version))
@@ -90,6 +92,7 @@ pub fn app(state: AppState) -> Router {
         .route("/openapi/v3/api/{version}", get(openapi::core))
         .route("/openapi/v3/apis/{group}/{version}", get(openapi::group))
         .fallback(handlers::resource_request)
+        .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)
 }
 

@@ -34,6 +34,19 @@ use crate::path::Target;
 use crate::storage::{field_value, ObjectStore};
 use crate::{respond, AppState};
 
+/// Runs `f` when dropped: the watch gauge goes down however the task ends.
+struct Guard<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for Guard<F> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
+}
+
+fn scopeguard<F: FnMut()>(f: F) -> Guard<F> {
+    Guard(f)
+}
+
 fn line(kind: &str, object: Value, as_table: Option<&Target>) -> Bytes {
     let object = match as_table {
         Some(target) => {
@@ -96,6 +109,8 @@ pub async fn serve(state: AppState, target: Target, params: HashMap<String, Stri
     let prefix = ObjectStore::prefix(target.resource, namespace.as_deref());
     let mut client = state.client.clone();
     tokio::spawn(async move {
+        crate::metrics::WATCHES.inc();
+        let _open = scopeguard(|| crate::metrics::WATCHES.dec());
         let send = |bytes: Bytes| {
             let tx = tx.clone();
             async move { tx.send(Ok(bytes)).await.is_ok() }

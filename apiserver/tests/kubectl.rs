@@ -338,7 +338,8 @@ async fn the_official_python_client_lists_creates_patches_scales_and_watches() {
 
     let cluster = Cluster::start().await;
     // History below the present is compacted, so that an old resourceVersion is expired.
-    let mut store = skiff_store::client::StoreClient::connect(std::slice::from_ref(&cluster.store_endpoint)).await.unwrap();
+    let mut store =
+        skiff_store::client::StoreClient::connect(std::slice::from_ref(&cluster.store_endpoint)).await.unwrap();
     store.put("/scratch", "x").await.unwrap();
     let now = store.put("/scratch", "y").await.unwrap();
     store.kv.compact(skiff_store::client::CompactionRequest { revision: now, physical: true }).await.unwrap();
@@ -353,4 +354,108 @@ async fn the_official_python_client_lists_creates_patches_scales_and_watches() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("expired watch: 410"), "{stdout}");
+}
+
+/// A store and an API server on `dir`, restartable: what `serve` returns is awaited on stop, so
+/// that the store has closed its files before the next start.
+struct Restartable {
+    stop: CancellationToken,
+    store: tokio::task::JoinHandle<Result<(), skiff_store::RunError>>,
+    api: tokio::task::JoinHandle<Result<(), skiff_apiserver::RunError>>,
+    api_address: std::net::SocketAddr,
+}
+
+async fn start_on(dir: &std::path::Path) -> Restartable {
+    let stop = CancellationToken::new();
+    let store_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let store_address = store_listener.local_addr().unwrap();
+    let config = skiff_store::Config {
+        listen: store_address,
+        data_dir: dir.join("store"),
+        metrics_listen: None,
+        name: "test".into(),
+        retention: Retention::Off,
+        progress_interval: std::time::Duration::from_secs(600),
+        cache_bytes: 8 << 20,
+    };
+    let store = tokio::spawn(skiff_store::serve(config, store_listener, None, stop.clone()));
+    let api_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api_address = api_listener.local_addr().unwrap();
+    let api_config = skiff_apiserver::Config { listen: api_address, store_endpoints: vec![store_address.to_string()] };
+    let api = tokio::spawn(skiff_apiserver::serve(api_config, api_listener, stop.clone()));
+    Restartable { stop, store, api, api_address }
+}
+
+async fn http_get(address: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for _ in 0..50 {
+        if let Ok(mut stream) = tokio::net::TcpStream::connect(address).await {
+            let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+            stream.write_all(request.as_bytes()).await.unwrap();
+            let mut body = String::new();
+            stream.read_to_string(&mut body).await.unwrap();
+            if body.starts_with("HTTP/1.1 200") {
+                return body;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("GET {path} never answered 200");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_keeps_objects_resource_versions_and_allocations() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = start_on(dir.path()).await;
+    let service = r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"type":"NodePort","ports":[{"port":80}]}}"#;
+    let before = {
+        let created = http_post(first.api_address, "/api/v1/namespaces/default/services", service).await;
+        serde_json::from_str::<serde_json::Value>(&created).unwrap()
+    };
+    let metrics = http_get(first.api_address, "/metrics").await;
+    // (Other tests of this process may have created Services too: the count is not checked.)
+    assert!(metrics.contains("apiserver_request_duration_seconds_bucket"), "{metrics}");
+    assert!(
+        metrics.contains("apiserver_request_total{code=\"201\",resource=\"services\",verb=\"POST\"} "),
+        "{metrics}"
+    );
+
+    first.stop.cancel();
+    first.api.await.unwrap().unwrap();
+    first.store.await.unwrap().unwrap();
+
+    let second = start_on(dir.path()).await;
+    let after: serde_json::Value =
+        serde_json::from_str(body_of(&http_get(second.api_address, "/api/v1/namespaces/default/services/web").await))
+            .unwrap();
+    for field in ["/metadata/uid", "/metadata/resourceVersion", "/spec/clusterIP", "/spec/ports/0/nodePort"] {
+        assert_eq!(after.pointer(field), before.pointer(field), "{field} survives the restart");
+    }
+    // The allocations survived too: the same NodePort is refused to a newcomer.
+    let node_port = before.pointer("/spec/ports/0/nodePort").unwrap();
+    let copy = format!(
+        r#"{{"metadata":{{"name":"copy"}},"spec":{{"type":"NodePort","ports":[{{"port":80,"nodePort":{node_port}}}]}}}}"#
+    );
+    let refused = http_post(second.api_address, "/api/v1/namespaces/default/services", &copy).await;
+    assert!(refused.contains("provided port is already allocated"), "{refused}");
+    second.stop.cancel();
+}
+
+fn body_of(response: &str) -> &str {
+    response.split_once("\r\n\r\n").map_or("", |(_, body)| body)
+}
+
+async fn http_post(address: std::net::SocketAddr, path: &str, body: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // Wait until the server answers at all.
+    http_get(address, "/healthz").await;
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    body_of(&response).to_string()
 }
