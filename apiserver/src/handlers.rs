@@ -39,6 +39,12 @@ pub async fn resource_request(
         Ok(target) => target,
         Err(PathError::NotFound) | Err(PathError::UnknownResource { .. }) => return respond::not_found_path(),
     };
+    // `?dryRun=All`: the same request, against a store that writes nothing.
+    let state = if params.get("dryRun").is_some_and(|v| v == "All") {
+        AppState { objects: state.objects.dry_run(), dry_run: true, ..state }
+    } else {
+        state
+    };
     let result = match (&method, &target.name, target.subresource.as_deref()) {
         (&Method::GET, None, None) if is_true(&params, "watch") => {
             return watch::serve(state, target, params, headers).await
@@ -162,7 +168,8 @@ async fn create(state: &AppState, target: &Target, headers: &HeaderMap, body: &B
         // Objects go only into namespaces that exist.
         state.objects.get(namespaces(), None, namespace).await?;
     }
-    let is_service = target.resource.plural == "services";
+    // (A dry run allocates nothing: its Service shows no ClusterIP.)
+    let is_service = target.resource.plural == "services" && !state.dry_run;
     if is_service {
         let owner = format!(
             "{}/{}",
@@ -313,7 +320,7 @@ async fn delete(state: &AppState, target: &Target, name: &str) -> Answer {
         empty_namespace(state, name).await?;
     }
     let deleted = state.objects.delete(target.resource, target.namespace.as_deref(), name).await?;
-    if target.resource.plural == "services" {
+    if target.resource.plural == "services" && !state.dry_run {
         services::release(&mut state.client.clone(), &deleted).await;
     }
     Ok((StatusCode::OK, deleted))
@@ -327,7 +334,7 @@ async fn delete_collection(state: &AppState, target: &Target, params: &Params) -
         let name = item["metadata"]["name"].as_str().unwrap_or_default().to_string();
         let namespace = item["metadata"]["namespace"].as_str().map(str::to_string);
         if let Ok(object) = state.objects.delete(target.resource, namespace.as_deref(), &name).await {
-            if target.resource.plural == "services" {
+            if target.resource.plural == "services" && !state.dry_run {
                 services::release(&mut state.client.clone(), &object).await;
             }
             deleted.push(object);

@@ -15,7 +15,7 @@
 //! - [`respond`]: JSON, Table and `Status` responses; [`metrics`]: Prometheus at `/metrics`.
 //!
 //! Not yet (the API server issue): OpenAPI schemas (`kubectl explain`) and `fieldValidation`
-//! enforcement, server-side apply, protobuf bodies, defaulting and per-kind validation, graceful deletion and
+//! enforcement, server-side apply, protobuf bodies, per-kind validation, graceful deletion and
 //! finalizers, namespace deletion, the watch cache, the gRPC API.
 
 pub mod handlers;
@@ -73,6 +73,8 @@ pub struct AppState {
     pub client: StoreClient,
     /// `host:port` clients reach this server at (the legacy `/api` document names it).
     pub address: String,
+    /// The request is a `?dryRun=All`: nothing is written or allocated.
+    pub dry_run: bool,
 }
 
 /// The router, callable in memory by tests.
@@ -118,7 +120,7 @@ pub async fn serve(config: Config, listener: TcpListener, shutdown: Cancellation
     bootstrap(&objects).await?;
     let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(%address, store = ?config.store_endpoints, "skiff-apiserver serving");
-    let state = AppState { objects, client, address };
+    let state = AppState { objects, client, address, dry_run: false };
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown.cancelled_owned()).await.map_err(RunError::Serve)
 }
 

@@ -16,8 +16,11 @@
 //! - **Update** keeps what clients may not change (`uid`, `creationTimestamp`, and `status` for
 //!   kinds whose status has its own endpoint) and bumps `generation` when `spec` changes.
 //!
-//! Left out for now: graceful deletion and finalizers, namespace existence checks, defaulting
-//! and per-kind validation (they belong to the API server issue's next steps).
+//! A store made with [`ObjectStore::dry_run`] does every check and computes every result of a
+//! `?dryRun=All` request, and writes nothing.
+//!
+//! Left out for now: graceful deletion and finalizers, and per-kind validation (they belong to
+//! the API server issue's next steps).
 
 use bytes::Bytes;
 use rand::Rng;
@@ -46,6 +49,8 @@ enum Part {
 #[derive(Clone)]
 pub struct ObjectStore {
     client: StoreClient,
+    /// `?dryRun=All`: every check and every change is computed, nothing is written.
+    dry_run: bool,
 }
 
 fn store_error(err: ClientError) -> Status {
@@ -113,7 +118,12 @@ pub fn field_value(object: &Value, field: &str) -> Option<String> {
 
 impl ObjectStore {
     pub fn new(client: StoreClient) -> Self {
-        ObjectStore { client }
+        ObjectStore { client, dry_run: false }
+    }
+
+    /// The same store, for a `dryRun=All` request.
+    pub fn dry_run(&self) -> ObjectStore {
+        ObjectStore { client: self.client.clone(), dry_run: true }
     }
 
     /// Where an object lives in the store.
@@ -207,6 +217,15 @@ impl ObjectStore {
             }
             metadata(&mut object).insert("name".into(), json!(name));
             let key = Self::key(resource, namespace, &name);
+            if self.dry_run {
+                if self.client.clone().get(key).await.map_err(store_error)?.is_some() {
+                    if given.is_empty() {
+                        continue;
+                    }
+                    return Err(Status::already_exists(resource, &name));
+                }
+                return Ok(object);
+            }
             match self.client.clone().create(key, storable(&object), 0).await.map_err(store_error)? {
                 Guarded::Done { revision, .. } => {
                     metadata(&mut object).insert("resourceVersion".into(), json!(revision.to_string()));
@@ -292,6 +311,10 @@ impl ObjectStore {
         }
         object["apiVersion"] = json!(resource.api_version());
         object["kind"] = json!(resource.kind);
+        if self.dry_run {
+            metadata(&mut object).insert("resourceVersion".into(), json!(current.mod_revision.to_string()));
+            return Ok(object);
+        }
         match client.update(key, storable(&object), current.mod_revision, 0).await.map_err(store_error)? {
             Guarded::Done { revision, .. } => {
                 metadata(&mut object).insert("resourceVersion".into(), json!(revision.to_string()));
@@ -309,6 +332,9 @@ impl ObjectStore {
         loop {
             let current =
                 client.get(key.clone()).await.map_err(store_error)?.ok_or_else(|| Status::not_found(resource, name))?;
+            if self.dry_run {
+                return stamped(&current.value, current.mod_revision);
+            }
             match client.delete(key.clone(), current.mod_revision).await.map_err(store_error)? {
                 Guarded::Done { .. } => return stamped(&current.value, current.mod_revision),
                 // Changed under us: read again and retry.

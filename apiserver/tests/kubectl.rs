@@ -210,6 +210,12 @@ async fn deployments_scale_and_change_image_as_stored_objects() {
         cluster.ok(&["get", "deploy", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}"]).await,
         "skiff/demo-web:v2"
     );
+    // A server-side dry run answers as if, and changes nothing.
+    let dry = cluster.ok(&["scale", "deploy", "web", "--replicas=9", "--dry-run=server"]).await;
+    assert!(dry.contains("scaled (server dry run)"), "{dry}");
+    cluster.ok(&["create", "deployment", "ghost", "--image=x", "--dry-run=server"]).await;
+    assert!(cluster.fails(&["get", "deploy", "ghost"]).await.contains("not found"));
+    assert_eq!(cluster.ok(&["get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"]).await, "4");
     let bad = cluster.fails(&["create", "deployment", "Bad_Name", "--image=x"]).await;
     assert!(
         bad.contains("Deployment.apps \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\""),
