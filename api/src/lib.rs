@@ -16,6 +16,7 @@
 //! - [`status`]: `Status` error bodies (NotFound, AlreadyExists, Conflict, Invalid, Expired, …).
 //! - [`age`]: ages as kubectl prints them (`3m20s`), and RFC 3339 timestamps.
 //! - [`table`]: the server-side `Table` of `kubectl get`, with Kubernetes' columns per resource.
+//! - [`protobuf`]: the protobuf bodies of kubectl 1.32+ generators, read into JSON.
 //! - [`quantity`]: resource quantities (`100m`, `128Mi`), exact, rounded up as Kubernetes does.
 //!
 //! To come with the API server issue: object helpers, and the `k8s-openapi` types wired in.
@@ -24,6 +25,7 @@ pub mod age;
 pub mod defaults;
 pub mod discovery;
 pub mod patch;
+pub mod protobuf;
 pub mod quantity;
 pub mod registry;
 pub mod selector;

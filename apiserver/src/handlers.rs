@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use skiff_api::registry::{by_plural, Resource};
 use skiff_api::selector::{FieldSelector, LabelSelector};
 use skiff_api::status::Status;
-use skiff_api::{defaults, patch, strategic, table};
+use skiff_api::{defaults, patch, protobuf, strategic, table};
 
 use crate::path::{self, PathError, Target};
 use crate::{respond, services, watch, AppState};
@@ -158,10 +158,14 @@ fn namespaces() -> &'static Resource {
 }
 
 async fn create(state: &AppState, target: &Target, headers: &HeaderMap, body: &Bytes) -> Answer {
-    if headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.contains("protobuf")) {
-        return Err(Status::unsupported_media_type(&["application/json"]));
-    }
-    let mut object = read_body(body)?;
+    let protobuf =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.contains("protobuf"));
+    let mut object = if protobuf {
+        // kubectl 1.32+ generators: ConfigMaps, Secrets, Namespaces and ServiceAccounts.
+        protobuf::decode(body).map_err(|_| Status::unsupported_media_type(&["application/json"]))?
+    } else {
+        read_body(body)?
+    };
     check_body(target, &object)?;
     defaults::apply(target.resource, &mut object);
     if let Some(namespace) = target.namespace.as_deref() {

@@ -465,3 +465,74 @@ async fn http_post(address: std::net::SocketAddr, path: &str, body: &str) -> Str
     stream.read_to_string(&mut response).await.unwrap();
     body_of(&response).to_string()
 }
+
+/// The versioned kubectl binaries beside the `kubectl` dispatcher on PATH.
+fn versioned_kubectl(version: &str) -> std::path::PathBuf {
+    let dispatcher = std::fs::canonicalize(which("kubectl")).unwrap();
+    dispatcher.parent().unwrap().join(format!("kubectl.{version}"))
+}
+
+fn which(program: &str) -> std::path::PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|dir| dir.join(program)).find(|p| p.is_file()))
+        .unwrap_or_else(|| panic!("{program} is not on PATH"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_1_29_to_1_33_read_apply_and_generate() {
+    let cluster = Cluster::start().await;
+    for version in ["1.29", "1.30", "1.31", "1.32", "1.33"] {
+        let run = |args: Vec<String>, input: Option<String>| {
+            let binary = versioned_kubectl(version);
+            let kubeconfig = cluster.dir.path().join("kubeconfig");
+            let cache = cluster.dir.path().join(format!("cache-{version}"));
+            async move {
+                use tokio::io::AsyncWriteExt;
+                let mut child = tokio::process::Command::new(binary)
+                    .arg("--kubeconfig")
+                    .arg(kubeconfig)
+                    .arg("--cache-dir")
+                    .arg(cache)
+                    .args(&args)
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                let mut stdin = child.stdin.take().unwrap();
+                if let Some(input) = input {
+                    stdin.write_all(input.as_bytes()).await.unwrap();
+                }
+                drop(stdin);
+                let out = child.wait_with_output().await.unwrap();
+                assert!(out.status.success(), "kubectl {version} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+                String::from_utf8(out.stdout).unwrap()
+            }
+        };
+        let v = version.replace('.', "-");
+        assert!(run(vec!["get".into(), "ns".into()], None).await.contains("kube-system"), "{version}");
+        let manifest = format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied-{v}\ndata:\n  a: b\n");
+        assert_eq!(
+            run(vec!["apply".into(), "-f".into(), "-".into()], Some(manifest)).await.trim(),
+            format!("configmap/applied-{v} created")
+        );
+        // 1.32 and later send these as protobuf.
+        run(vec!["create".into(), "configmap".into(), format!("gen-{v}"), "--from-literal=A=b".into()], None).await;
+        run(
+            vec!["create".into(), "secret".into(), "generic".into(), format!("s-{v}"), "--from-literal=K=v".into()],
+            None,
+        )
+        .await;
+        run(vec!["create".into(), "namespace".into(), format!("ns-{v}")], None).await;
+        let data =
+            run(vec!["get".into(), "cm".into(), format!("gen-{v}"), "-o".into(), "jsonpath={.data.A}".into()], None)
+                .await;
+        assert_eq!(data, "b", "{version}");
+        let secret = run(
+            vec!["get".into(), "secret".into(), format!("s-{v}"), "-o".into(), "jsonpath={.data.K} {.type}".into()],
+            None,
+        )
+        .await;
+        assert_eq!(secret, "dg== Opaque", "{version}");
+    }
+}
