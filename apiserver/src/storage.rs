@@ -107,6 +107,19 @@ fn storable(object: &Value) -> Bytes {
     Bytes::from(serde_json::to_vec(&object).expect("JSON values serialize"))
 }
 
+/// Gives `object` this status, or none.
+fn set_status(object: &mut Value, status: Option<Value>) {
+    match (status, object.as_object_mut()) {
+        (Some(status), Some(map)) => {
+            map.insert("status".into(), status);
+        }
+        (None, Some(map)) => {
+            map.remove("status");
+        }
+        (_, None) => {}
+    }
+}
+
 /// The value of a field selector's field (`metadata.name`, `spec.nodeName`, …) in `object`.
 pub fn field_value(object: &Value, field: &str) -> Option<String> {
     let value = field.split('.').try_fold(object, |v, part| v.get(part))?;
@@ -283,12 +296,7 @@ impl ObjectStore {
             // Everything but the status is the stored object's.
             let status = object.get("status").cloned();
             object = old.clone();
-            match status {
-                Some(status) => object["status"] = status,
-                None => {
-                    object.as_object_mut().map(|o| o.remove("status"));
-                }
-            }
+            set_status(&mut object, status);
         }
         let meta = metadata(&mut object);
         for kept in ["uid", "creationTimestamp", "name", "namespace", "generation"] {
@@ -298,12 +306,7 @@ impl ObjectStore {
             };
         }
         if part == Part::Main && resource.subresource("status").is_some() {
-            match old.get("status") {
-                Some(status) => object["status"] = status.clone(),
-                None => {
-                    object.as_object_mut().map(|o| o.remove("status"));
-                }
-            }
+            set_status(&mut object, old.get("status").cloned());
         }
         if part == Part::Main && tracks_generation(resource) && old.get("spec") != object.get("spec") {
             let generation = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
