@@ -19,8 +19,12 @@
 //! A store made with [`ObjectStore::dry_run`] does every check and computes every result of a
 //! `?dryRun=All` request, and writes nothing.
 //!
-//! Left out for now: graceful deletion and finalizers, and per-kind validation (they belong to
-//! the API server issue's next steps).
+//! - **Delete** of an object with `metadata.finalizers` only sets its `deletionTimestamp`; the
+//!   update that removes the last finalizer deletes it (whoever added a finalizer cleans up
+//!   first).
+//!
+//! Left out for now: graceful deletion of pods (the kubelet confirms), `propagationPolicy`, and
+//! per-kind validation (they belong to the API server issue's next steps).
 
 use bytes::Bytes;
 use rand::Rng;
@@ -105,6 +109,14 @@ fn storable(object: &Value) -> Bytes {
     let mut object = object.clone();
     metadata(&mut object).remove("resourceVersion");
     Bytes::from(serde_json::to_vec(&object).expect("JSON values serialize"))
+}
+
+fn finalizers(object: &Value) -> Vec<Value> {
+    object["metadata"]["finalizers"].as_array().cloned().unwrap_or_default()
+}
+
+fn is_deleting(object: &Value) -> bool {
+    object["metadata"]["deletionTimestamp"].is_string()
 }
 
 /// Gives `object` this status, or none.
@@ -299,7 +311,15 @@ impl ObjectStore {
             set_status(&mut object, status);
         }
         let meta = metadata(&mut object);
-        for kept in ["uid", "creationTimestamp", "name", "namespace", "generation"] {
+        for kept in [
+            "uid",
+            "creationTimestamp",
+            "name",
+            "namespace",
+            "generation",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+        ] {
             match old["metadata"].get(kept) {
                 Some(value) => meta.insert(kept.into(), value.clone()),
                 None => meta.remove(kept),
@@ -318,6 +338,16 @@ impl ObjectStore {
             metadata(&mut object).insert("resourceVersion".into(), json!(current.mod_revision.to_string()));
             return Ok(object);
         }
+        if is_deleting(&object) && finalizers(&object).is_empty() {
+            // The last finalizer is gone from an object being deleted: now it goes.
+            return match client.delete(key, current.mod_revision).await.map_err(store_error)? {
+                Guarded::Done { revision, .. } => {
+                    metadata(&mut object).insert("resourceVersion".into(), json!(revision.to_string()));
+                    Ok(object)
+                }
+                Guarded::Conflict { .. } => Err(Status::conflict(resource, name)),
+            };
+        }
         match client.update(key, storable(&object), current.mod_revision, 0).await.map_err(store_error)? {
             Guarded::Done { revision, .. } => {
                 metadata(&mut object).insert("resourceVersion".into(), json!(revision.to_string()));
@@ -328,15 +358,35 @@ impl ObjectStore {
         }
     }
 
-    /// Deletes the object `name`; returns it as it was.
+    /// Deletes the object `name`; returns it as it was. An object with finalizers is not
+    /// deleted but marked (`deletionTimestamp`): it goes when an update removes its last
+    /// finalizer, as in Kubernetes.
     pub async fn delete(&self, resource: &Resource, namespace: Option<&str>, name: &str) -> Result<Value, Status> {
         let key = Self::key(resource, namespace, name);
         let mut client = self.client.clone();
         loop {
             let current =
                 client.get(key.clone()).await.map_err(store_error)?.ok_or_else(|| Status::not_found(resource, name))?;
-            if self.dry_run {
-                return stamped(&current.value, current.mod_revision);
+            let stored = stamped(&current.value, current.mod_revision)?;
+            if self.dry_run || is_deleting(&stored) {
+                return Ok(stored);
+            }
+            if !finalizers(&stored).is_empty() {
+                let mut marked = stored.clone();
+                let meta = metadata(&mut marked);
+                meta.insert("deletionTimestamp".into(), json!(now_timestamp()));
+                meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+                match client
+                    .update(key.clone(), storable(&marked), current.mod_revision, 0)
+                    .await
+                    .map_err(store_error)?
+                {
+                    Guarded::Done { revision, .. } => {
+                        metadata(&mut marked).insert("resourceVersion".into(), json!(revision.to_string()));
+                        return Ok(marked);
+                    }
+                    Guarded::Conflict { .. } => continue,
+                }
             }
             match client.delete(key.clone(), current.mod_revision).await.map_err(store_error)? {
                 Guarded::Done { .. } => return stamped(&current.value, current.mod_revision),

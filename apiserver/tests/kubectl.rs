@@ -273,6 +273,20 @@ async fn deleting_a_namespace_deletes_what_is_in_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finalizers_hold_a_deleted_object_until_they_are_removed() {
+    let cluster = Cluster::start().await;
+    let held =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\n  finalizers: [example.com/cleanup]\ndata: {a: b}\n";
+    let out = cluster.kubectl_with_input(&["apply", "-f", "-"], Some(held)).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    cluster.ok(&["delete", "cm", "held", "--wait=false"]).await;
+    let marked = cluster.ok(&["get", "cm", "held", "-o", "jsonpath={.metadata.deletionTimestamp}"]).await;
+    assert!(marked.ends_with('Z'), "still there, marked for deletion: {marked:?}");
+    cluster.ok(&["patch", "cm", "held", "--type", "merge", "-p", r#"{"metadata":{"finalizers":null}}"#]).await;
+    assert!(cluster.fails(&["get", "cm", "held"]).await.contains("not found"), "gone with its last finalizer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_watch_prints_new_objects_as_rows() {
     watch(Cluster::start().await).await;
 }
