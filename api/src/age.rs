@@ -5,6 +5,11 @@
 //! they come), so this runs in the API server. Timestamps are RFC 3339 in UTC
 //! (`2026-11-23T12:00:00Z`), as Kubernetes writes them.
 
+/// Seconds since the Unix epoch, now.
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
 /// The age of something `seconds` old, as kubectl shows it.
 ///
 /// Examples: 59 s → `59s`; 119 s → `119s`; 125 s → `2m5s`; 10 min → `10m`; 3 h 20 min →

@@ -15,15 +15,16 @@ use serde_json::{json, Value};
 use skiff_api::registry::{by_plural, Resource};
 use skiff_api::selector::{FieldSelector, LabelSelector};
 use skiff_api::status::Status;
-use skiff_api::{defaults, patch, protobuf, strategic, table};
+use skiff_api::{age, defaults, patch, protobuf, strategic, table};
 
 use crate::path::{self, PathError, Target};
 use crate::{respond, services, watch, AppState};
 
 type Params = HashMap<String, String>;
 
-fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+/// The request's Content-Type, or `""`.
+fn content_type(headers: &HeaderMap) -> &str {
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default()
 }
 
 /// Every request under `/api/...` and `/apis/...` that names resources.
@@ -94,7 +95,7 @@ async fn list(state: &AppState, target: &Target, params: &Params, headers: &Head
     let (labels, fields) = selectors(params)?;
     let (items, revision) = state.objects.list(target.resource, target.namespace.as_deref(), &labels, &fields).await?;
     if respond::wants_table(headers) {
-        return Ok((StatusCode::OK, table::table(target.resource, &items, &revision.to_string(), now())));
+        return Ok((StatusCode::OK, table::table(target.resource, &items, &revision.to_string(), age::now())));
     }
     let list = json!({
         "kind": format!("{}List", target.resource.kind),
@@ -109,7 +110,7 @@ async fn get(state: &AppState, target: &Target, name: &str, headers: &HeaderMap)
     let object = state.objects.get(target.resource, target.namespace.as_deref(), name).await?;
     if respond::wants_table(headers) {
         let revision = object["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string();
-        return Ok((StatusCode::OK, table::table(target.resource, &[object], &revision, now())));
+        return Ok((StatusCode::OK, table::table(target.resource, &[object], &revision, age::now())));
     }
     Ok((StatusCode::OK, object))
 }
@@ -158,8 +159,7 @@ fn namespaces() -> &'static Resource {
 }
 
 async fn create(state: &AppState, target: &Target, headers: &HeaderMap, body: &Bytes) -> Answer {
-    let protobuf =
-        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.contains("protobuf"));
+    let protobuf = content_type(headers).contains("protobuf");
     let mut object = if protobuf {
         // kubectl 1.32+ generators: ConfigMaps, Secrets, Namespaces and ServiceAccounts.
         protobuf::decode(body).map_err(|_| Status::unsupported_media_type(&["application/json"]))?
@@ -239,7 +239,7 @@ fn apply_patch(current: &mut Value, content_type: &str, body: &Bytes) -> Result<
 }
 
 async fn patch(state: &AppState, target: &Target, name: &str, headers: &HeaderMap, body: &Bytes) -> Answer {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let content_type = content_type(headers).to_string();
     let status_only = target.subresource.as_deref() == Some("status");
     // A patch applies to the current object; if it changes under us, read it again (as the
     // API server does: patches do not conflict).
@@ -285,8 +285,7 @@ async fn scale(state: &AppState, target: &Target, name: &str, change: Option<(Me
     if method == Method::PUT {
         wanted = read_body(&body)?;
     } else {
-        let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-        apply_patch(&mut wanted, content_type, &body)?;
+        apply_patch(&mut wanted, content_type(&headers), &body)?;
     }
     let replicas =
         wanted["spec"]["replicas"].as_i64().ok_or_else(|| Status::bad_request("spec.replicas is required"))?;

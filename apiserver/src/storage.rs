@@ -84,9 +84,7 @@ fn new_uid() -> String {
 }
 
 fn now_timestamp() -> String {
-    let now =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-    skiff_api::age::format_timestamp(now)
+    skiff_api::age::format_timestamp(skiff_api::age::now())
 }
 
 fn metadata(object: &mut Value) -> &mut serde_json::Map<String, Value> {
@@ -97,7 +95,7 @@ fn metadata(object: &mut Value) -> &mut serde_json::Map<String, Value> {
 }
 
 /// The object as clients see it: with its key's revision as `resourceVersion`.
-fn stamped(bytes: &[u8], mod_revision: i64) -> Result<Value, Status> {
+pub(crate) fn stamped(bytes: &[u8], mod_revision: i64) -> Result<Value, Status> {
     let mut object: Value =
         serde_json::from_slice(bytes).map_err(|e| Status::internal(format!("stored object is not JSON: {e}")))?;
     metadata(&mut object).insert("resourceVersion".into(), json!(mod_revision.to_string()));
@@ -130,6 +128,15 @@ fn set_status(object: &mut Value, status: Option<Value>) {
         }
         (_, None) => {}
     }
+}
+
+/// Whether `object` matches both selectors (lists and watches filter alike).
+pub fn selected(object: &Value, labels: &LabelSelector, fields: &FieldSelector) -> bool {
+    let object_labels = object["metadata"]["labels"]
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+        .unwrap_or_default();
+    labels.matches(&object_labels) && fields.matches(|field| field_value(object, field))
 }
 
 /// The value of a field selector's field (`metadata.name`, `spec.nodeName`, …) in `object`.
@@ -187,11 +194,7 @@ impl ObjectStore {
         let mut objects = Vec::with_capacity(listed.kvs.len());
         for kv in listed.kvs {
             let object = stamped(&kv.value, kv.mod_revision)?;
-            let object_labels = object["metadata"]["labels"]
-                .as_object()
-                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
-                .unwrap_or_default();
-            if labels.matches(&object_labels) && fields.matches(|field| field_value(&object, field)) {
+            if selected(&object, labels, fields) {
                 objects.push(object);
             }
         }

@@ -31,7 +31,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::path::Target;
-use crate::storage::{field_value, ObjectStore};
+use crate::storage::{selected, stamped, ObjectStore};
 use crate::{respond, AppState};
 
 /// Runs `f` when dropped: the watch gauge goes down however the task ends.
@@ -51,11 +51,7 @@ fn line(kind: &str, object: Value, as_table: Option<&Target>) -> Bytes {
     let object = match as_table {
         Some(target) => {
             let revision = object["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string();
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0);
-            table::table(target.resource, &[object], &revision, now)
+            table::table(target.resource, &[object], &revision, skiff_api::age::now())
         }
         None => object,
     };
@@ -68,17 +64,7 @@ fn matches(object: &Value, labels: &LabelSelector, fields: &FieldSelector, names
     if namespace.is_some_and(|ns| object["metadata"]["namespace"].as_str() != Some(ns)) {
         return false;
     }
-    let object_labels = object["metadata"]["labels"]
-        .as_object()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
-        .unwrap_or_default();
-    labels.matches(&object_labels) && fields.matches(|field| field_value(object, field))
-}
-
-fn parse_object(bytes: &[u8], revision: i64) -> Option<Value> {
-    let mut object: Value = serde_json::from_slice(bytes).ok()?;
-    object["metadata"]["resourceVersion"] = json!(revision.to_string());
-    Some(object)
+    selected(object, labels, fields)
 }
 
 pub async fn serve(state: AppState, target: Target, params: HashMap<String, String>, headers: HeaderMap) -> Response {
@@ -142,10 +128,10 @@ pub async fn serve(state: AppState, target: Target, params: HashMap<String, Stri
                         let (kind, object) = match event {
                             WatchEvent::Put { kv, prev } => {
                                 let kind = if prev.is_none() { "ADDED" } else { "MODIFIED" };
-                                (kind, parse_object(&kv.value, kv.mod_revision))
+                                (kind, stamped(&kv.value, kv.mod_revision).ok())
                             }
                             WatchEvent::Delete { revision, prev, .. } => {
-                                ("DELETED", prev.and_then(|p| parse_object(&p.value, revision)))
+                                ("DELETED", prev.and_then(|p| stamped(&p.value, revision).ok()))
                             }
                         };
                         let Some(object) = object else { continue };
