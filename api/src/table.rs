@@ -204,12 +204,18 @@ fn age_of(object: &Value, now: i64) -> String {
 }
 
 /// `app=web,tier=front` of a selector map.
-fn map_selector(map: Option<&Value>) -> String {
+/// `app=web,tier=front` of a label map (`matchLabels`, a Service's `selector`); `""` if empty.
+pub fn selector_string(map: Option<&Value>) -> String {
     let pairs: Vec<String> = map
         .and_then(Value::as_object)
         .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect())
         .unwrap_or_default();
-    none_if_empty(pairs.join(","))
+    pairs.join(",")
+}
+
+/// The same, `<none>` if empty, as the SELECTOR columns show it.
+fn map_selector(map: Option<&Value>) -> String {
+    none_if_empty(selector_string(map))
 }
 
 fn containers_and_images(template_spec: Option<&Value>) -> (String, String) {

@@ -265,17 +265,14 @@ async fn patch(state: &AppState, target: &Target, name: &str, headers: &HeaderMa
 async fn scale(state: &AppState, target: &Target, name: &str, change: Option<(Method, HeaderMap, Bytes)>) -> Answer {
     let object = state.objects.get(target.resource, target.namespace.as_deref(), name).await?;
     let as_scale = |object: &Value| {
-        let selector: Vec<String> = object["spec"]["selector"]["matchLabels"]
-            .as_object()
-            .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect())
-            .unwrap_or_default();
+        let selector = table::selector_string(object["spec"]["selector"].get("matchLabels"));
         json!({
             "kind": "Scale", "apiVersion": "autoscaling/v1",
             "metadata": {"name": object["metadata"]["name"], "namespace": object["metadata"]["namespace"],
                          "uid": object["metadata"]["uid"], "resourceVersion": object["metadata"]["resourceVersion"],
                          "creationTimestamp": object["metadata"]["creationTimestamp"]},
             "spec": {"replicas": object["spec"]["replicas"].as_i64().unwrap_or(1)},
-            "status": {"replicas": object["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector.join(",")},
+            "status": {"replicas": object["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector},
         })
     };
     let Some((method, headers, body)) = change else {
