@@ -114,11 +114,11 @@ impl Lessor {
         self.leases.values().map(|l| l.expiry).min()
     }
 
-    /// Every lease id, sorted.
-    pub fn ids(&self) -> Vec<i64> {
-        let mut ids: Vec<i64> = self.leases.keys().copied().collect();
-        ids.sort_unstable();
-        ids
+    /// Every lease id, soonest to expire first (as etcd lists them; ties by id).
+    pub fn ids_by_expiry(&self) -> Vec<i64> {
+        let mut leases: Vec<(Instant, i64)> = self.leases.values().map(|l| (l.expiry, l.id)).collect();
+        leases.sort();
+        leases.into_iter().map(|(_, id)| id).collect()
     }
 
     pub fn len(&self) -> usize {

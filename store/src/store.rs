@@ -247,11 +247,7 @@ impl Store {
 
     /// Every lease id, soonest to expire first (as etcd lists them).
     pub fn lease_ids(&self) -> Vec<i64> {
-        let lessor = self.shared.lessor.lock();
-        let mut leases: Vec<(Instant, i64)> =
-            lessor.ids().into_iter().filter_map(|id| lessor.get(id).map(|l| (l.expiry, id))).collect();
-        leases.sort();
-        leases.into_iter().map(|(_, id)| id).collect()
+        self.shared.lessor.lock().ids_by_expiry()
     }
 
     pub fn db_size(&self) -> u64 {
