@@ -141,10 +141,7 @@ impl<'a> GroupWriter<'a> {
         if let Some(kv) = self.pending.get(&rev) {
             return Ok(kv.clone());
         }
-        match self.backend.get(rev)? {
-            Some(Record::Put(kv)) => Ok(kv),
-            _ => Err(StoreError::Corrupt("the index points at a record that is not a put")),
-        }
+        self.backend.get_put(rev)
     }
 
     /// The revision reads inside the transaction under way see: its own changes included.

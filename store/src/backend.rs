@@ -260,6 +260,14 @@ impl Backend {
         }
     }
 
+    /// The `KeyValue` a put wrote at `rev`, which the index says is there.
+    pub fn get_put(&self, rev: Revision) -> Result<KeyValue, StoreError> {
+        match self.get(rev)? {
+            Some(Record::Put(kv)) => Ok(kv),
+            _ => Err(StoreError::Corrupt("the index points at a record that is not a put")),
+        }
+    }
+
     /// History from main revision `from` through `to`, in revision order.
     pub fn history(&self, from: i64, to: i64) -> impl Iterator<Item = Result<(Revision, Record), StoreError>> {
         let start = history_key(Revision::new(from.max(0), 0));

@@ -164,11 +164,7 @@ impl Store {
     pub fn range(&self, req: &RangeRequest) -> Result<RangeResponse, StoreError> {
         let index = self.shared.index.read();
         let current = self.shared.current_revision();
-        let backend = &self.shared.backend;
-        let load = |rev| match backend.get(rev)? {
-            Some(Record::Put(kv)) => Ok(kv),
-            _ => Err(StoreError::Corrupt("the index points at a record that is not a put")),
-        };
+        let load = |rev| self.shared.backend.get_put(rev);
         crate::range::range(&index, &load, current, req)
     }
 
