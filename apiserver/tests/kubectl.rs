@@ -7,126 +7,12 @@
 //! Tables, watches, and Kubernetes' error messages. kubectl runs with a fresh `--cache-dir` per
 //! test, as discovery caches would otherwise hide server changes.
 
-use std::process::Output;
+mod common;
 
+use common::Cluster;
 use skiff_store::Retention;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-
-struct Cluster {
-    dir: tempfile::TempDir,
-    stop: CancellationToken,
-    store_endpoint: String,
-    /// Held for the test's length when the API server runs on a real etcd.
-    _etcd: Option<skiff_tests::etcd::EtcdProcess>,
-}
-
-impl Cluster {
-    /// The API server on skiff-store.
-    async fn start() -> Cluster {
-        let dir = tempfile::tempdir().unwrap();
-        let stop = CancellationToken::new();
-        let store_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let store_address = store_listener.local_addr().unwrap();
-        let store_config = skiff_store::Config {
-            listen: store_address,
-            data_dir: dir.path().join("store"),
-            metrics_listen: None,
-            name: "test".into(),
-            retention: Retention::Off,
-            progress_interval: std::time::Duration::from_secs(600),
-            cache_bytes: 8 << 20,
-        };
-        tokio::spawn(skiff_store::serve(store_config, store_listener, None, stop.clone()));
-        Cluster::with_store(dir, stop, store_address.to_string(), None).await
-    }
-
-    /// The API server on a real etcd (Debian's etcd 3.4).
-    async fn start_on_etcd() -> Cluster {
-        let etcd = tokio::task::spawn_blocking(skiff_tests::etcd::EtcdProcess::start).await.unwrap();
-        let endpoint = etcd.url();
-        Cluster::with_store(tempfile::tempdir().unwrap(), CancellationToken::new(), endpoint, Some(etcd)).await
-    }
-
-    async fn with_store(
-        dir: tempfile::TempDir,
-        stop: CancellationToken,
-        store_endpoint: String,
-        etcd: Option<skiff_tests::etcd::EtcdProcess>,
-    ) -> Cluster {
-        let api_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let api_address = api_listener.local_addr().unwrap();
-        let api_config = skiff_apiserver::Config { listen: api_address, store_endpoints: vec![store_endpoint.clone()] };
-        tokio::spawn(skiff_apiserver::serve(api_config, api_listener, stop.clone()));
-
-        let kubeconfig = format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- cluster: {{server: \"http://{api_address}\"}}\n  name: skiff\n\
-             contexts:\n- context: {{cluster: skiff, user: skiff, namespace: default}}\n  name: skiff\n\
-             current-context: skiff\nusers:\n- name: skiff\n  user: {{}}\n"
-        );
-        std::fs::write(dir.path().join("kubeconfig"), kubeconfig).unwrap();
-        let cluster = Cluster { dir, stop, store_endpoint, _etcd: etcd };
-        // Ready once the initial namespaces exist.
-        for _ in 0..100 {
-            if cluster.kubectl(&["get", "ns", "default"]).await.status.success() {
-                return cluster;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        panic!("the API server did not come up");
-    }
-
-    async fn kubectl_with_input(&self, args: &[&str], input: Option<&str>) -> Output {
-        use tokio::io::AsyncWriteExt;
-        let mut command = tokio::process::Command::new("kubectl");
-        command
-            .arg("--kubeconfig")
-            .arg(self.dir.path().join("kubeconfig"))
-            .arg("--cache-dir")
-            .arg(self.dir.path().join("cache"))
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = command.spawn().expect("kubectl is installed");
-        let mut stdin = child.stdin.take().unwrap();
-        if let Some(input) = input {
-            stdin.write_all(input.as_bytes()).await.unwrap();
-        }
-        drop(stdin);
-        child.wait_with_output().await.unwrap()
-    }
-
-    async fn kubectl(&self, args: &[&str]) -> Output {
-        self.kubectl_with_input(args, None).await
-    }
-
-    /// kubectl that must succeed; its standard output.
-    async fn ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args).await;
-        assert!(
-            out.status.success(),
-            "kubectl {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// kubectl that must fail; its standard error.
-    async fn fails(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args).await;
-        assert!(!out.status.success(), "kubectl {args:?} should fail: {}", String::from_utf8_lossy(&out.stdout));
-        String::from_utf8(out.stderr).unwrap()
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovery_version_and_the_initial_namespaces() {
