@@ -12,18 +12,24 @@ build:
 check-tools:
 	@scripts/check-tools.sh
 
+# The images are built first, because tests run them and a fresh machine has none; the programs
+# inside them (the images/ workspace) have unit tests of their own, run before the workspace's.
 # With cargo-nextest (if installed) the run ends on one summary line of every test; doc tests
 # run first because nextest does not run them.
-test: check-tools
-	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
-		$(CARGO) test --workspace --doc && $(CARGO) nextest run --workspace --no-fail-fast; \
+test: check-tools images
+	@status=0; \
+	CARGO=$(CARGO) scripts/images.sh test || status=1; \
+	if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		{ $(CARGO) test --workspace --doc && $(CARGO) nextest run --workspace --no-fail-fast; } || status=1; \
 	else \
-		$(CARGO) test --workspace --no-fail-fast; \
-	fi
+		$(CARGO) test --workspace --no-fail-fast || status=1; \
+	fi; \
+	exit $$status
 
-# Skiff's container images arrive with the kubelet (see images/README.md); nothing to build yet.
+# Skiff's own container images (images/README.md): built locally, FROM scratch, and only when
+# their sources changed; quiet when they are up to date.
 images:
-	@echo "make images: no images yet (they come with the kubelet: images/README.md)"
+	@CARGO=$(CARGO) scripts/images.sh
 
 up: build images
 	@SKIFF_DIR=$(SKIFF_DIR) scripts/up.sh
