@@ -7,7 +7,8 @@
 //!   names, categories, verbs and subresources: the one table routing and discovery derive from.
 //!
 //! - [`discovery`]: the aggregated (v2, v2beta1) and legacy discovery documents, derived from it.
-//! - [`selector`]: label selectors (equality and set-based) and field selectors.
+//! - [`selector`]: label selectors (equality and set-based) and field selectors; [`fields`]: the
+//!   fields each kind lets a field selector name.
 //! - [`patch`]: JSON merge patch (RFC 7386) and JSON patch (RFC 6902); [`strategic`]: strategic
 //!   merge patch with the merge keys of the built-in kinds.
 //! - [`validation`]: field errors and the name and label rules, with Kubernetes' messages.
@@ -24,6 +25,7 @@
 pub mod age;
 pub mod defaults;
 pub mod discovery;
+pub mod fields;
 pub mod patch;
 pub mod protobuf;
 pub mod quantity;

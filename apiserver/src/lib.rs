@@ -18,6 +18,7 @@
 //! enforcement, server-side apply, protobuf bodies, per-kind validation, graceful deletion and
 //! finalizers, namespace deletion, the watch cache, the gRPC API.
 
+pub mod grpc;
 pub mod handlers;
 pub mod meta;
 pub mod metrics;
@@ -26,7 +27,9 @@ pub mod path;
 pub mod respond;
 pub mod services;
 pub mod storage;
+pub mod verbs;
 pub mod watch;
+pub mod watch_cache;
 
 use std::net::SocketAddr;
 
@@ -36,16 +39,25 @@ use serde_json::json;
 use skiff_api::registry::by_plural;
 use skiff_store::client::StoreClient;
 use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::storage::ObjectStore;
+use crate::verbs::Verbs;
+use crate::watch_cache::WatchCaches;
+
+/// The largest request body accepted, as in Kubernetes (3 MiB).
+pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
 
 /// The namespaces that exist from the first start.
 const INITIAL_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-public"];
 
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The REST API (kubectl, curl).
     pub listen: SocketAddr,
+    /// The internal gRPC API (the other daemons); none to serve only REST.
+    pub grpc_listen: Option<SocketAddr>,
     /// etcd v3 endpoints: skiff-store or a real etcd cluster.
     pub store_endpoints: Vec<String>,
 }
@@ -64,17 +76,17 @@ pub enum RunError {
     },
     #[error("the HTTP server failed")]
     Serve(#[source] std::io::Error),
+    #[error("the gRPC server failed")]
+    Grpc(#[source] tonic::transport::Error),
 }
 
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
-    pub objects: ObjectStore,
-    pub client: StoreClient,
+    /// The verbs, shared with the gRPC API.
+    pub verbs: Verbs,
     /// `host:port` clients reach this server at (the legacy `/api` document names it).
     pub address: String,
-    /// The request is a `?dryRun=All`: nothing is written or allocated.
-    pub dry_run: bool,
 }
 
 /// The router, callable in memory by tests.
@@ -94,6 +106,7 @@ pub fn app(state: AppState) -> Router {
         .route("/openapi/v3/api/{version}", get(openapi::core))
         .route("/openapi/v3/apis/{group}/{version}", get(openapi::group))
         .fallback(handlers::resource_request)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)
 }
@@ -113,20 +126,49 @@ async fn bootstrap(objects: &ObjectStore) -> Result<(), RunError> {
     Ok(())
 }
 
-/// Serves on `listener` until `shutdown`.
-pub async fn serve(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<(), RunError> {
+/// Serves REST on `rest` and gRPC on `grpc` until `shutdown`.
+pub async fn serve(
+    config: Config,
+    rest: TcpListener,
+    grpc: Option<TcpListener>,
+    shutdown: CancellationToken,
+) -> Result<(), RunError> {
     let client = StoreClient::connect(&config.store_endpoints).await?;
     let objects = ObjectStore::new(client.clone());
     bootstrap(&objects).await?;
-    let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    tracing::info!(%address, store = ?config.store_endpoints, "skiff-apiserver serving");
-    let state = AppState { objects, client, address, dry_run: false };
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown.cancelled_owned()).await.map_err(RunError::Serve)
+    let caches = WatchCaches::start(client.clone(), shutdown.clone());
+    let verbs = Verbs::new(client, caches);
+    let address = rest.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let grpc_address = grpc.as_ref().and_then(|l| l.local_addr().ok());
+    tracing::info!(%address, grpc = ?grpc_address, store = ?config.store_endpoints, "skiff-apiserver serving");
+    let (grpc_verbs, grpc_shutdown) = (verbs.clone(), shutdown.clone());
+    let grpc_server = async move {
+        let Some(listener) = grpc else { return Ok(()) };
+        tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .add_service(grpc::Service::new(grpc_verbs))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), grpc_shutdown.cancelled_owned())
+            .await
+            .map_err(RunError::Grpc)
+    };
+    let state = AppState { verbs, address };
+    let rest_server = async {
+        axum::serve(rest, app(state)).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await.map_err(RunError::Serve)
+    };
+    let (rest_result, grpc_result) = tokio::join!(rest_server, grpc_server);
+    rest_result.and(grpc_result)
 }
 
-/// Binds `config.listen` and serves until `shutdown`.
+async fn bind(address: SocketAddr) -> Result<TcpListener, RunError> {
+    TcpListener::bind(address).await.map_err(|source| RunError::Listen { address, source })
+}
+
+/// Binds `config.listen` (and `config.grpc_listen`) and serves until `shutdown`.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunError> {
-    let listener =
-        TcpListener::bind(config.listen).await.map_err(|source| RunError::Listen { address: config.listen, source })?;
-    serve(config, listener, shutdown).await
+    let rest = bind(config.listen).await?;
+    let grpc = match config.grpc_listen {
+        Some(address) => Some(bind(address).await?),
+        None => None,
+    };
+    serve(config, rest, grpc, shutdown).await
 }

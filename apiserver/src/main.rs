@@ -12,6 +12,9 @@ struct Args {
     /// Address for the REST API (kubectl, curl).
     #[arg(long, default_value = "127.0.0.1:6443")]
     listen: SocketAddr,
+    /// Address for the internal gRPC API (scheduler, controllers, kubelets, proxies).
+    #[arg(long, default_value = "127.0.0.1:6444")]
+    grpc_listen: SocketAddr,
     /// etcd v3 endpoints, comma-separated: skiff-store or a real etcd.
     #[arg(long, default_value = "http://127.0.0.1:2379", value_delimiter = ',')]
     store_endpoints: Vec<String>,
@@ -37,7 +40,11 @@ async fn main() -> anyhow::Result<()> {
         }
         on_signal.cancel();
     });
-    let config = skiff_apiserver::Config { listen: args.listen, store_endpoints: args.store_endpoints };
+    let config = skiff_apiserver::Config {
+        listen: args.listen,
+        grpc_listen: Some(args.grpc_listen),
+        store_endpoints: args.store_endpoints,
+    };
     skiff_apiserver::run(config, shutdown).await?;
     Ok(())
 }

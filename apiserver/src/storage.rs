@@ -19,12 +19,10 @@
 //! A store made with [`ObjectStore::dry_run`] does every check and computes every result of a
 //! `?dryRun=All` request, and writes nothing.
 //!
-//! - **Delete** of an object with `metadata.finalizers` only sets its `deletionTimestamp`; the
-//!   update that removes the last finalizer deletes it (whoever added a finalizer cleans up
-//!   first).
-//!
-//! Left out for now: graceful deletion of pods (the kubelet confirms), `propagationPolicy`, and
-//! per-kind validation (they belong to the API server issue's next steps).
+//! - **Delete** removes the object, or only marks it (`deletionTimestamp`, a grace period,
+//!   finalizers) as the caller's [`Deletion`] plan says; the update that removes the last
+//!   finalizer of a marked object with no grace period left deletes it (whoever added a
+//!   finalizer cleans up first). The rules of *when* to mark are the verbs' (`verbs/delete.rs`).
 
 use bytes::Bytes;
 use rand::Rng;
@@ -47,6 +45,9 @@ enum Part {
     Main,
     /// Only the status.
     Status,
+    /// Spec and status together: the API server's own writes (a pod's binding sets its node
+    /// and its `PodScheduled` condition).
+    Whole,
 }
 
 /// Objects of every kind, in the store.
@@ -83,11 +84,11 @@ fn new_uid() -> String {
     format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
 }
 
-fn now_timestamp() -> String {
+pub(crate) fn now_timestamp() -> String {
     skiff_api::age::format_timestamp(skiff_api::age::now())
 }
 
-fn metadata(object: &mut Value) -> &mut serde_json::Map<String, Value> {
+pub(crate) fn metadata(object: &mut Value) -> &mut serde_json::Map<String, Value> {
     if !object["metadata"].is_object() {
         object["metadata"] = json!({});
     }
@@ -109,11 +110,11 @@ fn storable(object: &Value) -> Bytes {
     Bytes::from(serde_json::to_vec(&object).expect("JSON values serialize"))
 }
 
-fn finalizers(object: &Value) -> Vec<Value> {
+pub(crate) fn finalizers(object: &Value) -> Vec<Value> {
     object["metadata"]["finalizers"].as_array().cloned().unwrap_or_default()
 }
 
-fn is_deleting(object: &Value) -> bool {
+pub(crate) fn is_deleting(object: &Value) -> bool {
     object["metadata"]["deletionTimestamp"].is_string()
 }
 
@@ -136,16 +137,7 @@ pub fn selected(object: &Value, labels: &LabelSelector, fields: &FieldSelector) 
         .as_object()
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
         .unwrap_or_default();
-    labels.matches(&object_labels) && fields.matches(|field| field_value(object, field))
-}
-
-/// The value of a field selector's field (`metadata.name`, `spec.nodeName`, …) in `object`.
-pub fn field_value(object: &Value, field: &str) -> Option<String> {
-    let value = field.split('.').try_fold(object, |v, part| v.get(part))?;
-    Some(match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    })
+    labels.matches(&object_labels) && fields.matches(|field| Some(skiff_api::fields::value(object, field)))
 }
 
 impl ObjectStore {
@@ -279,6 +271,17 @@ impl ObjectStore {
         self.write(resource, namespace, name, object, Part::Main).await
     }
 
+    /// Replaces the object `name`, status included (for the API server's own writes).
+    pub async fn update_whole(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+        object: Value,
+    ) -> Result<Value, Status> {
+        self.write(resource, namespace, name, object, Part::Whole).await
+    }
+
     /// Replaces only the `status` of the object `name` (the `/status` endpoint).
     pub async fn update_status(
         &self,
@@ -331,7 +334,7 @@ impl ObjectStore {
         if part == Part::Main && resource.subresource("status").is_some() {
             set_status(&mut object, old.get("status").cloned());
         }
-        if part == Part::Main && tracks_generation(resource) && old.get("spec") != object.get("spec") {
+        if part != Part::Status && tracks_generation(resource) && old.get("spec") != object.get("spec") {
             let generation = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
             metadata(&mut object).insert("generation".into(), json!(generation));
         }
@@ -341,7 +344,7 @@ impl ObjectStore {
             metadata(&mut object).insert("resourceVersion".into(), json!(current.mod_revision.to_string()));
             return Ok(object);
         }
-        if is_deleting(&object) && finalizers(&object).is_empty() {
+        if goes_on_update(&object) {
             // The last finalizer is gone from an object being deleted: now it goes.
             return match client.delete(key, current.mod_revision).await.map_err(store_error)? {
                 Guarded::Done { revision, .. } => {
@@ -361,44 +364,76 @@ impl ObjectStore {
         }
     }
 
-    /// Deletes the object `name`; returns it as it was. An object with finalizers is not
-    /// deleted but marked (`deletionTimestamp`): it goes when an update removes its last
-    /// finalizer, as in Kubernetes.
-    pub async fn delete(&self, resource: &Resource, namespace: Option<&str>, name: &str) -> Result<Value, Status> {
+    /// Deletes the object `name` as `plan` decides from its current version: removed now, or
+    /// only marked (`deletionTimestamp`, finalizers) for whoever must act first, or left as it
+    /// is. Returns the object as the client should see it. A concurrent write makes it read and
+    /// decide again.
+    pub async fn delete(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+        plan: impl Fn(&Value) -> Result<Deletion, Status>,
+    ) -> Result<Value, Status> {
         let key = Self::key(resource, namespace, name);
         let mut client = self.client.clone();
         loop {
             let current =
                 client.get(key.clone()).await.map_err(store_error)?.ok_or_else(|| Status::not_found(resource, name))?;
             let stored = stamped(&current.value, current.mod_revision)?;
-            if self.dry_run || is_deleting(&stored) {
-                return Ok(stored);
+            let decision = plan(&stored)?;
+            if self.dry_run {
+                return Ok(match decision {
+                    Deletion::Mark { marked } => marked,
+                    Deletion::Now | Deletion::Unchanged => stored,
+                });
             }
-            if !finalizers(&stored).is_empty() {
-                let mut marked = stored.clone();
-                let meta = metadata(&mut marked);
-                meta.insert("deletionTimestamp".into(), json!(now_timestamp()));
-                meta.insert("deletionGracePeriodSeconds".into(), json!(0));
-                match client
-                    .update(key.clone(), storable(&marked), current.mod_revision, 0)
-                    .await
-                    .map_err(store_error)?
-                {
-                    Guarded::Done { revision, .. } => {
-                        metadata(&mut marked).insert("resourceVersion".into(), json!(revision.to_string()));
-                        return Ok(marked);
+            match decision {
+                Deletion::Unchanged => return Ok(stored),
+                Deletion::Mark { mut marked } => {
+                    match client
+                        .update(key.clone(), storable(&marked), current.mod_revision, 0)
+                        .await
+                        .map_err(store_error)?
+                    {
+                        Guarded::Done { revision, .. } => {
+                            metadata(&mut marked).insert("resourceVersion".into(), json!(revision.to_string()));
+                            return Ok(marked);
+                        }
+                        Guarded::Conflict { .. } => continue,
                     }
-                    Guarded::Conflict { .. } => continue,
                 }
-            }
-            match client.delete(key.clone(), current.mod_revision).await.map_err(store_error)? {
-                Guarded::Done { .. } => return stamped(&current.value, current.mod_revision),
-                // Changed under us: read again and retry.
-                Guarded::Conflict { current: Some(_) } => continue,
-                Guarded::Conflict { current: None } => return Err(Status::not_found(resource, name)),
+                Deletion::Now => match client.delete(key.clone(), current.mod_revision).await.map_err(store_error)? {
+                    Guarded::Done { .. } => return Ok(stored),
+                    // Changed under us: read again and decide again.
+                    Guarded::Conflict { current: Some(_) } => continue,
+                    Guarded::Conflict { current: None } => return Err(Status::not_found(resource, name)),
+                },
             }
         }
     }
+}
+
+/// What a delete does to the object it finds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Deletion {
+    /// Remove it from the store.
+    Now,
+    /// Keep it, changed to this (a `deletionTimestamp`, a grace period, finalizers): someone
+    /// must act before it goes (the kubelet stops a pod's containers, the garbage collector
+    /// deletes dependents).
+    Mark { marked: Value },
+    /// It is already being deleted and nothing asked changes that.
+    Unchanged,
+}
+
+/// An object is removed by the update that leaves it marked for deletion with no finalizers
+/// and no grace period left (Kubernetes' `ShouldDeleteDuringUpdate`). A pod in its grace period
+/// stays until the kubelet deletes it with a zero grace period.
+fn goes_on_update(object: &Value) -> bool {
+    is_deleting(object)
+        && finalizers(object).is_empty()
+        && object["metadata"]["deletionGracePeriodSeconds"].as_i64().unwrap_or(0) == 0
 }
 
 #[cfg(test)]
@@ -424,13 +459,5 @@ mod tests {
         assert_eq!(&uid[14..15], "4");
         assert!(matches!(&uid[19..20], "8" | "9" | "a" | "b"));
         assert_ne!(uid, new_uid());
-    }
-
-    #[test]
-    fn field_values_come_from_the_object() {
-        let pod = json!({"metadata": {"name": "p"}, "spec": {"nodeName": "n1"}, "status": {"phase": "Running"}});
-        assert_eq!(field_value(&pod, "spec.nodeName").as_deref(), Some("n1"));
-        assert_eq!(field_value(&pod, "status.phase").as_deref(), Some("Running"));
-        assert_eq!(field_value(&pod, "spec.missing"), None);
     }
 }

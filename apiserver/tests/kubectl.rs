@@ -287,8 +287,9 @@ async fn start_on(dir: &std::path::Path) -> Restartable {
     let store = tokio::spawn(skiff_store::serve(config, store_listener, None, stop.clone()));
     let api_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let api_address = api_listener.local_addr().unwrap();
-    let api_config = skiff_apiserver::Config { listen: api_address, store_endpoints: vec![store_address.to_string()] };
-    let api = tokio::spawn(skiff_apiserver::serve(api_config, api_listener, stop.clone()));
+    let api_config =
+        skiff_apiserver::Config { listen: api_address, grpc_listen: None, store_endpoints: vec![store_address.to_string()] };
+    let api = tokio::spawn(skiff_apiserver::serve(api_config, api_listener, None, stop.clone()));
     Restartable { stop, store, api, api_address }
 }
 

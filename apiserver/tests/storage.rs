@@ -3,7 +3,7 @@
 use serde_json::json;
 use skiff_api::registry::by_plural;
 use skiff_api::selector::{FieldSelector, LabelSelector};
-use skiff_apiserver::storage::ObjectStore;
+use skiff_apiserver::storage::{Deletion, ObjectStore};
 use skiff_store::client::StoreClient;
 use tokio_util::sync::CancellationToken;
 
@@ -116,10 +116,10 @@ async fn objects_are_created_read_listed_updated_and_deleted_as_kubernetes_does(
     );
 
     // Delete returns the object; then it is gone.
-    let deleted = objects.delete(configmaps, Some("default"), "cfg").await.unwrap();
+    let deleted = objects.delete(configmaps, Some("default"), "cfg", |_| Ok(Deletion::Now)).await.unwrap();
     assert_eq!(deleted["data"]["a"], "2");
     let gone = objects.get(configmaps, Some("default"), "cfg").await.unwrap_err();
     assert_eq!((gone.code, gone.message.as_str()), (404, "configmaps \"cfg\" not found"));
-    assert_eq!(objects.delete(configmaps, Some("default"), "cfg").await.unwrap_err().code, 404);
+    assert_eq!(objects.delete(configmaps, Some("default"), "cfg", |_| Ok(Deletion::Now)).await.unwrap_err().code, 404);
     stop.cancel();
 }

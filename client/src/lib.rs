@@ -18,9 +18,11 @@
 //! - [`expectations`]: client-go's `ControllerExpectations`, so that a controller never creates
 //!   or deletes twice because its cache lags behind its own writes.
 //!
-//! To come with the API server issue: the gRPC client for the API server's resource service
-//! (which will implement `ListWatch`, and the API types `reflector::Object`).
+//! - [`api`]: the client of the API server's gRPC API: [`Client`] (objects as JSON) and
+//!   [`Api<K>`] (typed, over `k8s-openapi`'s Kubernetes types), with the watcher's `ListWatch`
+//!   ([`api::Lister`]) and the cache's `Object` for every Kubernetes type.
 
+pub mod api;
 pub mod backoff;
 pub mod controller;
 pub mod expectations;
@@ -28,4 +30,5 @@ pub mod reflector;
 pub mod watcher;
 pub mod workqueue;
 
+pub use api::{Api, ApiError, Client, ListParams, Patch};
 pub use workqueue::{Backoff, WorkQueue};

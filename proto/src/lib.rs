@@ -4,6 +4,8 @@
 //!
 //! - [`mvccpb`] and [`etcdserverpb`]: the subset of the etcd v3 API that `skiff-store` serves and
 //!   that the API server uses to talk to either skiff-store or a real etcd.
+//! - [`api`]: Skiff's internal API (`skiff.api.v1.Resources`), which the scheduler, controllers,
+//!   kubelets and proxies use to talk to the API server.
 
 /// etcd's data messages: `KeyValue` and `Event`.
 pub mod mvccpb {
@@ -13,4 +15,9 @@ pub mod mvccpb {
 /// etcd's KV, Watch, Lease, Cluster and Maintenance services and their messages.
 pub mod etcdserverpb {
     tonic::include_proto!("etcdserverpb");
+}
+
+/// Skiff's internal API: one generic service over every kind, objects as Kubernetes JSON.
+pub mod api {
+    tonic::include_proto!("skiff.api.v1");
 }

@@ -13,6 +13,10 @@ pub struct Cluster {
     pub dir: tempfile::TempDir,
     stop: CancellationToken,
     pub store_endpoint: String,
+    /// The REST API.
+    pub api_address: std::net::SocketAddr,
+    /// The internal gRPC API.
+    pub grpc_address: std::net::SocketAddr,
     /// Held for the test's length when the API server runs on a real etcd.
     _etcd: Option<skiff_tests::etcd::EtcdProcess>,
 }
@@ -52,8 +56,14 @@ impl Cluster {
     ) -> Cluster {
         let api_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let api_address = api_listener.local_addr().unwrap();
-        let api_config = skiff_apiserver::Config { listen: api_address, store_endpoints: vec![store_endpoint.clone()] };
-        tokio::spawn(skiff_apiserver::serve(api_config, api_listener, stop.clone()));
+        let grpc_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let grpc_address = grpc_listener.local_addr().unwrap();
+        let api_config = skiff_apiserver::Config {
+            listen: api_address,
+            grpc_listen: Some(grpc_address),
+            store_endpoints: vec![store_endpoint.clone()],
+        };
+        tokio::spawn(skiff_apiserver::serve(api_config, api_listener, Some(grpc_listener), stop.clone()));
 
         let kubeconfig = format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- cluster: {{server: \"http://{api_address}\"}}\n  name: skiff\n\
@@ -61,7 +71,7 @@ impl Cluster {
              current-context: skiff\nusers:\n- name: skiff\n  user: {{}}\n"
         );
         std::fs::write(dir.path().join("kubeconfig"), kubeconfig).unwrap();
-        let cluster = Cluster { dir, stop, store_endpoint, _etcd: etcd };
+        let cluster = Cluster { dir, stop, store_endpoint, api_address, grpc_address, _etcd: etcd };
         // Ready once the initial namespaces exist.
         for _ in 0..100 {
             if cluster.kubectl(&["get", "ns", "default"]).await.status.success() {

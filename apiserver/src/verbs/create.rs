@@ -1,0 +1,44 @@
+//! Create: check the body against the URL, fill defaults, check the namespace, allocate a
+//! Service's addresses, store.
+//!
+//! Mirrors `staging/src/k8s.io/apiserver/pkg/registry/rest/create.go` (`BeforeCreate`) and the
+//! generic store's `Create`; the Service allocation mirrors
+//! `pkg/registry/core/service/storage/alloc.go`. The object's identity (uid, creationTimestamp,
+//! a name from `generateName`, generation) is the storage layer's.
+
+use serde_json::Value;
+use skiff_api::defaults;
+use skiff_api::status::Status;
+
+use super::{check_body, is_service, Verbs, WriteOptions};
+use crate::path::Target;
+use crate::services;
+
+impl Verbs {
+    /// Creates `object` where `target` points; returns it as stored.
+    pub async fn create(&self, target: &Target, mut object: Value, _options: &WriteOptions) -> Result<Value, Status> {
+        check_body(target, &object)?;
+        defaults::apply(target.resource, &mut object);
+        self.namespace_exists(target).await?;
+        // (A dry run allocates nothing: its Service shows no ClusterIP.)
+        let allocates = is_service(target) && !self.dry_run;
+        if allocates {
+            let owner = format!(
+                "{}/{}",
+                target.namespace.as_deref().unwrap_or_default(),
+                object["metadata"]["name"].as_str().unwrap_or_default()
+            );
+            services::allocate(&mut self.client.clone(), &mut object, &owner).await?;
+        }
+        match self.objects.create(target.resource, target.namespace.as_deref(), object.clone()).await {
+            Ok(created) => Ok(created),
+            Err(status) => {
+                if allocates {
+                    // The Service was not created: give back what it was given.
+                    services::release(&mut self.client.clone(), &object).await;
+                }
+                Err(status)
+            }
+        }
+    }
+}

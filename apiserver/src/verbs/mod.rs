@@ -1,0 +1,144 @@
+//! The verbs of the API — get, list, create, update, patch, delete, scale, bind — with every rule
+//! Kubernetes applies around the storage: the body must agree with the URL, defaults are filled,
+//! objects go only into namespaces that exist, Services get their addresses, pods are deleted
+//! gracefully.
+//!
+//! Both faces of the API server call these and nothing else: the REST handlers (`handlers.rs`,
+//! for kubectl and curl) and the internal gRPC service (`grpc.rs`, for the other daemons). So a
+//! controller's write meets exactly the checks, defaults, conflicts and errors a kubectl write
+//! meets.
+//!
+//! Mirrors the generic registry and the per-kind strategies of kube-apiserver
+//! (`staging/src/k8s.io/apiserver/pkg/registry/rest/{create,update,delete}.go`,
+//! `pkg/registry/core/{pod,service,namespace}/`), one verb per file.
+
+pub mod binding;
+pub mod create;
+pub mod delete;
+pub mod patch;
+pub mod scale;
+pub mod update;
+
+use serde_json::Value;
+use skiff_api::registry::{by_plural, Resource};
+use skiff_api::selector::{FieldSelector, LabelSelector};
+use skiff_api::status::Status;
+use skiff_store::client::StoreClient;
+
+use crate::path::Target;
+use crate::storage::ObjectStore;
+use crate::watch_cache::WatchCaches;
+
+/// The verbs, over one store.
+#[derive(Clone)]
+pub struct Verbs {
+    pub objects: ObjectStore,
+    /// For what is not an object: ClusterIP and NodePort allocations.
+    pub client: StoreClient,
+    /// The watch cache: every watch is served from it.
+    pub caches: WatchCaches,
+    /// `?dryRun=All`: every check and every result is computed, nothing is written or allocated.
+    pub dry_run: bool,
+}
+
+/// Options every write carries.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    /// Who writes (`kubectl-client-side-apply`, `skiff-controller-manager`…).
+    pub field_manager: Option<String>,
+}
+
+impl Verbs {
+    pub fn new(client: StoreClient, caches: WatchCaches) -> Verbs {
+        Verbs { objects: ObjectStore::new(client.clone()), client, caches, dry_run: false }
+    }
+
+    /// The same verbs, for a `?dryRun=All` request.
+    pub fn dry_run(&self) -> Verbs {
+        Verbs { objects: self.objects.dry_run(), dry_run: true, ..self.clone() }
+    }
+
+    /// One object (also its `/status`: the same object).
+    pub async fn get(&self, target: &Target, name: &str) -> Result<Value, Status> {
+        self.objects.get(target.resource, target.namespace.as_deref(), name).await
+    }
+
+    /// The objects matching the selectors, sorted by namespace and name, and the list's revision.
+    pub async fn list(
+        &self,
+        target: &Target,
+        labels: &LabelSelector,
+        fields: &FieldSelector,
+    ) -> Result<(Vec<Value>, i64), Status> {
+        self.objects.list(target.resource, target.namespace.as_deref(), labels, fields).await
+    }
+
+    /// Objects go only into namespaces that exist.
+    async fn namespace_exists(&self, target: &Target) -> Result<(), Status> {
+        match target.namespace.as_deref() {
+            Some(namespace) if target.resource.namespaced => {
+                self.objects.get(namespaces(), None, namespace).await.map(|_| ())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+pub(crate) fn namespaces() -> &'static Resource {
+    by_plural("", "v1", "namespaces").expect("namespaces are registered")
+}
+
+/// Reads a JSON object body (REST sends it with or without a Content-Type; gRPC always).
+pub fn read_json(body: &[u8]) -> Result<Value, Status> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| Status::bad_request(format!("the request body is not valid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(Status::bad_request("the request body must be a JSON object"));
+    }
+    Ok(value)
+}
+
+/// The body's kind, apiVersion and namespace must agree with the URL.
+pub(crate) fn check_body(target: &Target, object: &Value) -> Result<(), Status> {
+    let resource = target.resource;
+    if let Some(api_version) = object["apiVersion"].as_str() {
+        if api_version != resource.api_version() {
+            return Err(Status::bad_request(format!(
+                "the API version in the data ({api_version}) does not match the expected API version ({})",
+                resource.api_version()
+            )));
+        }
+    }
+    if let Some(kind) = object["kind"].as_str() {
+        if kind != resource.kind {
+            return Err(Status::bad_request(format!(
+                "the kind in the data ({kind}) does not match the expected kind ({})",
+                resource.kind
+            )));
+        }
+    }
+    if let (Some(url), Some(body)) = (target.namespace.as_deref(), object["metadata"]["namespace"].as_str()) {
+        if !body.is_empty() && body != url {
+            return Err(Status::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `target` names a Service (whose writes allocate and release addresses).
+fn is_service(target: &Target) -> bool {
+    target.resource.group.is_empty() && target.resource.plural == "services"
+}
+
+/// Parses a list's or watch's selectors; a field the kind cannot select on is a `400`, as in
+/// Kubernetes (`field label not supported: spec.foo`).
+pub fn selectors(resource: &Resource, labels: &str, fields: &str) -> Result<(LabelSelector, FieldSelector), Status> {
+    let labels = LabelSelector::parse(labels).map_err(|e| Status::bad_request(e.to_string()))?;
+    let fields = FieldSelector::parse(fields).map_err(|e| Status::bad_request(e.to_string()))?;
+    if let Some(field) = fields.fields().find(|f| !skiff_api::fields::supported(resource, f)) {
+        return Err(Status::bad_request(format!("field label not supported: {field}")));
+    }
+    Ok((labels, fields))
+}

@@ -1,0 +1,508 @@
+//! The watch cache: one store watch per kind, fanned out in memory to every client's watch.
+//!
+//! Mirrors kube-apiserver's cacher (`staging/src/k8s.io/apiserver/pkg/storage/cacher/cacher.go`,
+//! `watch_cache.go`, `cache_watcher.go`), so that a thousand watchers cost the store nothing:
+//!
+//! 1. **Feed.** At start, each kind's objects are listed at revision `R`, then watched from
+//!    `R + 1`. Every change updates the kind's current objects and is appended to a bounded
+//!    history of recent events.
+//! 2. **Subscribe.** A watch from "now" first gets the current objects (the synthetic `ADDED`
+//!    events); a watch from resourceVersion `N` gets the history after `N`. Both then get live
+//!    events. Taking the snapshot and registering for live events happen under one lock, so
+//!    nothing falls in between and nothing comes twice.
+//! 3. **Too old.** A resourceVersion older than the history is refused with `410 Expired` and
+//!    the client lists again, exactly as when etcd has compacted it.
+//! 4. **Selectors.** Each watcher filters by namespace, labels and fields. An object that
+//!    *starts* matching (a pod bound to the watcher's node) arrives as `ADDED`; one that *stops*
+//!    matching arrives as `DELETED` — as Kubernetes does, so a cache fed by a filtered watch
+//!    stays exact.
+//! 5. **Slow consumers are cut off.** Each watcher has a bounded queue; a watcher whose queue is
+//!    full is dropped (its stream ends), never waited for, so one stuck client cannot hold up
+//!    the others or grow memory. It watches again from its last resourceVersion, or lists
+//!    again if that is too old. Kubernetes' cacher does the same after a short grace.
+//! 6. **A lost feed** (the store watch failed) ends every watcher of the kind: the cache lists
+//!    again and its history restarts there.
+//!
+//! Objects are kept as their JSON bytes (resourceVersion stamped in) plus their labels and
+//! selectable fields, not as parsed JSON trees: a tree costs several times its text, and a
+//! watch sends text.
+//!
+//! Left out: serving lists from the cache (lists read the store, which is always consistent),
+//! and the cacher's dynamic history sizing.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use serde_json::{json, Value};
+use skiff_api::registry::{Resource, RESOURCES};
+use skiff_api::selector::{FieldSelector, LabelSelector};
+use skiff_api::status::Status;
+use skiff_store::client::{StoreClient, WatchEvent, WatchMessage};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::storage::ObjectStore;
+
+/// Events kept per kind for watches that start in the past.
+const HISTORY: usize = 10_000;
+/// Events queued per watcher before it counts as too slow.
+const WATCHER_QUEUE: usize = 1_000;
+/// Pause before listing again after the feed failed.
+const REFEED_DELAY: Duration = Duration::from_millis(500);
+
+/// One object as the cache keeps it.
+#[derive(Debug)]
+pub struct Cached {
+    pub namespace: Option<String>,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    /// The values of the fields a field selector may name (`skiff_api::fields`).
+    pub fields: Vec<(&'static str, String)>,
+    /// The object's JSON, with `resourceVersion` set.
+    pub json: Bytes,
+    pub revision: i64,
+}
+
+impl Cached {
+    /// Reads a stored object (JSON without resourceVersion) as of `revision`.
+    fn new(resource: &Resource, stored: &[u8], revision: i64) -> Option<Cached> {
+        let object = crate::storage::stamped(stored, revision).ok()?;
+        Some(Cached::from_value(resource, &object, revision))
+    }
+
+    fn from_value(resource: &Resource, object: &Value, revision: i64) -> Cached {
+        let meta = &object["metadata"];
+        let labels = meta["labels"]
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+            .unwrap_or_default();
+        Cached {
+            namespace: meta["namespace"].as_str().map(str::to_string),
+            name: meta["name"].as_str().unwrap_or_default().to_string(),
+            labels,
+            fields: skiff_api::fields::selectable(resource, object),
+            json: Bytes::from(serde_json::to_vec(object).expect("JSON values serialize")),
+            revision,
+        }
+    }
+
+    /// The same object with another resourceVersion (a deletion's, for `DELETED` events).
+    fn restamped(&self, resource: &Resource, revision: i64) -> Cached {
+        let mut object: Value = serde_json::from_slice(&self.json).expect("the cache holds JSON");
+        object["metadata"]["resourceVersion"] = json!(revision.to_string());
+        Cached::from_value(resource, &object, revision)
+    }
+
+    /// The object parsed (for Tables).
+    pub fn value(&self) -> Value {
+        serde_json::from_slice(&self.json).expect("the cache holds JSON")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// What a watcher receives.
+#[derive(Debug, Clone)]
+pub enum WatchItem {
+    Event(EventType, Arc<Cached>),
+    /// Nothing the watcher sees changed up to this revision.
+    Bookmark(i64),
+}
+
+/// What a watcher selects.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub namespace: Option<String>,
+    pub labels: LabelSelector,
+    pub fields: FieldSelector,
+}
+
+impl Filter {
+    fn matches(&self, object: &Cached) -> bool {
+        if self.namespace.as_ref().is_some_and(|ns| object.namespace.as_ref() != Some(ns)) {
+            return false;
+        }
+        self.labels.matches(&object.labels)
+            && self.fields.matches(|f| object.fields.iter().find(|(name, _)| *name == f).map(|(_, v)| v.clone()))
+    }
+}
+
+/// Where a watch starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// With the current objects as `ADDED` events.
+    Now,
+    /// With every change after this resourceVersion.
+    After(i64),
+}
+
+/// A watch: what happened before it was registered, then a stream of live items. The stream
+/// ends when the watcher is cut off (too slow) or the cache restarts.
+pub struct Subscription {
+    pub initial: Vec<WatchItem>,
+    pub live: mpsc::Receiver<WatchItem>,
+    /// The cache's revision when the watch began.
+    pub revision: i64,
+}
+
+/// One change, as the history keeps it.
+#[derive(Debug, Clone)]
+struct Change {
+    revision: i64,
+    /// The object before (none for a creation).
+    before: Option<Arc<Cached>>,
+    /// The object after (none for a deletion).
+    after: Option<Arc<Cached>>,
+}
+
+struct Watcher {
+    filter: Filter,
+    /// Changes at or below this revision were already seen (the watch started after them).
+    seen: i64,
+    queue: mpsc::Sender<WatchItem>,
+}
+
+/// What a watcher makes of one change, given what it selects.
+fn view(resource: &Resource, change: &Change, filter: &Filter) -> Option<WatchItem> {
+    let before = change.before.as_ref().filter(|o| filter.matches(o));
+    let after = change.after.as_ref().filter(|o| filter.matches(o));
+    match (before, after) {
+        (None, Some(after)) => Some(WatchItem::Event(EventType::Added, after.clone())),
+        (Some(_), Some(after)) => Some(WatchItem::Event(EventType::Modified, after.clone())),
+        // Deleted, or no longer selected: its last state, at the change's revision.
+        (Some(before), None) => {
+            Some(WatchItem::Event(EventType::Deleted, Arc::new(before.restamped(resource, change.revision))))
+        }
+        (None, None) => None,
+    }
+}
+
+/// One kind's cache.
+struct KindCache {
+    resource: &'static Resource,
+    state: Mutex<State>,
+    /// True once the first list is in.
+    ready: watch::Sender<bool>,
+}
+
+#[derive(Default)]
+struct State {
+    /// The objects now, by `namespace/name`.
+    objects: HashMap<(Option<String>, String), Arc<Cached>>,
+    history: VecDeque<Change>,
+    /// The history holds every change after this revision.
+    oldest: i64,
+    /// The cache is current up to this revision.
+    revision: i64,
+    watchers: Vec<Watcher>,
+}
+
+impl State {
+    /// Hands `item` to the watchers that want it; drops those that cannot keep up.
+    fn broadcast(&mut self, resource: &Resource, change: &Change) {
+        self.watchers.retain(|watcher| {
+            if change.revision <= watcher.seen {
+                return true;
+            }
+            match view(resource, change, &watcher.filter) {
+                Some(item) => watcher.queue.try_send(item).is_ok(),
+                None => !watcher.queue.is_closed(),
+            }
+        });
+    }
+
+    fn apply(&mut self, resource: &Resource, change: Change) {
+        let key = |o: &Cached| (o.namespace.clone(), o.name.clone());
+        match &change.after {
+            Some(after) => {
+                self.objects.insert(key(after), after.clone());
+            }
+            None => {
+                if let Some(before) = &change.before {
+                    self.objects.remove(&key(before));
+                }
+            }
+        }
+        self.revision = self.revision.max(change.revision);
+        self.broadcast(resource, &change);
+        self.history.push_back(change);
+        while self.history.len() > HISTORY {
+            if let Some(dropped) = self.history.pop_front() {
+                self.oldest = dropped.revision;
+            }
+        }
+    }
+}
+
+impl KindCache {
+    fn subscribe(&self, filter: Filter, start: Start) -> Result<Subscription, Status> {
+        let mut state = self.state.lock();
+        let (queue, live) = mpsc::channel(WATCHER_QUEUE);
+        let (initial, seen) = match start {
+            Start::Now => {
+                let mut objects: Vec<&Arc<Cached>> = state.objects.values().filter(|o| filter.matches(o)).collect();
+                objects.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+                let added = objects.into_iter().map(|o| WatchItem::Event(EventType::Added, o.clone())).collect();
+                (added, state.revision)
+            }
+            Start::After(revision) if revision < state.oldest => {
+                return Err(Status::expired(revision, state.oldest + 1));
+            }
+            Start::After(revision) => {
+                let replay = state
+                    .history
+                    .iter()
+                    .filter(|c| c.revision > revision)
+                    .filter_map(|c| view(self.resource, c, &filter))
+                    .collect();
+                // A watch may start ahead of the cache (from a list read just now): what the
+                // cache has yet to see up to `revision`, the client has seen.
+                (replay, revision.max(state.revision))
+            }
+        };
+        let revision = state.revision;
+        state.watchers.push(Watcher { filter, seen, queue });
+        Ok(Subscription { initial, live, revision })
+    }
+
+    /// Lists, then follows the store until the watch fails; returns why it stopped.
+    async fn feed(&self, client: &StoreClient) -> Result<(), String> {
+        let prefix = ObjectStore::prefix(self.resource, None);
+        let listed = client.clone().list(prefix.as_bytes(), 0, 0).await.map_err(|e| e.to_string())?;
+        {
+            let mut state = self.state.lock();
+            // Watchers of the last feed cannot know what they missed: they start over.
+            state.watchers.clear();
+            state.history.clear();
+            state.objects = listed
+                .kvs
+                .iter()
+                .filter_map(|kv| Cached::new(self.resource, &kv.value, kv.mod_revision))
+                .map(|o| ((o.namespace.clone(), o.name.clone()), Arc::new(o)))
+                .collect();
+            state.oldest = listed.revision;
+            state.revision = listed.revision;
+        }
+        self.ready.send_replace(true);
+        let mut watch =
+            client.clone().watch_prefix(prefix.as_bytes(), listed.revision + 1).await.map_err(|e| e.to_string())?;
+        loop {
+            match watch.next().await.map_err(|e| e.to_string())? {
+                WatchMessage::Events { events, .. } => {
+                    let mut state = self.state.lock();
+                    for event in events {
+                        let change = self.change(&state, event);
+                        state.apply(self.resource, change);
+                    }
+                }
+                WatchMessage::Progress { revision } => {
+                    let mut state = self.state.lock();
+                    state.revision = state.revision.max(revision);
+                    state.watchers.retain(|w| w.queue.try_send(WatchItem::Bookmark(revision)).is_ok());
+                }
+            }
+        }
+    }
+
+    /// The `(namespace, name)` a store key holds: `<prefix><namespace>/<name>` or `<prefix><name>`.
+    fn id_of(&self, key: &[u8]) -> Option<(Option<String>, String)> {
+        let prefix = ObjectStore::prefix(self.resource, None);
+        let rest = std::str::from_utf8(key).ok()?.strip_prefix(&prefix)?;
+        Some(match rest.split_once('/') {
+            Some((namespace, name)) if self.resource.namespaced => (Some(namespace.to_string()), name.to_string()),
+            _ => (None, rest.to_string()),
+        })
+    }
+
+    /// A store event as a change of the cache (the object before comes from the cache).
+    fn change(&self, state: &State, event: WatchEvent) -> Change {
+        match event {
+            WatchEvent::Put { kv, .. } => {
+                let after = Cached::new(self.resource, &kv.value, kv.mod_revision).map(Arc::new);
+                let before = after
+                    .as_ref()
+                    .and_then(|a| state.objects.get(&(a.namespace.clone(), a.name.clone())))
+                    .cloned();
+                Change { revision: kv.mod_revision, before, after }
+            }
+            WatchEvent::Delete { key, revision, .. } => {
+                let before = self.id_of(&key).and_then(|id| state.objects.get(&id).cloned());
+                Change { revision, before, after: None }
+            }
+        }
+    }
+}
+
+/// The caches of every kind.
+#[derive(Clone)]
+pub struct WatchCaches {
+    kinds: Arc<HashMap<(&'static str, &'static str), Arc<KindCache>>>,
+}
+
+impl WatchCaches {
+    /// Starts one cache per kind, fed from the store until `shutdown`.
+    pub fn start(client: StoreClient, shutdown: CancellationToken) -> WatchCaches {
+        let mut kinds = HashMap::new();
+        for resource in RESOURCES {
+            let (ready, _) = watch::channel(false);
+            let cache = Arc::new(KindCache { resource, state: Mutex::new(State::default()), ready });
+            kinds.insert((resource.group, resource.plural), cache.clone());
+            let (client, shutdown) = (client.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                loop {
+                    let stopped = tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        stopped = cache.feed(&client) => stopped,
+                    };
+                    if let Err(cause) = stopped {
+                        tracing::warn!(resource = cache.resource.plural, %cause, "watch cache feed lost; listing again");
+                    }
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(REFEED_DELAY) => {}
+                    }
+                }
+            });
+        }
+        WatchCaches { kinds: Arc::new(kinds) }
+    }
+
+    /// Watches `resource`'s objects that `filter` selects, from `start`.
+    pub async fn watch(&self, resource: &Resource, filter: Filter, start: Start) -> Result<Subscription, Status> {
+        let cache = self
+            .kinds
+            .get(&(resource.group, resource.plural))
+            .ok_or_else(|| Status::internal(format!("no watch cache for {}", resource.plural)))?;
+        let mut ready = cache.ready.subscribe();
+        ready.wait_for(|r| *r).await.map_err(|_| Status::internal("the watch cache stopped"))?;
+        cache.subscribe(filter, start)
+    }
+
+    /// Objects and watchers held, per kind (for metrics).
+    pub fn sizes(&self) -> Vec<(&'static str, usize, usize)> {
+        self.kinds
+            .values()
+            .map(|c| {
+                let state = c.state.lock();
+                (c.resource.plural, state.objects.len(), state.watchers.len())
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use skiff_api::registry::by_plural;
+
+    fn pods() -> &'static Resource {
+        by_plural("", "v1", "pods").unwrap()
+    }
+
+    fn pod(name: &str, node: &str, revision: i64) -> Arc<Cached> {
+        let object = json!({"metadata": {"name": name, "namespace": "default", "labels": {"app": "web"},
+                                          "resourceVersion": revision.to_string()},
+                            "spec": {"nodeName": node}});
+        Arc::new(Cached::from_value(pods(), &object, revision))
+    }
+
+    fn on_node(node: &str) -> Filter {
+        Filter { fields: FieldSelector::parse(&format!("spec.nodeName={node}")).unwrap(), ..Default::default() }
+    }
+
+    fn kind_of(item: Option<WatchItem>) -> Option<(EventType, String, i64)> {
+        match item? {
+            WatchItem::Event(kind, object) => Some((kind, object.name.clone(), object.revision)),
+            WatchItem::Bookmark(_) => None,
+        }
+    }
+
+    #[test]
+    fn a_pod_bound_to_the_node_is_added_and_one_moved_away_is_deleted() {
+        let bound = Change { revision: 5, before: Some(pod("web", "", 4)), after: Some(pod("web", "n1", 5)) };
+        assert_eq!(kind_of(view(pods(), &bound, &on_node("n1"))), Some((EventType::Added, "web".into(), 5)));
+        assert_eq!(kind_of(view(pods(), &bound, &on_node(""))), Some((EventType::Deleted, "web".into(), 5)));
+        assert_eq!(kind_of(view(pods(), &bound, &on_node("n2"))), None);
+        let updated = Change { revision: 6, before: Some(pod("web", "n1", 5)), after: Some(pod("web", "n1", 6)) };
+        assert_eq!(kind_of(view(pods(), &updated, &on_node("n1"))), Some((EventType::Modified, "web".into(), 6)));
+        let deleted = Change { revision: 7, before: Some(pod("web", "n1", 6)), after: None };
+        // The deleted object carries the deletion's revision.
+        assert_eq!(kind_of(view(pods(), &deleted, &Filter::default())), Some((EventType::Deleted, "web".into(), 7)));
+    }
+
+    fn cache() -> KindCache {
+        let (ready, _) = watch::channel(true);
+        KindCache { resource: pods(), state: Mutex::new(State::default()), ready }
+    }
+
+    #[test]
+    fn a_watch_replays_history_after_its_revision_then_goes_live() {
+        let cache = cache();
+        for (revision, name) in [(2, "a"), (3, "b"), (4, "c")] {
+            let change = Change { revision, before: None, after: Some(pod(name, "n1", revision)) };
+            cache.state.lock().apply(pods(), change);
+        }
+        let mut watch = cache.subscribe(Filter::default(), Start::After(2)).unwrap();
+        let replayed: Vec<_> = watch.initial.drain(..).map(|i| kind_of(Some(i)).unwrap().1).collect();
+        assert_eq!(replayed, ["b", "c"]);
+        cache.state.lock().apply(pods(), Change { revision: 5, before: None, after: Some(pod("d", "n1", 5)) });
+        assert_eq!(kind_of(watch.live.try_recv().ok()), Some((EventType::Added, "d".into(), 5)));
+    }
+
+    #[test]
+    fn a_watch_from_now_starts_with_the_objects_and_from_too_long_ago_is_expired() {
+        let cache = cache();
+        cache.state.lock().oldest = 10;
+        cache.state.lock().apply(pods(), Change { revision: 11, before: None, after: Some(pod("a", "n1", 11)) });
+        let watch = cache.subscribe(Filter::default(), Start::Now).unwrap();
+        assert_eq!(watch.initial.len(), 1);
+        assert_eq!(watch.revision, 11);
+        let err = cache.subscribe(Filter::default(), Start::After(9)).err().unwrap();
+        assert_eq!((err.code, err.reason), (410, "Expired"));
+        assert!(cache.subscribe(Filter::default(), Start::After(10)).is_ok());
+    }
+
+    #[test]
+    fn a_watch_ahead_of_the_cache_skips_what_it_has_seen() {
+        let cache = cache();
+        let mut watch = cache.subscribe(Filter::default(), Start::After(7)).unwrap();
+        cache.state.lock().apply(pods(), Change { revision: 7, before: None, after: Some(pod("old", "n1", 7)) });
+        cache.state.lock().apply(pods(), Change { revision: 8, before: None, after: Some(pod("new", "n1", 8)) });
+        assert_eq!(kind_of(watch.live.try_recv().ok()), Some((EventType::Added, "new".into(), 8)));
+        assert!(watch.live.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_watcher_that_cannot_keep_up_is_cut_off_and_the_others_go_on() {
+        let cache = cache();
+        let slow = cache.subscribe(Filter::default(), Start::Now).unwrap();
+        let mut fast = cache.subscribe(Filter::default(), Start::Now).unwrap();
+        for revision in 1..=(WATCHER_QUEUE as i64 + 1) {
+            let change = Change { revision, before: None, after: Some(pod(&format!("p{revision}"), "n1", revision)) };
+            cache.state.lock().apply(pods(), change);
+            while fast.live.try_recv().is_ok() {}
+        }
+        assert_eq!(cache.state.lock().watchers.len(), 1, "the slow watcher is dropped");
+        drop(slow);
+        cache.state.lock().apply(pods(), Change { revision: 9999, before: None, after: Some(pod("z", "n1", 9999)) });
+        assert_eq!(kind_of(fast.live.try_recv().ok()), Some((EventType::Added, "z".into(), 9999)));
+    }
+}
