@@ -14,6 +14,8 @@
 //! - [`validation`]: field errors and the name and label rules, with Kubernetes' messages.
 //! - [`defaults`]: the fields the API server fills in (Deployment strategy 25%/25%, pod
 //!   restartPolicy, imagePullPolicy by tag, …).
+//! - [`apply`]: server-side apply (merge by field ownership, conflicts, pruning) and the
+//!   `managedFields` every write records.
 //! - [`status`]: `Status` error bodies (NotFound, AlreadyExists, Conflict, Invalid, Expired, …).
 //! - [`age`]: ages as kubectl prints them (`3m20s`), and RFC 3339 timestamps.
 //! - [`table`]: the server-side `Table` of `kubectl get`, with Kubernetes' columns per resource.
@@ -23,6 +25,7 @@
 //! To come with the API server issue: object helpers, and the `k8s-openapi` types wired in.
 
 pub mod age;
+pub mod apply;
 pub mod defaults;
 pub mod discovery;
 pub mod fields;

@@ -58,6 +58,18 @@ impl Status {
         }
     }
 
+    /// 409 from a server-side apply: `Apply failed with 1 conflict: conflict with "kubectl" using
+    /// apps/v1: .spec.replicas`, with one `FieldManagerConflict` cause per field, as
+    /// `(message, field)`. Unlike the other errors it names no object in `details`: upstream's
+    /// `NewApplyConflict` leaves that out too.
+    pub fn apply_conflict(message: impl Into<String>, causes: &[(String, String)]) -> Status {
+        let causes: Vec<Value> = causes
+            .iter()
+            .map(|(message, field)| json!({"reason": "FieldManagerConflict", "message": message, "field": field}))
+            .collect();
+        Status { code: 409, reason: "Conflict", message: message.into(), details: Some(json!({"causes": causes})) }
+    }
+
     /// 422: `Deployment.apps "web" is invalid: spec.replicas: Invalid value: -1: …`, with one
     /// cause per field error.
     pub fn invalid(resource: &Resource, name: &str, errors: &[FieldError]) -> Status {

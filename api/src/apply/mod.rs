@@ -209,13 +209,11 @@ pub fn apply(live: Option<&Value>, config: &Value, writer: &Writer, force: bool)
     let applied = prepared(config, ignored);
 
     // 2.
-    let mut entries = live.map(managed::decode).unwrap_or_default();
     let base = live.map(without_managed_fields).unwrap_or_else(|| Value::Object(Default::default()));
-    let never_tracked =
-        |l: &Value| l.pointer("/metadata/managedFields").and_then(Value::as_array).is_none_or(Vec::is_empty);
-    if live.is_some_and(never_tracked) {
-        entries.push(before_first_apply(&schema, &base));
-    }
+    let mut entries = match live {
+        Some(live) => owners_before_apply(&schema, live, &base),
+        None => Vec::new(),
+    };
     let me = writer.as_manager(Operation::Apply, schema.api_version);
     let previous = entries.iter().position(|e| e.manager.same_owner(&me)).map(|i| entries.remove(i));
 
@@ -303,18 +301,22 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, writer: &Writer) {
     managed::encode(entries, new);
 }
 
-/// The updater that owns everything in an object stored before field ownership was tracked.
-fn before_first_apply(schema: &Schema, live: &Value) -> Entry {
-    Entry {
-        manager: Manager {
-            name: "before-first-apply".into(),
-            operation: Operation::Update,
-            api_version: schema.api_version.to_string(),
-            subresource: None,
-        },
-        time: None,
-        fields: managed::strip(&typed::fields_of(schema, live)),
+/// The entries of the live object; one stored before field ownership was tracked (it has no
+/// `managedFields` at all) is owned whole by the updater `before-first-apply`, so that an apply
+/// cannot silently overwrite what was there.
+fn owners_before_apply(schema: &Schema, live: &Value, without_managed_fields: &Value) -> Vec<Entry> {
+    let entries = managed::decode(live);
+    let never_tracked = live.pointer("/metadata/managedFields").and_then(Value::as_array).is_none_or(Vec::is_empty);
+    if !never_tracked {
+        return entries;
     }
+    let manager = Manager {
+        name: "before-first-apply".into(),
+        operation: Operation::Update,
+        api_version: schema.api_version.to_string(),
+        subresource: None,
+    };
+    vec![Entry { manager, time: None, fields: managed::strip(&typed::fields_of(schema, without_managed_fields)) }]
 }
 
 /// `object` without `metadata.managedFields`: ownership is not part of what a write changes.

@@ -489,3 +489,74 @@ fn parse_config_reads_yaml_and_json_and_refuses_the_rest() {
         assert!(status.message.starts_with("error decoding YAML: "), "{}", status.message);
     }
 }
+
+#[test]
+fn finalizers_are_a_set_and_service_ports_are_keyed_by_port_and_protocol() {
+    let service = json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "web", "finalizers": ["example.com/cleanup"]},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}});
+    let object = apply(None, &service, &Writer::new("kubectl", T1), false).unwrap();
+    assert_eq!(
+        owned(&object, "kubectl", "Apply"),
+        json!({"f:metadata": {"f:finalizers": {"v:\"example.com/cleanup\"": {}}},
+            "f:spec": {"f:selector": {}, "f:ports": {"k:{\"port\":80,\"protocol\":\"TCP\"}": {
+                ".": {}, "f:port": {}, "f:targetPort": {}}}}})
+    );
+    // Another finalizer joins the set; the applier's stays.
+    let other = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "finalizers": ["b"]}});
+    let both = apply(Some(&object), &other, &Writer::new("controller", T2), false).unwrap();
+    assert_eq!(both["metadata"]["finalizers"], json!(["example.com/cleanup", "b"]));
+}
+
+#[test]
+fn several_conflicts_are_listed_by_manager() {
+    let first = server_side(None, &nginx(Some(3), "nginx:1.14.2"), "kubectl", T1).unwrap();
+    let edited = updated(&first, "kubectl-edit", T2, |o| {
+        o["spec"]["replicas"] = json!(4);
+        o["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:edited");
+    });
+    let mut scaled = edited.clone();
+    scaled["spec"]["replicas"] = json!(6);
+    record_update(Some(&edited), &mut scaled, &Writer::new("kubectl", T3).through("scale"));
+    let result = server_side(Some(&scaled), &nginx(Some(3), "nginx:1.14.2"), "kubectl", T3);
+    assert_eq!(
+        conflict_message(result),
+        "Apply failed with 2 conflicts: conflicts with \"kubectl\" with subresource \"scale\" using apps/v1:\n\
+         - .spec.replicas\n\
+         conflicts with \"kubectl-edit\" using apps/v1:\n\
+         - .spec.template.spec.containers[name=\"nginx\"].image"
+    );
+}
+
+#[test]
+fn a_create_records_the_maps_it_created() {
+    let mut config_map = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "cm", "namespace": "default", "uid": "u", "resourceVersion": "1"}, "data": {"key": "v"}});
+    record_update(None, &mut config_map, &Writer::new("kubectl-create", T1));
+    assert_eq!(
+        config_map["metadata"]["managedFields"],
+        json!([{"manager": "kubectl-create", "operation": "Update", "apiVersion": "v1", "time": T1,
+            "fieldsType": "FieldsV1", "fieldsV1": {"f:data": {".": {}, "f:key": {}}}}])
+    );
+}
+
+#[test]
+fn an_update_may_rewrite_or_reset_managed_fields() {
+    let first = server_side(None, &nginx(Some(3), "nginx:1.14.2"), "kubectl", T1).unwrap();
+    let cases = [
+        (
+            "carried as stored: kept",
+            first["metadata"]["managedFields"].clone(),
+            vec!["kubectl Apply", "kubectl-edit Update"],
+        ),
+        ("left out: the stored ones", Value::Null, vec!["kubectl Apply", "kubectl-edit Update"]),
+        ("reset with [{}]: only this write's", json!([{}]), vec!["kubectl-edit Update"]),
+    ];
+    for (name, carried, want) in cases {
+        let mut new = first.clone();
+        new["metadata"]["managedFields"] = carried;
+        new["metadata"]["labels"]["edited"] = json!("yes");
+        record_update(Some(&first), &mut new, &Writer::new("kubectl-edit", T2));
+        assert_eq!(entries(&new), want, "{name}");
+    }
+}
