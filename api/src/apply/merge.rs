@@ -72,41 +72,42 @@ fn merge_list<'v>(
         items.iter().enumerate().map(|(i, item)| element_name(list, i, item)).collect()
     };
     let (live_names, config_names) = (names(live), names(config));
-    let live_by_name: BTreeMap<&PathElement, &Value> =
-        live_names.iter().zip(live).rev().collect::<Vec<_>>().into_iter().collect();
-    let in_config = |name: &PathElement| config_names.contains(name);
+    let mut live_by_name: BTreeMap<&PathElement, &Value> = BTreeMap::new();
+    for (name, item) in live_names.iter().zip(live) {
+        live_by_name.entry(name).or_insert(item);
+    }
     let element = |at: &mut Vec<&'v str>, live: Option<&Value>, config: &'v Value| match list {
         ListType::Keyed { atomic_elements: false, .. } => merge_at(schema, at, live, config),
         _ => config.clone(),
     };
 
     let mut out = Vec::new();
-    let mut emitted: Vec<&PathElement> = Vec::new();
+    // The elements the configuration names that are out already.
+    let mut merged: Vec<&PathElement> = Vec::new();
     let (mut l, mut c) = (0, 0);
     while l < live.len() || c < config.len() {
         if l < live.len() {
             let name = &live_names[l];
-            if emitted.contains(&name) {
-                // Already merged with its configuration element, or a duplicate: it is out.
+            if !config_names.contains(name) {
+                // The live list's own: it stays where it is (duplicates included, untouched).
+                out.push(live[l].clone());
                 l += 1;
                 continue;
             }
-            if !in_config(name) {
-                out.push(live[l].clone());
-                emitted.push(name);
+            if merged.contains(&name) {
                 l += 1;
                 continue;
             }
             if c < config.len() && config_names[c] == *name {
                 out.push(element(at, Some(&live[l]), &config[c]));
-                emitted.push(name);
+                merged.push(name);
                 l += 1;
                 c += 1;
                 continue;
             }
             // Named further on by the configuration: unless it is the next element both lists
             // share, it waits and comes out when the configuration reaches it.
-            let next_shared = config_names[c..].iter().find(|n| live_by_name.contains_key(n) && !emitted.contains(n));
+            let next_shared = config_names[c..].iter().find(|n| live_by_name.contains_key(n) && !merged.contains(n));
             if next_shared != Some(name) {
                 l += 1;
                 continue;
@@ -114,9 +115,9 @@ fn merge_list<'v>(
         }
         if c < config.len() {
             let name = &config_names[c];
-            if !emitted.contains(&name) {
+            if !merged.contains(&name) {
                 out.push(element(at, live_by_name.get(name).copied(), &config[c]));
-                emitted.push(name);
+                merged.push(name);
             }
             c += 1;
         } else {

@@ -19,7 +19,7 @@
 //! are *added* or *removed* as nodes of their own when only one side has them, which is why an
 //! update that creates `labels` owns `labels` itself (the `.` in `f:labels: {".": {}, …}`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -84,14 +84,17 @@ fn collect<'v>(schema: &Schema, at: &mut Vec<&'v str>, path: &Path, value: &'v V
                 let atomic_elements = matches!(list, ListType::Keyed { atomic_elements: true, .. });
                 for (i, item) in items.iter().enumerate() {
                     let element = path.child(element_name(list, i, item));
-                    if item.is_object() && !atomic_elements {
-                        if let Value::Object(map) = item {
+                    // The element is a field of the set (the `.` of `k:{…}: {".": {}, …}`), and
+                    // so is what it sets, unless it is atomic.
+                    match item {
+                        Value::Object(map) if !atomic_elements => {
                             for (key, child) in map {
                                 at.push(key);
                                 collect(schema, at, &element.child(PathElement::field(key)), child, set);
                                 at.pop();
                             }
                         }
+                        _ => {}
                     }
                     set.insert(element);
                 }
@@ -155,19 +158,7 @@ fn walk_pair<'v>(
     let walked = if empty_both {
         false
     } else if both_objects && (granular_object(schema, at, old) || granular_object(schema, at, new)) {
-        let keys: BTreeMap<&str, ()> = [old, new]
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_object)
-            .flatten()
-            .map(|(k, _)| (k.as_str(), ()))
-            .collect();
-        for key in keys.keys() {
-            at.push(key);
-            let child = path.child(PathElement::field(key));
-            walk_pair(schema, at, &child, old.and_then(|o| o.get(*key)), new.and_then(|n| n.get(*key)), out);
-            at.pop();
-        }
+        walk_fields(schema, at, path, old, new, out);
         true
     } else if both_arrays && schema.list_type(at) != ListType::Atomic {
         walk_list(schema, at, path, old, new, out);
@@ -180,6 +171,25 @@ fn walk_pair<'v>(
         (Some(_), None, _) => out.removed.insert(path.clone()),
         (Some(a), Some(b), false) if a != b => out.modified.insert(path.clone()),
         _ => {}
+    }
+}
+
+/// The fields of two objects, key by key (either side may lack the object or the key).
+fn walk_fields<'v>(
+    schema: &Schema,
+    at: &mut Vec<&'v str>,
+    path: &Path,
+    old: Option<&'v Value>,
+    new: Option<&'v Value>,
+    out: &mut Comparison,
+) {
+    let keys: BTreeSet<&'v str> =
+        [old, new].into_iter().flatten().filter_map(Value::as_object).flatten().map(|(k, _)| k.as_str()).collect();
+    for key in keys {
+        at.push(key);
+        let child = path.child(PathElement::field(key));
+        walk_pair(schema, at, &child, old.and_then(|o| o.get(key)), new.and_then(|n| n.get(key)), out);
+        at.pop();
     }
 }
 
@@ -201,11 +211,11 @@ fn walk_list<'v>(
         named
     };
     let (old_items, new_items) = (index(old), index(new));
-    let names: BTreeMap<&PathElement, ()> = old_items.keys().chain(new_items.keys()).map(|k| (k, ())).collect();
+    let names: BTreeSet<&PathElement> = old_items.keys().chain(new_items.keys()).collect();
     let atomic_elements = matches!(list, ListType::Keyed { atomic_elements: true, .. }) || list == ListType::Set;
-    for name in names.keys() {
-        let element = path.child((*name).clone());
-        let (a, b) = (old_items.get(*name).copied(), new_items.get(*name).copied());
+    for name in names {
+        let element = path.child(name.clone());
+        let (a, b) = (old_items.get(name).copied(), new_items.get(name).copied());
         if atomic_elements {
             match (a, b) {
                 (None, Some(_)) => out.added.insert(element),
@@ -229,19 +239,7 @@ fn walk_element<'v>(
     new: Option<&'v Value>,
     out: &mut Comparison,
 ) {
-    let keys: BTreeMap<&str, ()> = [old, new]
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_object)
-        .flatten()
-        .map(|(k, _)| (k.as_str(), ()))
-        .collect();
-    for key in keys.keys() {
-        at.push(key);
-        let child = element.child(PathElement::field(key));
-        walk_pair(schema, at, &child, old.and_then(|o| o.get(*key)), new.and_then(|n| n.get(*key)), out);
-        at.pop();
-    }
+    walk_fields(schema, at, element, old, new, out);
     match (old, new) {
         (None, Some(_)) => out.added.insert(element.clone()),
         (Some(_), None) => out.removed.insert(element.clone()),
