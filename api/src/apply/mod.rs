@@ -25,9 +25,10 @@
 //!
 //! # How the API server calls it
 //!
-//! Every write knows its [`Writer`]: the `fieldManager` query parameter (or the name derived
-//! from the user agent, as Kubernetes does: `kubectl-client-side-apply`, `kubectl-edit`,
-//! `kube-controller-manager`, …), the subresource it came through, and the time.
+//! Every write knows its [`Writer`]: the `fieldManager` query parameter (kubectl sends
+//! `kubectl-client-side-apply`, `kubectl-edit`, `kubectl-create`, …) or, without one, the name
+//! Kubernetes derives from the user agent (`kubectl`, `kube-controller-manager`); the
+//! subresource it came through; and the time. Objects passed in carry `apiVersion` and `kind`.
 //!
 //! - **create** (`POST`), after defaulting: `record_update(None, &mut object, &writer)`.
 //! - **update** (`PUT`) and **merge, JSON or strategic patch**, after the patch, defaulting and
@@ -35,13 +36,14 @@
 //!   `record_update(Some(&stored), &mut new, &writer)`. The same for writes through `/status`
 //!   (`Writer::through("status")`) and through `/scale`, recorded on the parent object
 //!   (`Writer::through("scale")`).
-//! - **apply** (`PATCH` with `application/apply-patch+yaml`): `parse_config(body)?`, check its
-//!   `apiVersion`, `kind`, `metadata.name` and namespace against the URL, then
-//!   `apply(stored.as_ref(), &config, &writer, force)?` (`ApplyError::to_status` gives the
-//!   answer on failure). The result is the object to store: fill in uid, creationTimestamp and
-//!   the rest for a create (answer 201), default and validate as for an update, and write
-//!   nothing if it equals the stored object (a re-apply of an unchanged manifest changes
-//!   nothing, managedFields and times included).
+//! - **apply** (`PATCH` with `application/apply-patch+yaml`; `fieldManager` is required):
+//!   `parse_config(body)?`, check its `apiVersion`, `kind`, `metadata.name` and namespace
+//!   against the URL, then `apply(stored.as_ref(), &config, &writer, force)?`
+//!   (`ApplyError::to_status` gives the answer on failure). The result is the object to store:
+//!   fill in uid, creationTimestamp and the rest for a create (answer 201); for an update keep
+//!   the identity fields, check a `resourceVersion` the configuration carried, default and
+//!   validate as for a `PUT`; and write nothing if it equals the stored object (a re-apply of an
+//!   unchanged manifest changes nothing, managedFields and times included).
 //!
 //! # Which metadata an apply touches
 //!
@@ -56,8 +58,9 @@
 //! - One API version per kind: no conversion of entries recorded at another version.
 //! - The schema is a table of the built-in kinds' markers ([`schema`]), not OpenAPI; custom
 //!   resources would treat every list as atomic.
-//! - Unions (a Deployment `strategy` dropping `rollingUpdate` when `type: Recreate` is applied)
-//!   are not normalized; the validation rejects the mixed object instead.
+//! - Unions are not normalized, as upstream (whose union support is off): applying a Deployment
+//!   `strategy` of `type: Recreate` leaves the defaulted `rollingUpdate`, which validation then
+//!   rejects, as Kubernetes does.
 //! - `null` in a configuration means "not set": dropped before merging (upstream would own the
 //!   field with a null value).
 //! - Upstream caps Update entries at ten (merging the oldest into `ancient-changes`); Skiff keeps
