@@ -117,8 +117,11 @@ toolbox_rootfs() {
 }
 
 # Builds one image from a context directory holding its Dockerfile; stays quiet unless it fails.
+# The image it replaces is removed if nothing else uses it, so rebuilds leave no <none> images
+# behind (`docker rmi` refuses while a container still runs it, which is fine).
 docker_build() {
-  local image=$1 context=$2 hash=$3 log
+  local image=$1 context=$2 hash=$3 log old
+  old=$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
   log=$(mktemp)
   if ! docker build --quiet --label "$HASH_LABEL=$hash" --tag "$image" "$context" >"$log" 2>&1; then
     cat "$log" >&2
@@ -127,6 +130,9 @@ docker_build() {
     exit 1
   fi
   rm -f "$log"
+  if [[ -n $old && $old != "$(docker image inspect --format '{{.Id}}' "$image")" ]]; then
+    docker rmi "$old" >/dev/null 2>&1 || true
+  fi
   echo "images: built $image ($(docker image inspect --format '{{.Size}}' "$image" | numfmt --to=iec)B)"
 }
 
