@@ -162,3 +162,28 @@ async fn pods_bind_once_and_are_deleted_gracefully_once_bound() {
     pods.delete("web", &json!({"gracePeriodSeconds": 0, "preconditions": {"uid": uid}})).await.unwrap();
     assert!(pods.get_opt("web").await.unwrap().is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_recorded_and_repeats_counted_as_kubectl_describe_shows() {
+    use skiff_client::events::{Recorder, Reference};
+    let cluster = Cluster::start().await;
+    let client = client(&cluster).await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let web = pods.create(&pod("web")).await.unwrap();
+    let recorder = Recorder::new(client.clone(), "default-scheduler", None);
+    let about = Reference::of(&web);
+    recorder.normal(&about, "Scheduled", "Successfully assigned default/web to node-1").await;
+    recorder.warning(&about, "BackOff", "Back-off restarting failed container web in pod web_default(uid)").await;
+    recorder.warning(&about, "BackOff", "Back-off restarting failed container web in pod web_default(uid)").await;
+
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client, "default");
+    let (listed, _) = events.list(&ListParams::fields("involvedObject.name=web")).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    let backoff = listed.iter().find(|e| e.reason.as_deref() == Some("BackOff")).unwrap();
+    assert_eq!(backoff.count, Some(2));
+    assert_eq!(backoff.type_.as_deref(), Some("Warning"));
+    assert_eq!(backoff.involved_object.uid, web.metadata.uid);
+    let describe = cluster.ok(&["describe", "pod", "web"]).await;
+    assert!(describe.contains("Successfully assigned default/web to node-1"), "{describe}");
+    assert!(describe.contains("default-scheduler"), "{describe}");
+}

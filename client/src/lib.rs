@@ -15,6 +15,9 @@
 //! - [`controller`]: the runner: events feed the cache and a queue of keys, N workers call
 //!   `reconcile(key)`, errors requeue with back-off, other kinds map to owner keys.
 //!
+//! - [`events`]: Kubernetes Events (`Scheduled`, `Pulled`, `ScalingReplicaSet`…), repeated ones
+//!   aggregated into a count.
+//!
 //! - [`expectations`]: client-go's `ControllerExpectations`, so that a controller never creates
 //!   or deletes twice because its cache lags behind its own writes.
 //!
@@ -25,6 +28,7 @@
 pub mod api;
 pub mod backoff;
 pub mod controller;
+pub mod events;
 pub mod expectations;
 pub mod reflector;
 pub mod watcher;
