@@ -129,7 +129,8 @@ fn ok_or_table(target: &Target, object: Value, headers: &HeaderMap) -> (StatusCo
 /// protobuf kubectl 1.32+ generators send.
 fn decode(headers: &HeaderMap, body: &Bytes) -> Result<Value, Status> {
     if content_type(headers).contains("protobuf") {
-        return protobuf::decode(body).map_err(|_| Status::unsupported_media_type(&["application/json"]));
+        // Kinds the decoder has no schema for are 415; bodies that are not what they claim, 400.
+        return Ok(protobuf::decode(body)?);
     }
     read_json(body)
 }
