@@ -1,7 +1,60 @@
-//! # skiff-controller-manager (not built yet)
+//! # skiff-controller-manager: the control loops
 //!
-//! Will host the control loops: ReplicaSet, Deployment, StatefulSet, DaemonSet, Job, Endpoints,
-//! the garbage collector and node lifecycle, each mirroring its `pkg/controller/...` file in
-//! Kubernetes.
+//! So far the two that make `kubectl apply -f deployment.yaml` and every `kubectl rollout`
+//! command work: the **Deployment** controller (a template becomes ReplicaSets, rolled from old
+//! to new) and the **ReplicaSet** controller (a ReplicaSet becomes pods). Both mirror their
+//! Kubernetes 1.31 originals function by function, with upstream's names in snake case, so that
+//! `deployment/rolling.rs` reads beside `pkg/controller/deployment/rolling.go`.
 //!
-//! Nothing lives here yet: this crate only reserves the place. See the controller-manager issue.
+//! # Layout
+//!
+//! | file | what | upstream |
+//! |---|---|---|
+//! | `deployment/` | the Deployment controller, one file per strategy and concern (see its doc) | `pkg/controller/deployment/` |
+//! | `replicaset/` | the ReplicaSet controller (see its doc) | `pkg/controller/replicaset/` |
+//! | `client.rs` | **the traits the API client implements**: [`client::DeploymentClient`], [`client::ReplicaSetClient`], and [`client::ApiError`] | the clientsets the controllers call |
+//! | `events.rs` | [`events::EventRecorder`]: Kubernetes Events, fire and forget | client-go `tools/record` |
+//! | `clock.rs` | [`clock::Clock`]: the time, passed in | `metav1.Now`, upstream's test `nowFn` |
+//! | `cache.rs` | [`cache::Lister`]: reads from the informer caches (`skiff_client::reflector::Store`) | client-go listers |
+//! | `owner.rs` | controller references; adopt and release | `controller_ref_manager.go` |
+//! | `pods.rs` | active, ready, available pods; the order pods are deleted in | `controller_utils.go`, `pkg/api/v1/pod/util.go` |
+//! | `selector.rs` | `spec.selector` as a label selector | `metav1.LabelSelectorAsSelector` |
+//! | `fields.rs` | what an absent field of a k8s-openapi type means | Go's zero values and `pkg/apis/apps/v1/defaults.go` |
+//! | `testing/` | builders, the recording fake API server and caches, a fake clock (tests only) | the fake clientsets of upstream's tests |
+//!
+//! # Driving the controllers
+//!
+//! Everything they do with the world goes through `Arc<dyn …>`s: [`cache::Lister`]s over the
+//! caches of Deployments, ReplicaSets and pods, a client, an event recorder and a clock. Each
+//! sync is `async fn sync_*(&self, key) -> Result<Action, Error>`, for
+//! `skiff_client::controller::Controller::run`:
+//!
+//! - **Deployment controller**: primary kind Deployment; keys from
+//!   `DeploymentController::replica_set_event` (ReplicaSet events) and
+//!   `DeploymentController::pod_event` (pod deletions, for Recreate). Requeues only to check the
+//!   progress deadline.
+//! - **ReplicaSet controller**: primary kind ReplicaSet; every pod event through
+//!   `ReplicaSetController::pod_event`, which also feeds its expectations (so use the same
+//!   `Arc<ReplicaSetController>` for both). Requeues when a ready pod will become available
+//!   (`minReadySeconds`).
+//!
+//! The caches a controller reads must be updated before the events that mention them are
+//! handled (the reflector does this), and the pod events given to `pod_event` must come from the
+//! same watch as the pod cache.
+//!
+//! Still to come here: StatefulSet, DaemonSet, Job, Endpoints, the garbage collector, node
+//! lifecycle, the daemon's `run`.
+
+pub mod cache;
+pub mod client;
+pub mod clock;
+pub mod deployment;
+pub mod events;
+pub mod fields;
+pub mod owner;
+pub mod pods;
+pub mod replicaset;
+pub mod selector;
+
+#[cfg(test)]
+mod testing;
