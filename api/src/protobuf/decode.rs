@@ -272,3 +272,131 @@ pub fn base64(bytes: &[u8]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::protobuf::schema::Kind::{Bool, Bytes, Int, IntOrString, MicroTime, Quantity, RawJson, Str, Time};
+    use crate::protobuf::schema::{always, inline, list, map, message as msg, messages, pointer, value};
+    use crate::protobuf::wire::write::{bytes as b, number as n};
+
+    static NAMED: Message = Message { name: "Named", fields: &[value(1, "name", Str)] };
+    static KEYED: Message = Message { name: "Keyed", fields: &[value(1, "key", Str), value(2, "optional", Bool)] };
+
+    /// One field of every shape and kind.
+    static SAMPLE: Message = Message {
+        name: "Sample",
+        fields: &[
+            value(1, "text", Str),
+            value(2, "count", Int),
+            value(3, "on", Bool),
+            pointer(4, "replicas", Int),
+            always(5, "exitCode", Int),
+            list(6, "command", Str),
+            list(7, "values", Int),
+            map(8, "labels", Str),
+            map(9, "data", Bytes),
+            msg(10, "named", &NAMED),
+            inline(11, &KEYED),
+            value(12, "port", IntOrString),
+            value(13, "memory", Quantity),
+            value(14, "at", Time),
+            value(15, "eventTime", MicroTime),
+            value(16, "data16", RawJson),
+            messages(17, "items", &NAMED),
+        ],
+    };
+
+    fn read(parts: &[Vec<u8>]) -> Value {
+        Value::Object(message(&parts.concat(), &SAMPLE).unwrap())
+    }
+
+    #[test]
+    fn zero_values_are_dropped_and_pointers_and_always_kept_even_when_zero() {
+        let zeros = [b(1, b""), n(2, 0), n(3, 0), n(4, 0), n(5, 0)];
+        assert_eq!(read(&zeros), json!({"replicas": 0, "exitCode": 0}));
+        let set = [b(1, b"x"), n(2, 7), n(3, 1), n(4, 3), n(5, -1)];
+        assert_eq!(read(&set), json!({"text": "x", "count": 7, "on": true, "replicas": 3, "exitCode": -1}));
+    }
+
+    #[test]
+    fn lists_maps_and_inlined_structs_take_their_json_shapes() {
+        let entry = |key: &str, value: &[u8]| [b(1, key.as_bytes()), b(2, value)].concat();
+        let parts = [
+            b(6, b"sleep"),
+            b(6, b""),
+            n(7, 1),
+            b(7, &[0x02, 0xac, 0x02]), // packed: 2, 300
+            b(8, &entry("app", b"web")),
+            b(8, &entry("empty", b"")),
+            b(9, &entry("K", b"v")),
+            b(10, &b(1, b"inner")),
+            b(11, &[b(1, b"k"), n(2, 0)].concat()),
+            b(17, &b(1, b"a")),
+            b(17, b""),
+        ];
+        assert_eq!(
+            read(&parts),
+            json!({
+                "command": ["sleep", ""],
+                "values": [1, 2, 300],
+                "labels": {"app": "web", "empty": ""},
+                "data": {"K": "dg=="},
+                "named": {"name": "inner"},
+                "key": "k",
+                "items": [{"name": "a"}, {}],
+            })
+        );
+    }
+
+    #[test]
+    fn apimachinery_types_have_their_own_json_forms() {
+        let int_or_string = |is_string: bool, int: i64, text: &str| {
+            [n(1, i64::from(is_string)), n(2, int), b(3, text.as_bytes())].concat()
+        };
+        let cases = [
+            (b(12, &int_or_string(false, 8080, "")), json!({"port": 8080})),
+            (b(12, &int_or_string(true, 0, "http")), json!({"port": "http"})),
+            (b(12, &int_or_string(false, 0, "")), json!({})),
+            (b(13, &b(1, b"512Mi")), json!({"memory": "512Mi"})),
+            // 2026-11-23T12:00:00Z is 1795435200; Time drops the nanoseconds, MicroTime keeps µs.
+            (b(14, &[n(1, 1_795_435_200), n(2, 5_000_000)].concat()), json!({"at": "2026-11-23T12:00:00Z"})),
+            (
+                b(15, &[n(1, 1_795_435_200), n(2, 5_000_000)].concat()),
+                json!({"eventTime": "2026-11-23T12:00:00.005000Z"}),
+            ),
+            // An empty Time is the zero time: null, so left out.
+            (b(14, b""), json!({})),
+            (b(16, &b(1, br#"{"spec": [1]}"#)), json!({"data16": {"spec": [1]}})),
+        ];
+        for (bytes, expected) in cases {
+            assert_eq!(read(std::slice::from_ref(&bytes)), expected, "{bytes:02x?}");
+        }
+    }
+
+    #[test]
+    fn fields_the_table_does_not_know_are_skipped() {
+        let parts = [n(99, 5), b(100, b"newer"), b(1, b"kept"), vec![0xa5, 0x01, 1, 2, 3, 4]]; // 20: fixed32
+        assert_eq!(read(&parts), json!({"text": "kept"}));
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_wire_type_is_an_error_that_says_where() {
+        let error = message(&b(10, &n(1, 5)), &SAMPLE).unwrap_err();
+        assert_eq!(error.path(), "named.name");
+        assert_eq!(error.to_string(), "named.name: expected length-delimited bytes, found a varint");
+        let error = message(&b(1, &[0xc3, 0x28]), &SAMPLE).unwrap_err();
+        assert_eq!(error.to_string(), "text: a string is not UTF-8");
+        let error = message(&b(16, &b(1, b"{")), &SAMPLE).unwrap_err();
+        assert!(error.to_string().starts_with("data16: embedded JSON does not parse"), "{error}");
+    }
+
+    #[test]
+    fn base64_pads_as_go_does() {
+        for (bytes, text) in [(&b""[..], ""), (b"v", "dg=="), (b"ab", "YWI="), (b"hello", "aGVsbG8=")] {
+            assert_eq!(base64(bytes), text);
+        }
+    }
+}

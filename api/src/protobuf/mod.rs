@@ -125,3 +125,31 @@ fn unknown(envelope: &[u8]) -> Result<(String, String, &[u8]), DecodeError> {
 fn text(bytes: &[u8]) -> Result<String, DecodeError> {
     String::from_utf8(bytes.to_vec()).map_err(|_| decode::Reason::NotUtf8.into())
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::wire::write::bytes;
+    use super::*;
+
+    #[test]
+    fn the_envelope_gives_the_kind_and_the_object_its_fields() {
+        let type_meta = [bytes(1, b"v1"), bytes(2, b"ConfigMap")].concat();
+        let raw = [bytes(1, &bytes(1, b"app-config")), bytes(2, &[bytes(1, b"A"), bytes(2, b"b")].concat())].concat();
+        let envelope = [bytes(1, &type_meta), bytes(2, &raw), bytes(3, b""), bytes(4, b"")].concat();
+        let object = decode(&[MAGIC, &envelope].concat()).unwrap();
+        assert_eq!(
+            object,
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "app-config"}, "data": {"A": "b"}})
+        );
+    }
+
+    #[test]
+    fn errors_name_the_version_as_kubernetes_does() {
+        assert_eq!(version("apps/v1"), "v1");
+        assert_eq!(version("v1"), "v1");
+        let error = ProtobufError::UnsupportedKind { api_version: "batch/v1".into(), kind: "CronJob".into() };
+        assert_eq!(error.to_string(), "protobuf bodies are not supported for CronJob (batch/v1); send JSON");
+    }
+}

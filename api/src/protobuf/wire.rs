@@ -133,6 +133,33 @@ pub fn packed_varints(mut bytes: &[u8]) -> Result<Vec<u64>, WireError> {
     Ok(values)
 }
 
+/// Writers for hand-made test bodies: the inverse of the readers above, as little as tests need.
+#[cfg(test)]
+pub mod write {
+    pub fn varint(mut value: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        loop {
+            let byte = (value & 0x7f) as u8;
+            value >>= 7;
+            if value == 0 {
+                out.push(byte);
+                return out;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+
+    /// A length-delimited field: a string, bytes or an embedded message.
+    pub fn bytes(number: u32, value: &[u8]) -> Vec<u8> {
+        [varint(u64::from(number) << 3 | 2), varint(value.len() as u64), value.to_vec()].concat()
+    }
+
+    /// A varint field: an int or a bool (negative ints as their 64-bit two's complement).
+    pub fn number(number: u32, value: i64) -> Vec<u8> {
+        [varint(u64::from(number) << 3), varint(value as u64)].concat()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
