@@ -39,7 +39,7 @@ fn container(container: &mut Value) {
     default(container, &["imagePullPolicy"], json!(image_pull_policy(&image)));
     default(container, &["terminationMessagePath"], json!("/dev/termination-log"));
     default(container, &["terminationMessagePolicy"], json!("File"));
-    if let Some(ports) = container["ports"].as_array_mut() {
+    if let Some(ports) = container.get_mut("ports").and_then(Value::as_array_mut) {
         for port in ports {
             default(port, &["protocol"], json!("TCP"));
         }
@@ -54,7 +54,7 @@ pub fn pod_spec(spec: &mut Value) {
     default(spec, &["schedulerName"], json!("default-scheduler"));
     default(spec, &["securityContext"], json!({}));
     for list in ["initContainers", "containers"] {
-        if let Some(containers) = spec[list].as_array_mut() {
+        if let Some(containers) = spec.get_mut(list).and_then(Value::as_array_mut) {
             containers.iter_mut().for_each(container);
         }
     }
@@ -194,5 +194,14 @@ mod tests {
             (Some(6), Some("Never"))
         );
         assert_eq!(defaulted("", "configmaps", json!({"data": {}})), json!({"data": {}}), "no defaults for ConfigMaps");
+    }
+
+    #[test]
+    fn defaulting_adds_no_nulls_for_absent_lists() {
+        let pods = crate::registry::by_plural("", "v1", "pods").unwrap();
+        let mut pod = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x:1"}]}});
+        apply(pods, &mut pod);
+        assert!(pod["spec"].get("initContainers").is_none(), "{pod}");
+        assert!(pod["spec"]["containers"][0].get("ports").is_none(), "{pod}");
     }
 }

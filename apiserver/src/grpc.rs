@@ -97,8 +97,7 @@ impl Service {
     fn verbs(&self, options: &Option<WireOptions>) -> (Verbs, WriteOptions) {
         let options = options.clone().unwrap_or_default();
         let verbs = if options.dry_run { self.verbs.dry_run() } else { self.verbs.clone() };
-        let manager = (!options.field_manager.is_empty()).then_some(options.field_manager);
-        (verbs, WriteOptions { field_manager: manager })
+        (verbs, WriteOptions::new(Some(&options.field_manager), None))
     }
 }
 
@@ -190,7 +189,8 @@ impl Resources for Service {
         let name = name_of(&target)?;
         let (verbs, options) = self.verbs(&request.options);
         let kind = PatchType::from_content_type(&request.content_type).map_err(to_grpc)?;
-        verbs.patch(&target, name, kind, &request.patch, &options).await.map(object).map_err(to_grpc)
+        let patched = verbs.patch(&target, name, kind, &request.patch, &options).await.map_err(to_grpc)?;
+        Ok(object(patched.into_object()))
     }
 
     async fn delete(&self, request: Request<DeleteRequest>) -> Answer<Object> {

@@ -17,7 +17,7 @@ use skiff_api::{age, protobuf, table};
 
 use crate::path::{self, PathError, Target};
 use crate::verbs::delete::DeleteOptions;
-use crate::verbs::patch::PatchType;
+use crate::verbs::patch::{PatchType, Patched};
 use crate::verbs::scale::ScaleChange;
 use crate::verbs::{read_json, selectors, WriteOptions};
 use crate::{respond, watch, AppState};
@@ -48,7 +48,9 @@ pub async fn resource_request(
     } else {
         state
     };
-    let options = WriteOptions { field_manager: params.get("fieldManager").cloned() };
+    let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+    let mut options = WriteOptions::new(params.get("fieldManager").map(String::as_str), user_agent);
+    options.force = is_true(&params, "force");
     let verbs = &state.verbs;
     let name = target.name.clone();
     let result = match (&method, name.as_deref(), target.subresource.as_deref()) {
@@ -74,14 +76,17 @@ pub async fn resource_request(
         },
         (&Method::PATCH, Some(name), None | Some("status")) => match PatchType::from_content_type(content_type(&headers))
         {
-            Ok(kind) => verbs.patch(&target, name, kind, &body, &options).await.map(ok),
+            Ok(kind) => verbs.patch(&target, name, kind, &body, &options).await.map(|patched| match patched {
+                Patched::Created(object) => (StatusCode::CREATED, object),
+                Patched::Updated(object) => ok(object),
+            }),
             Err(status) => Err(status),
         },
         (&Method::PUT, Some(name), Some("scale")) => {
-            verbs.update_scale(&target, name, ScaleChange::Replace(&body)).await.map(ok)
+            verbs.update_scale(&target, name, ScaleChange::Replace(&body), &options).await.map(ok)
         }
         (&Method::PATCH, Some(name), Some("scale")) => match PatchType::from_content_type(content_type(&headers)) {
-            Ok(kind) => verbs.update_scale(&target, name, ScaleChange::Patch(kind, &body)).await.map(ok),
+            Ok(kind) => verbs.update_scale(&target, name, ScaleChange::Patch(kind, &body), &options).await.map(ok),
             Err(status) => Err(status),
         },
         (&Method::DELETE, Some(name), None) => match delete_options(&params, &body) {

@@ -60,7 +60,7 @@ pub async fn allocate(client: &mut StoreClient, service: &mut Value, owner: &str
     if spec["sessionAffinity"].is_null() {
         spec["sessionAffinity"] = json!("None");
     }
-    if let Some(ports) = spec["ports"].as_array_mut() {
+    if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
         for port in ports {
             if port["protocol"].is_null() {
                 port["protocol"] = json!("TCP");

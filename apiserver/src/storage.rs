@@ -40,7 +40,7 @@ const GENERATE_NAME_TRIES: usize = 8;
 
 /// Which part of an object an update may change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Part {
+pub enum Part {
     /// Everything but the status (for kinds with a status endpoint).
     Main,
     /// Only the status.
@@ -48,6 +48,13 @@ enum Part {
     /// Spec and status together: the API server's own writes (a pod's binding sets its node
     /// and its `PodScheduled` condition).
     Whole,
+}
+
+/// The last step of an update, given the stored object and the new one.
+pub type Finish<'a> = dyn Fn(&Value, &mut Value) -> Result<(), Status> + Send + Sync + 'a;
+
+fn no_finish(_: &Value, _: &mut Value) -> Result<(), Status> {
+    Ok(())
 }
 
 /// Objects of every kind, in the store.
@@ -268,7 +275,7 @@ impl ObjectStore {
         name: &str,
         object: Value,
     ) -> Result<Value, Status> {
-        self.write(resource, namespace, name, object, Part::Main).await
+        self.write(resource, namespace, name, object, Part::Main, &no_finish).await
     }
 
     /// Replaces the object `name`, status included (for the API server's own writes).
@@ -279,7 +286,7 @@ impl ObjectStore {
         name: &str,
         object: Value,
     ) -> Result<Value, Status> {
-        self.write(resource, namespace, name, object, Part::Whole).await
+        self.write(resource, namespace, name, object, Part::Whole, &no_finish).await
     }
 
     /// Replaces only the `status` of the object `name` (the `/status` endpoint).
@@ -290,16 +297,21 @@ impl ObjectStore {
         name: &str,
         object: Value,
     ) -> Result<Value, Status> {
-        self.write(resource, namespace, name, object, Part::Status).await
+        self.write(resource, namespace, name, object, Part::Status, &no_finish).await
     }
 
-    async fn write(
+    /// Replaces `part` of the object `name` with `object`'s. `finish` sees the stored version
+    /// being replaced and the new one, once what clients may not change has been restored, and
+    /// may refuse the write or complete it (validation against the old version, field
+    /// ownership): it runs against exactly the version the guarded write replaces.
+    pub async fn write(
         &self,
         resource: &Resource,
         namespace: Option<&str>,
         name: &str,
         mut object: Value,
         part: Part,
+        finish: &Finish<'_>,
     ) -> Result<Value, Status> {
         let key = Self::key(resource, namespace, name);
         let mut client = self.client.clone();
@@ -340,6 +352,7 @@ impl ObjectStore {
         }
         object["apiVersion"] = json!(resource.api_version());
         object["kind"] = json!(resource.kind);
+        finish(&old, &mut object)?;
         if self.dry_run {
             metadata(&mut object).insert("resourceVersion".into(), json!(current.mod_revision.to_string()));
             return Ok(object);

@@ -6,7 +6,7 @@
 //! `pkg/registry/core/service/storage/alloc.go`. The object's identity (uid, creationTimestamp,
 //! a name from `generateName`, generation) is the storage layer's.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use skiff_api::defaults;
 use skiff_api::status::Status;
 
@@ -16,9 +16,12 @@ use crate::services;
 
 impl Verbs {
     /// Creates `object` where `target` points; returns it as stored.
-    pub async fn create(&self, target: &Target, mut object: Value, _options: &WriteOptions) -> Result<Value, Status> {
+    pub async fn create(&self, target: &Target, mut object: Value, options: &WriteOptions) -> Result<Value, Status> {
         check_body(target, &object)?;
         defaults::apply(target.resource, &mut object);
+        object["apiVersion"] = json!(target.resource.api_version());
+        object["kind"] = json!(target.resource.kind);
+        options.record(None, &mut object);
         self.namespace_exists(target).await?;
         // (A dry run allocates nothing: its Service shows no ClusterIP.)
         let allocates = is_service(target) && !self.dry_run;

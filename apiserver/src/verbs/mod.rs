@@ -44,8 +44,42 @@ pub struct Verbs {
 /// Options every write carries.
 #[derive(Debug, Clone, Default)]
 pub struct WriteOptions {
-    /// Who writes (`kubectl-client-side-apply`, `skiff-controller-manager`…).
-    pub field_manager: Option<String>,
+    /// Who writes (`kubectl-client-side-apply`, `skiff-controller-manager`…): the
+    /// `fieldManager` parameter, else the name Kubernetes derives from the user agent.
+    pub field_manager: String,
+    /// Server-side apply's `?force=true`: take over the fields other managers own.
+    pub force: bool,
+    /// The subresource the write came through (`status`, `scale`), for field ownership.
+    pub(crate) through: Option<&'static str>,
+    /// Field ownership is already recorded (by an apply): leave `managedFields` alone.
+    pub(crate) owned: bool,
+}
+
+impl WriteOptions {
+    /// A write as `manager` (`?fieldManager=`); without one, the first word of the user agent
+    /// (`kubectl/v1.31.9 (linux/amd64)` → `kubectl`), as Kubernetes names managers.
+    pub fn new(field_manager: Option<&str>, user_agent: Option<&str>) -> WriteOptions {
+        let manager = match (field_manager.filter(|m| !m.is_empty()), user_agent) {
+            (Some(manager), _) => manager.to_string(),
+            (None, Some(agent)) => agent.split('/').next().unwrap_or_default().to_string(),
+            (None, None) => String::new(),
+        };
+        WriteOptions { field_manager: manager, ..Default::default() }
+    }
+
+    /// Records in `new`'s `managedFields` what this write changed since `old`.
+    pub(crate) fn record(&self, old: Option<&Value>, new: &mut Value) {
+        if self.owned {
+            return;
+        }
+        let now = crate::storage::now_timestamp();
+        let writer = skiff_api::apply::Writer::new(&self.field_manager, &now);
+        let writer = match self.through {
+            Some(subresource) => writer.through(subresource),
+            None => writer,
+        };
+        skiff_api::apply::record_update(old, new, &writer);
+    }
 }
 
 impl Verbs {

@@ -7,13 +7,33 @@
 //! new version (as kube-apiserver does), a few times, before giving up with `409 Conflict`.
 //! The patched object then goes through [`Verbs::update`], so defaults and immutable fields are
 //! handled as for a PUT.
+//!
+//! Server-side apply (`application/apply-patch+yaml`) merges by field ownership instead
+//! (`skiff_api::apply`, where the rules are): it needs a `fieldManager`, refuses to change what
+//! other managers own unless forced (`409` with the conflicting fields), creates the object when
+//! it is absent, and writes nothing when a re-apply changes nothing.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use skiff_api::status::Status;
-use skiff_api::{patch, strategic};
+use skiff_api::{apply, patch, strategic};
 
-use super::{Verbs, WriteOptions};
+use super::{check_body, Verbs, WriteOptions};
 use crate::path::Target;
+
+/// What a patch did: server-side apply creates the object when it is absent (`201`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Patched {
+    Created(Value),
+    Updated(Value),
+}
+
+impl Patched {
+    pub fn into_object(self) -> Value {
+        match self {
+            Patched::Created(object) | Patched::Updated(object) => object,
+        }
+    }
+}
 
 /// How often a patch is re-applied to an object that keeps changing under it.
 const PATCH_ATTEMPTS: usize = 5;
@@ -27,10 +47,16 @@ pub enum PatchType {
     Json,
     /// `application/strategic-merge-patch+json`.
     Strategic,
+    /// `application/apply-patch+yaml`: server-side apply.
+    Apply,
 }
 
-const ACCEPTED: [&str; 3] =
-    ["application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json"];
+const ACCEPTED: [&str; 4] = [
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/apply-patch+yaml",
+];
 
 impl PatchType {
     /// The patch type a Content-Type names; `415` for any other.
@@ -39,6 +65,7 @@ impl PatchType {
             "application/merge-patch+json" => Ok(PatchType::Merge),
             "application/json-patch+json" => Ok(PatchType::Json),
             "application/strategic-merge-patch+json" => Ok(PatchType::Strategic),
+            "application/apply-patch+yaml" => Ok(PatchType::Apply),
             _ => Err(Status::unsupported_media_type(&ACCEPTED)),
         }
     }
@@ -57,6 +84,8 @@ pub fn apply_patch(current: &mut Value, kind: PatchType, body: &[u8]) -> Result<
             details: None,
         })?,
         PatchType::Strategic => strategic::strategic_merge_patch(current, &patch),
+        // An apply is not a patch of the object's JSON: `Verbs::apply` handles it.
+        PatchType::Apply => return Err(Status::unsupported_media_type(&ACCEPTED[..3])),
     }
     Ok(())
 }
@@ -70,7 +99,10 @@ impl Verbs {
         kind: PatchType,
         body: &[u8],
         options: &WriteOptions,
-    ) -> Result<Value, Status> {
+    ) -> Result<Patched, Status> {
+        if kind == PatchType::Apply {
+            return self.apply(target, name, body, options).await;
+        }
         for _ in 0..PATCH_ATTEMPTS {
             let mut object = self.get(target, name).await?;
             let revision = object["metadata"]["resourceVersion"].clone();
@@ -79,9 +111,59 @@ impl Verbs {
             object["metadata"]["resourceVersion"] = revision;
             match self.update(target, name, object, options).await {
                 Err(status) if status.reason == "Conflict" => continue,
+                other => return other.map(Patched::Updated),
+            }
+        }
+        Err(Status::conflict(target.resource, name))
+    }
+
+    /// Server-side apply: the configuration merged into the object by field ownership
+    /// (`skiff_api::apply`), or a new object when there is none.
+    async fn apply(&self, target: &Target, name: &str, body: &[u8], options: &WriteOptions) -> Result<Patched, Status> {
+        let mut config = apply::parse_config(body)?;
+        check_body(target, &config)?;
+        match config["metadata"]["name"].as_str() {
+            Some(given) if given != name => {
+                return Err(Status::bad_request("the name of the object does not match the name on the URL"))
+            }
+            Some(_) => {}
+            None => config["metadata"]["name"] = json!(name),
+        }
+        if options.field_manager.is_empty() {
+            return Err(Status::bad_request("PATCH, application/apply-patch+yaml: fieldManager is required for apply requests"));
+        }
+        config["apiVersion"] = json!(target.resource.api_version());
+        config["kind"] = json!(target.resource.kind);
+        let owned = WriteOptions { owned: true, ..options.clone() };
+        for _ in 0..PATCH_ATTEMPTS {
+            let now = crate::storage::now_timestamp();
+            let writer = apply::Writer::new(&options.field_manager, &now);
+            let writer = match target.subresource.as_deref() {
+                Some("status") => writer.through("status"),
+                _ => writer,
+            };
+            let stored = match self.get(target, name).await {
+                Ok(stored) => Some(stored),
+                Err(status) if status.code == 404 => None,
+                Err(status) => return Err(status),
+            };
+            let applied = apply::apply(stored.as_ref(), &config, &writer, options.force).map_err(|e| e.to_status())?;
+            let result = match stored {
+                None => self.create(&Target { name: None, ..target.clone() }, applied, &owned).await.map(Patched::Created),
+                // A re-apply of an unchanged configuration changes nothing.
+                Some(stored) if stored == applied => return Ok(Patched::Updated(stored)),
+                Some(stored) => {
+                    let mut applied = applied;
+                    applied["metadata"]["resourceVersion"] = stored["metadata"]["resourceVersion"].clone();
+                    self.update(target, name, applied, &owned).await.map(Patched::Updated)
+                }
+            };
+            match result {
+                // Someone else created or changed it meanwhile: apply to what is there now.
+                Err(status) if matches!(status.reason, "Conflict" | "AlreadyExists") => continue,
                 other => return other,
             }
         }
-        Err(skiff_api::status::Status::conflict(target.resource, name))
+        Err(Status::conflict(target.resource, name))
     }
 }

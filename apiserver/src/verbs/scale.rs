@@ -39,7 +39,13 @@ impl Verbs {
     }
 
     /// Writes the Scale: the workload's `spec.replicas` becomes the Scale's.
-    pub async fn update_scale(&self, target: &Target, name: &str, change: ScaleChange<'_>) -> Result<Value, Status> {
+    pub async fn update_scale(
+        &self,
+        target: &Target,
+        name: &str,
+        change: ScaleChange<'_>,
+        options: &WriteOptions,
+    ) -> Result<Value, Status> {
         let object = self.get(target, name).await?;
         let wanted = match change {
             ScaleChange::Replace(body) => read_json(body)?,
@@ -54,7 +60,8 @@ impl Verbs {
         let mut updated = object;
         updated["spec"]["replicas"] = json!(replicas);
         let main = Target { subresource: None, ..target.clone() };
-        let updated = self.update(&main, name, updated, &WriteOptions::default()).await?;
+        let through_scale = WriteOptions { through: Some("scale"), ..options.clone() };
+        let updated = self.update(&main, name, updated, &through_scale).await?;
         Ok(as_scale(&updated))
     }
 }

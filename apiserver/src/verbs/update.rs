@@ -12,6 +12,7 @@ use skiff_api::status::Status;
 use super::{check_body, is_service, Verbs, WriteOptions};
 use crate::path::Target;
 use crate::services;
+use crate::storage::Part;
 
 impl Verbs {
     /// Replaces the object `name` (or, for a `status` target, its status) with `object`.
@@ -20,22 +21,30 @@ impl Verbs {
         target: &Target,
         name: &str,
         mut object: Value,
-        _options: &WriteOptions,
+        options: &WriteOptions,
     ) -> Result<Value, Status> {
         check_body(target, &object)?;
         if object["metadata"]["name"].as_str().is_some_and(|n| n != name) {
             return Err(Status::bad_request("the name of the object does not match the name on the URL"));
         }
         let namespace = target.namespace.as_deref();
-        if target.subresource.as_deref() == Some("status") {
-            return self.objects.update_status(target.resource, namespace, name, object).await;
+        let status_only = target.subresource.as_deref() == Some("status");
+        let mut options = options.clone();
+        if status_only {
+            options.through = Some("status");
         }
-        object["metadata"]["name"] = json!(name);
-        defaults::apply(target.resource, &mut object);
-        if is_service(target) {
-            let old = self.objects.get(target.resource, namespace, name).await?;
-            services::keep_cluster_ip(&old, &mut object)?;
+        let finish = move |old: &Value, new: &mut Value| {
+            if is_service(target) && !status_only {
+                services::keep_cluster_ip(old, new)?;
+            }
+            options.record(Some(old), new);
+            Ok(())
+        };
+        let part = if status_only { Part::Status } else { Part::Main };
+        if !status_only {
+            object["metadata"]["name"] = json!(name);
+            defaults::apply(target.resource, &mut object);
         }
-        self.objects.update(target.resource, namespace, name, object).await
+        self.objects.write(target.resource, namespace, name, object, part, &finish).await
     }
 }

@@ -120,6 +120,25 @@ impl Cluster {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// kubectl that must succeed, given `input` on its standard input (`-f -`).
+    pub async fn ok_with_input(&self, args: &[&str], input: &str) -> String {
+        let out = self.kubectl_with_input(args, Some(input)).await;
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// kubectl that must fail, given `input`; its standard error.
+    pub async fn fails_with_input(&self, args: &[&str], input: &str) -> String {
+        let out = self.kubectl_with_input(args, Some(input)).await;
+        assert!(!out.status.success(), "kubectl {args:?} should fail: {}", String::from_utf8_lossy(&out.stdout));
+        String::from_utf8(out.stderr).unwrap()
+    }
+
     /// kubectl that must fail; its standard error.
     pub async fn fails(&self, args: &[&str]) -> String {
         let out = self.kubectl(args).await;
@@ -134,3 +153,38 @@ impl Drop for Cluster {
     }
 }
 
+impl Cluster {
+    /// A specific kubectl binary (`kubectl.1.29`, beside the `kubectl` dispatcher on PATH),
+    /// with this cluster's kubeconfig and cache; its standard output, standard error and success.
+    pub async fn kubectl_version(&self, binary: &std::path::Path, args: &[&str]) -> Output {
+        tokio::process::Command::new(binary)
+            .arg("--kubeconfig")
+            .arg(self.dir.path().join("kubeconfig"))
+            .arg("--cache-dir")
+            .arg(self.dir.path().join("cache"))
+            .args(args)
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("the kubectl binary runs")
+    }
+}
+
+/// The versioned kubectl binaries installed beside the `kubectl` on PATH (gcloud's dispatcher).
+pub fn versioned_kubectls() -> Vec<std::path::PathBuf> {
+    let Some(dispatcher) = std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|dir| dir.join("kubectl")).find(|p| p.exists()))
+    else {
+        return Vec::new();
+    };
+    let dir = std::fs::canonicalize(dispatcher).ok().and_then(|p| p.parent().map(std::path::Path::to_path_buf));
+    let mut found: Vec<std::path::PathBuf> = dir
+        .and_then(|dir| std::fs::read_dir(dir).ok())
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("kubectl.1.")))
+        .collect();
+    found.sort();
+    found
+}
