@@ -3,7 +3,8 @@
 //!
 //! The versioned binaries (`kubectl.1.32`, `kubectl.1.33`) sit beside the `kubectl` dispatcher on
 //! PATH; the dispatcher itself would pick 1.31 (the server says minor 31), which sends JSON. Also
-//! here: what a protobuf body the decoder cannot read gets over HTTP (415, or 400).
+//! here, over plain HTTP: a typed client's protobuf Lease, and what a body the decoder cannot read
+//! gets (415, or 400).
 
 mod common;
 
@@ -215,13 +216,21 @@ fn envelope(api_version: &str, kind: &str, raw: &[u8]) -> Vec<u8> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn protobuf_the_decoder_cannot_read_is_415_or_400() {
+async fn typed_clients_protobuf_is_read_and_what_the_decoder_cannot_read_is_415_or_400() {
     let cluster = Cluster::start().await;
     let address = server_address(&cluster);
-    // Lease: served, but not a kind the decoder has a schema for.
-    let lease = envelope("coordination.k8s.io/v1", "Lease", &[0x0a, 0x03, 0x0a, 0x01, b'l']);
+    // A Lease as a Go controller's leader election writes it: {metadata: {name: "l"}, spec:
+    // {holderIdentity: "me", leaseDurationSeconds: 15}}.
+    let lease = envelope("coordination.k8s.io/v1", "Lease", b"\x0a\x03\x0a\x01l\x12\x06\x0a\x02me\x10\x0f");
     let (status, body) =
         post_protobuf(&address, "/apis/coordination.k8s.io/v1/namespaces/default/leases", &lease).await;
+    assert!(status.contains("201"), "{status}: {body}");
+    let stored =
+        cluster.ok(&["get", "lease", "l", "-o", "jsonpath={.spec.holderIdentity} {.spec.leaseDurationSeconds}"]).await;
+    assert_eq!(stored, "me 15");
+    // An envelope naming a kind the decoder has no table for.
+    let autoscaler = envelope("autoscaling/v2", "HorizontalPodAutoscaler", &[0x0a, 0x03, 0x0a, 0x01, b'h']);
+    let (status, body) = post_protobuf(&address, "/api/v1/namespaces/default/configmaps", &autoscaler).await;
     assert!(status.contains("415"), "{status}");
     assert_eq!(body["reason"], "UnsupportedMediaType");
     assert_eq!(
@@ -233,10 +242,8 @@ async fn protobuf_the_decoder_cannot_read_is_415_or_400() {
     let (status, body) = post_protobuf(&address, "/api/v1/namespaces/default/configmaps", &broken).await;
     assert!(status.contains("400"), "{status}");
     assert_eq!(body["reason"], "BadRequest");
-    assert!(body["message"]
-        .as_str()
-        .unwrap()
-        .starts_with("ConfigMap in version \"v1\" cannot be handled as a ConfigMap"));
+    let message = body["message"].as_str().unwrap();
+    assert!(message.starts_with("ConfigMap in version \"v1\" cannot be handled as a ConfigMap"), "{message}");
     // And nothing was stored.
     assert!(cluster.kubectl(&["get", "configmap", "c"]).await.stderr.starts_with(b"Error from server (NotFound)"));
 }

@@ -1,15 +1,15 @@
 //! The message schemas: for each Kubernetes message, its fields by number, with the JSON name and
 //! the type that says how to turn the wire value into JSON.
 //!
-//! The field numbers and names are wire facts from Kubernetes' `generated.proto` files (read in
-//! kubernetes/kubernetes `staging/src/k8s.io/api/*/v1` and `apimachinery/pkg/apis/meta/v1`, 1.33
-//! to 1.35); the tables are Skiff's own, one line per field, written so that a reader can check a
-//! line against the `.proto` by eye. [`super::decode`] interprets them; nothing else knows them.
+//! The field numbers are wire facts from Kubernetes' `generated.proto` files (read in
+//! kubernetes/kubernetes `staging/src/k8s.io/api/*/v1` and `apimachinery/pkg/apis/meta/v1`, as of
+//! 1.35, a superset of what kubectl 1.32/1.33 send); the JSON names are the Go `json` tags (checked
+//! against k8s-openapi's types for 1.31, which lack only the fields added since). The tables are
+//! Skiff's own, one line per field, so that a reader can check a line against the `.proto` by eye.
+//! [`super::decode`] interprets them; nothing else knows them.
 //!
-//! Every kind Skiff serves is here except Lease, EndpointSlice and StorageClass (the
-//! `coordination.k8s.io`, `discovery.k8s.io` and `storage.k8s.io` groups), which no kubectl
-//! generator sends; their protobuf bodies are refused with 415, as are those of kinds Skiff does
-//! not serve, should one reach the decoder.
+//! Every kind Skiff serves is here; a protobuf body of any other kind is refused with 415, should
+//! one reach the decoder.
 //!
 //! # How a line reads
 //!
@@ -34,6 +34,7 @@ mod apps;
 mod batch;
 mod container;
 mod core;
+mod groups;
 mod meta;
 mod networking;
 mod pod;
@@ -158,8 +159,11 @@ const KINDS: &[(&str, &str, &Message)] = &[
     ("apps/v1", "ReplicaSet", &apps::REPLICA_SET),
     ("apps/v1", "StatefulSet", &apps::STATEFUL_SET),
     ("batch/v1", "Job", &batch::JOB),
+    ("coordination.k8s.io/v1", "Lease", &groups::LEASE),
+    ("discovery.k8s.io/v1", "EndpointSlice", &groups::ENDPOINT_SLICE),
     ("networking.k8s.io/v1", "Ingress", &networking::INGRESS),
     ("networking.k8s.io/v1", "IngressClass", &networking::INGRESS_CLASS),
+    ("storage.k8s.io/v1", "StorageClass", &groups::STORAGE_CLASS),
 ];
 
 /// The message of objects of this `apiVersion` and `kind`, if the decoder knows it.
