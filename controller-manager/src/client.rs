@@ -5,12 +5,12 @@
 //! decision is tested against a recording fake (`testing::FakeCluster`) and the real client
 //! (gRPC to the API server, objects as Kubernetes JSON) plugs in by implementing them.
 //!
-//! Reads come from the informer caches ([`crate::cache::Lister`]); these traits hold the writes,
+//! Reads come from the informer caches (`skiff_client::reflector::Store`); these traits hold the writes,
 //! plus the one uncached read each controller makes before it adopts an orphan (client-go's
 //! `RecheckDeletionTimestamp`: the owner may have been deleted since the cache last heard of it).
 //!
 //! Every write sends the object as read from the cache, `resourceVersion` included, so a write
-//! based on a stale cache fails with [`ApiError::Conflict`] and the key is retried: optimistic
+//! based on a stale cache fails with a 409 Conflict and the key is retried: optimistic
 //! concurrency is what keeps a lagging cache from doing harm where expectations are not used.
 
 use async_trait::async_trait;
@@ -18,32 +18,24 @@ use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
-/// An API server's refusal, by the `reason` of its `Status` body. The string is the `Status`
-/// message, which events and conditions quote ("Error creating: pods \"web-\" is forbidden…").
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ApiError {
-    /// 404 `NotFound`.
-    #[error("{0}")]
-    NotFound(String),
-    /// 409 `AlreadyExists`: a create found the name taken.
-    #[error("{0}")]
-    AlreadyExists(String),
-    /// 409 `Conflict`: the `resourceVersion` sent is not the stored one.
-    #[error("{0}")]
-    Conflict(String),
-    /// 403 with the `NamespaceTerminating` cause: every create in the namespace will fail, so the
-    /// controllers stop trying (without an error) instead of retrying.
-    #[error("{0}")]
-    NamespaceTerminating(String),
-    /// Anything else (invalid, forbidden, unavailable, a transport error).
-    #[error("{0}")]
-    Other(String),
+/// The API client's error: a Kubernetes `Status` (`is_not_found()`, `is_already_exists()`,
+/// `is_conflict()` …) or a transport failure.
+pub use skiff_client::ApiError;
+
+/// The `Status` message alone ("pods \"web-\" is forbidden: exceeded quota: …"), as
+/// Kubernetes quotes it in events and conditions.
+pub fn message(err: &ApiError) -> String {
+    match err {
+        ApiError::Status { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
 }
 
-impl ApiError {
-    pub fn is_not_found(&self) -> bool {
-        matches!(self, ApiError::NotFound(_))
-    }
+/// A create refused because the namespace is being deleted (a 403 with the
+/// `NamespaceTerminating` cause; its message is the sure sign, as the cause is not kept):
+/// every other create there would fail too, so the controllers stop trying without an error.
+pub fn is_namespace_terminating(err: &ApiError) -> bool {
+    matches!(err, ApiError::Status { code: 403, message, .. } if message.contains("because it is being terminated"))
 }
 
 /// The Deployment controller's writes (upstream: `dc.client.AppsV1()`).
@@ -59,6 +51,7 @@ pub trait DeploymentClient: Send + Sync {
     /// Adoption and release: sets `metadata.ownerReferences` of `rs` to `owner_references`, a
     /// JSON merge patch `{"metadata": {"uid": <rs uid>, "ownerReferences": [...]}}`. The uid
     /// makes the API server refuse the patch (409) if the name now belongs to another object.
+    /// (The same with `Api::<ReplicaSet>::patch(name, &Patch::Merge(..))`.)
     async fn patch_replica_set_owner_references(
         &self,
         rs: &ReplicaSet,

@@ -1,33 +1,20 @@
 //! Kubernetes Events, the lines under "Events:" in `kubectl describe`.
 //!
 //! Mirrors client-go's `record.EventRecorder` (`Eventf(object, type, reason, message)`): a
-//! controller records and moves on; writing the `Event` objects (and aggregating repeats into a
-//! `count`) is the recorder's business, so [`EventRecorder::record`] is not async and cannot fail.
-//! The reasons and messages are Kubernetes' own, word for word, because people grep for them.
+//! controller records and moves on; writing the `Event` objects (and counting repeats) is the
+//! recorder's business, so [`EventRecorder::record`] is not async and cannot fail. (Over
+//! `skiff_client::events::Recorder`, whose `record` is async: spawn it.) The reasons and messages
+//! are Kubernetes' own, word for word, because people grep for them.
 
-use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+pub use skiff_client::events::{EventType, Reference};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventType {
-    Normal,
-    Warning,
-}
-
-impl EventType {
-    /// The `type` field of an Event.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventType::Normal => "Normal",
-            EventType::Warning => "Warning",
-        }
-    }
-}
+use crate::fields;
 
 /// One event about one object (its `involvedObject`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
-    pub regarding: ObjectReference,
+    pub regarding: Reference,
     pub type_: EventType,
     pub reason: String,
     pub message: String,
@@ -37,7 +24,7 @@ pub trait EventRecorder: Send + Sync {
     fn record(&self, event: Event);
 }
 
-/// Records `reason`/`message` about the object with `metadata` of `kind` (`apps/v1`).
+/// Records `reason`/`message` about the `apps/v1` object of `kind` with `metadata`.
 pub fn record(
     recorder: &dyn EventRecorder,
     kind: &str,
@@ -46,13 +33,12 @@ pub fn record(
     reason: &str,
     message: String,
 ) {
-    let regarding = ObjectReference {
-        api_version: Some("apps/v1".into()),
-        kind: Some(kind.into()),
-        name: metadata.name.clone(),
+    let regarding = Reference {
+        api_version: "apps/v1".into(),
+        kind: kind.into(),
         namespace: metadata.namespace.clone(),
-        uid: metadata.uid.clone(),
-        resource_version: metadata.resource_version.clone(),
+        name: fields::name(metadata).into(),
+        uid: fields::uid(metadata).into(),
         field_path: None,
     };
     recorder.record(Event { regarding, type_, reason: reason.into(), message });

@@ -12,10 +12,9 @@
 //! |---|---|---|
 //! | `deployment/` | the Deployment controller, one file per strategy and concern (see its doc) | `pkg/controller/deployment/` |
 //! | `replicaset/` | the ReplicaSet controller (see its doc) | `pkg/controller/replicaset/` |
-//! | `client.rs` | **the traits the API client implements**: [`client::DeploymentClient`], [`client::ReplicaSetClient`], and [`client::ApiError`] | the clientsets the controllers call |
+//! | `client.rs` | **the traits the API client implements**: [`client::DeploymentClient`], [`client::ReplicaSetClient`] | the clientsets the controllers call |
 //! | `events.rs` | [`events::EventRecorder`]: Kubernetes Events, fire and forget | client-go `tools/record` |
 //! | `clock.rs` | [`clock::Clock`]: the time, passed in | `metav1.Now`, upstream's test `nowFn` |
-//! | `cache.rs` | [`cache::Lister`]: reads from the informer caches (`skiff_client::reflector::Store`) | client-go listers |
 //! | `owner.rs` | controller references; adopt and release | `controller_ref_manager.go` |
 //! | `pods.rs` | active, ready, available pods; the order pods are deleted in | `controller_utils.go`, `pkg/api/v1/pod/util.go` |
 //! | `selector.rs` | `spec.selector` as a label selector | `metav1.LabelSelectorAsSelector` |
@@ -24,8 +23,8 @@
 //!
 //! # Driving the controllers
 //!
-//! Everything they do with the world goes through `Arc<dyn …>`s: [`cache::Lister`]s over the
-//! caches of Deployments, ReplicaSets and pods, a client, an event recorder and a clock. Each
+//! They read the informer caches (`skiff_client::reflector::Store`s of Deployments, ReplicaSets
+//! and pods) and act through `Arc<dyn …>`s: a client, an event recorder and a clock. Each
 //! sync is `async fn sync_*(&self, key) -> Result<Action, Error>`, for
 //! `skiff_client::controller::Controller::run`:
 //!
@@ -45,7 +44,6 @@
 //! Still to come here: StatefulSet, DaemonSet, Job, Endpoints, the garbage collector, node
 //! lifecycle, the daemon's `run`.
 
-pub mod cache;
 pub mod client;
 pub mod clock;
 pub mod deployment;

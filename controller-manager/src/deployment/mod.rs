@@ -48,11 +48,10 @@ use std::sync::Arc;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
 use skiff_client::controller::Action;
-use skiff_client::reflector::ObjectKey;
+use skiff_client::reflector::{ObjectKey, Store};
 use skiff_client::watcher::Event;
 use tracing::{debug, instrument};
 
-use crate::cache::Lister;
 use crate::client::{ApiError, DeploymentClient};
 use crate::clock::Clock;
 use crate::events::{self, EventRecorder, EventType};
@@ -122,9 +121,9 @@ pub enum Error {
 /// The Deployment controller. Cheap to share behind an `Arc`; keeps no state of its own
 /// between syncs (everything is read back from the caches).
 pub struct DeploymentController {
-    deployments: Arc<dyn Lister<Deployment>>,
-    replica_sets: Arc<dyn Lister<ReplicaSet>>,
-    pods: Arc<dyn Lister<Pod>>,
+    deployments: Store<Deployment>,
+    replica_sets: Store<ReplicaSet>,
+    pods: Store<Pod>,
     client: Arc<dyn DeploymentClient>,
     recorder: Arc<dyn EventRecorder>,
     clock: Arc<dyn Clock>,
@@ -135,9 +134,9 @@ type PodMap = BTreeMap<String, Vec<Arc<Pod>>>;
 
 impl DeploymentController {
     pub fn new(
-        deployments: Arc<dyn Lister<Deployment>>,
-        replica_sets: Arc<dyn Lister<ReplicaSet>>,
-        pods: Arc<dyn Lister<Pod>>,
+        deployments: Store<Deployment>,
+        replica_sets: Store<ReplicaSet>,
+        pods: Store<Pod>,
         client: Arc<dyn DeploymentClient>,
         recorder: Arc<dyn EventRecorder>,
         clock: Arc<dyn Clock>,
@@ -181,26 +180,26 @@ impl DeploymentController {
             return Ok(Action::Done);
         }
 
-        let rs_list = self.get_replica_sets_for_deployment(&d).await?;
+        let mut rs_list = self.get_replica_sets_for_deployment(&d).await?;
         let pod_map = self.get_pod_map_for_deployment(&d, &rs_list)?;
 
         if d.metadata.deletion_timestamp.is_some() {
-            return self.sync_status_only(&mut d, &rs_list).await;
+            return self.sync_status_only(&mut d, &mut rs_list).await;
         }
 
         self.check_paused_conditions(&mut d).await?;
 
         if fields::paused(&d) {
-            return self.sync(&mut d, &rs_list).await;
+            return self.sync(&mut d, &mut rs_list).await;
         }
 
-        if self.is_scaling_event(&mut d, &rs_list).await? {
-            return self.sync(&mut d, &rs_list).await;
+        if self.is_scaling_event(&mut d, &mut rs_list).await? {
+            return self.sync(&mut d, &mut rs_list).await;
         }
 
         match fields::strategy_type(&d) {
-            "Recreate" => self.rollout_recreate(&mut d, &rs_list, &pod_map).await,
-            "RollingUpdate" => self.rollout_rolling(&mut d, &rs_list).await,
+            "Recreate" => self.rollout_recreate(&mut d, &mut rs_list, &pod_map).await,
+            "RollingUpdate" => self.rollout_rolling(&mut d, &mut rs_list).await,
             other => Err(Error::UnexpectedStrategy { deployment: key.to_string(), strategy: other.into() }),
         }
     }

@@ -15,6 +15,11 @@
 //! 4. The name is taken: by our own ReplicaSet with this template (the cache was late), fine;
 //!    by anything else, a hash collision: `collisionCount` goes up by one and the next sync
 //!    tries another name.
+//!
+//! `rs_list` is the sync's list of the Deployment's ReplicaSets; a ReplicaSet written here goes
+//! back into it. (Upstream reads the cache's list twice in one sync, in `isScalingEvent` and
+//! again in the rollout, so its second write of the same ReplicaSet fails as a conflict and the
+//! sync is retried; the outcome is the same, one error earlier.)
 
 use std::collections::BTreeMap;
 
@@ -27,7 +32,7 @@ use super::conditions::*;
 use super::hash::compute_hash;
 use super::util::*;
 use super::{DeploymentController, Error, CONTROLLER_KIND};
-use crate::client::ApiError;
+use crate::client::{is_namespace_terminating, message as api_message};
 use crate::events::EventType;
 use crate::fields::{self, omit_zero};
 use crate::owner;
@@ -37,7 +42,7 @@ impl DeploymentController {
     pub(super) async fn get_all_replica_sets_and_sync_revision(
         &self,
         d: &mut Deployment,
-        rs_list: &[ReplicaSet],
+        rs_list: &mut Vec<ReplicaSet>,
         create_if_not_existed: bool,
     ) -> Result<(Option<ReplicaSet>, Vec<ReplicaSet>), Error> {
         let (_, all_old_rss) = find_old_replica_sets(d, rs_list);
@@ -48,18 +53,22 @@ impl DeploymentController {
     async fn get_new_replica_set(
         &self,
         d: &mut Deployment,
-        rs_list: &[ReplicaSet],
+        rs_list: &mut Vec<ReplicaSet>,
         old_rss: &[ReplicaSet],
         create_if_not_existed: bool,
     ) -> Result<Option<ReplicaSet>, Error> {
         let new_revision = (max_revision(old_rss) + 1).to_string();
-        if let Some(existing) = find_new_replica_set(d, rs_list) {
-            return self.sync_existing_new_replica_set(d, existing, &new_revision).await.map(Some);
+        let new_rs = match find_new_replica_set(d, rs_list) {
+            Some(existing) => self.sync_existing_new_replica_set(d, existing, &new_revision).await?,
+            None if create_if_not_existed => self.create_new_replica_set(d, old_rss, &new_revision).await?,
+            None => return Ok(None),
+        };
+        let uid = fields::uid(&new_rs.metadata);
+        match rs_list.iter_mut().find(|rs| fields::uid(&rs.metadata) == uid) {
+            Some(listed) => *listed = new_rs.clone(),
+            None => rs_list.push(new_rs.clone()),
         }
-        if !create_if_not_existed {
-            return Ok(None);
-        }
-        self.create_new_replica_set(d, old_rss, &new_revision).await.map(Some)
+        Ok(Some(new_rs))
     }
 
     async fn sync_existing_new_replica_set(
@@ -115,10 +124,10 @@ impl DeploymentController {
         let (created, already_exists) = match self.client.create_replica_set(&new_rs).await {
             Ok(created) => (created, false),
             // A slow cache, or a fast resync: is it ours?
-            Err(ApiError::AlreadyExists(_)) => (self.existing_or_collision(d, &name).await?, true),
-            Err(source @ ApiError::NamespaceTerminating(_)) => return Err(Error::CreateReplicaSet { name, source }),
+            Err(err) if err.is_already_exists() => (self.existing_or_collision(d, &name).await?, true),
+            Err(source) if is_namespace_terminating(&source) => return Err(Error::CreateReplicaSet { name, source }),
             Err(source) => {
-                let message = format!("Failed to create new replica set {name:?}: {source}");
+                let message = format!("Failed to create new replica set {name:?}: {}", api_message(&source));
                 if has_progress_deadline(d) {
                     let condition = new_deployment_condition(
                         PROGRESSING,

@@ -25,7 +25,7 @@ impl DeploymentController {
     pub(super) async fn rollout_recreate(
         &self,
         d: &mut Deployment,
-        rs_list: &[ReplicaSet],
+        rs_list: &mut Vec<ReplicaSet>,
         pod_map: &PodMap,
     ) -> Result<Action, Error> {
         // Not created yet if missing: nothing scales up before everything scaled down.

@@ -26,7 +26,11 @@ use super::{DeploymentController, Error};
 use crate::fields::{self, rs_available_replicas, rs_replicas};
 
 impl DeploymentController {
-    pub(super) async fn rollout_rolling(&self, d: &mut Deployment, rs_list: &[ReplicaSet]) -> Result<Action, Error> {
+    pub(super) async fn rollout_rolling(
+        &self,
+        d: &mut Deployment,
+        rs_list: &mut Vec<ReplicaSet>,
+    ) -> Result<Action, Error> {
         let (new_rs, old_rss) = self.get_all_replica_sets_and_sync_revision(d, rs_list, true).await?;
         // Always there: it was created if missing.
         let Some(new_rs) = new_rs else { return Ok(Action::Done) };

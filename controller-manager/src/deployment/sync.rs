@@ -29,7 +29,11 @@ use crate::fields::{self, omit_zero, rs_replicas};
 
 impl DeploymentController {
     /// `syncStatusOnly`: a Deployment being deleted gets its status updated, nothing else.
-    pub(super) async fn sync_status_only(&self, d: &mut Deployment, rs_list: &[ReplicaSet]) -> Result<Action, Error> {
+    pub(super) async fn sync_status_only(
+        &self,
+        d: &mut Deployment,
+        rs_list: &mut Vec<ReplicaSet>,
+    ) -> Result<Action, Error> {
         let (new_rs, old_rss) = self.get_all_replica_sets_and_sync_revision(d, rs_list, false).await?;
         let all_rss = all_replica_sets(&old_rss, new_rs.as_ref());
         self.sync_deployment_status(&all_rss, new_rs.as_ref(), d).await?;
@@ -37,7 +41,7 @@ impl DeploymentController {
     }
 
     /// `sync`: scaling events and paused Deployments. No new ReplicaSet is created here.
-    pub(super) async fn sync(&self, d: &mut Deployment, rs_list: &[ReplicaSet]) -> Result<Action, Error> {
+    pub(super) async fn sync(&self, d: &mut Deployment, rs_list: &mut Vec<ReplicaSet>) -> Result<Action, Error> {
         let (new_rs, old_rss) = self.get_all_replica_sets_and_sync_revision(d, rs_list, false).await?;
         self.scale(d, new_rs.as_ref(), &old_rss).await?;
         // A paused Deployment does not roll out, so this is where its history is trimmed.
@@ -86,7 +90,11 @@ impl DeploymentController {
 
     /// `isScalingEvent`: an active ReplicaSet was last sized for another `replicas` than the
     /// Deployment's (its `desired-replicas` annotation): only the size changed, not the template.
-    pub(super) async fn is_scaling_event(&self, d: &mut Deployment, rs_list: &[ReplicaSet]) -> Result<bool, Error> {
+    pub(super) async fn is_scaling_event(
+        &self,
+        d: &mut Deployment,
+        rs_list: &mut Vec<ReplicaSet>,
+    ) -> Result<bool, Error> {
         let (new_rs, old_rss) = self.get_all_replica_sets_and_sync_revision(d, rs_list, false).await?;
         let all_rss = all_replica_sets(&old_rss, new_rs.as_ref());
         let replicas = fields::replicas(d);

@@ -25,7 +25,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use tracing::debug;
 
 use super::{key_of, Error, ReplicaSetController, BURST_REPLICAS, CONTROLLER_KIND};
-use crate::client::ApiError;
+use crate::client::{is_namespace_terminating, message};
 use crate::events::EventType;
 use crate::fields;
 use crate::owner;
@@ -76,9 +76,9 @@ impl ReplicaSetController {
                 self.event(rs, EventType::Normal, "SuccessfulCreate", message);
                 Ok(())
             }
-            Err(ApiError::NamespaceTerminating(_)) => Ok(()),
+            Err(source) if is_namespace_terminating(&source) => Ok(()),
             Err(source) => {
-                self.event(rs, EventType::Warning, "FailedCreate", format!("Error creating: {source}"));
+                self.event(rs, EventType::Warning, "FailedCreate", format!("Error creating: {}", message(&source)));
                 Err(Error::CreatePods { replica_set: fields::name(&rs.metadata).into(), source })
             }
         }
@@ -95,7 +95,7 @@ impl ReplicaSetController {
                 // This deletion will never be observed.
                 self.expectations.deletion_observed(&key_of(&rs.metadata), &key_of(&pod.metadata));
                 if !source.is_not_found() {
-                    self.event(rs, EventType::Warning, "FailedDelete", format!("Error deleting: {source}"));
+                    self.event(rs, EventType::Warning, "FailedDelete", format!("Error deleting: {}", message(&source)));
                 }
                 Err(Error::DeletePods { replica_set: fields::name(&rs.metadata).into(), source })
             }

@@ -44,10 +44,9 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use skiff_api::selector::LabelSelector as Selector;
 use skiff_client::controller::Action;
-use skiff_client::reflector::ObjectKey;
+use skiff_client::reflector::{ObjectKey, Store};
 use tracing::{debug, instrument, warn};
 
-use crate::cache::Lister;
 use crate::client::{ApiError, ReplicaSetClient};
 use crate::clock::Clock;
 use crate::events::{self, EventRecorder, EventType};
@@ -98,7 +97,7 @@ impl Error {
     /// The API server's message, for the `ReplicaFailure` condition (as upstream writes it).
     fn api_message(&self) -> String {
         match self {
-            Error::CreatePods { source, .. } | Error::DeletePods { source, .. } => source.to_string(),
+            Error::CreatePods { source, .. } | Error::DeletePods { source, .. } => crate::client::message(source),
             other => other.to_string(),
         }
     }
@@ -107,8 +106,8 @@ impl Error {
 /// The ReplicaSet controller. Share it behind an `Arc`: its expectations must be the same
 /// for `sync_replica_set` and `pod_event`.
 pub struct ReplicaSetController {
-    replica_sets: Arc<dyn Lister<ReplicaSet>>,
-    pods: Arc<dyn Lister<Pod>>,
+    replica_sets: Store<ReplicaSet>,
+    pods: Store<Pod>,
     client: Arc<dyn ReplicaSetClient>,
     recorder: Arc<dyn EventRecorder>,
     clock: Arc<dyn Clock>,
@@ -118,8 +117,8 @@ pub struct ReplicaSetController {
 
 impl ReplicaSetController {
     pub fn new(
-        replica_sets: Arc<dyn Lister<ReplicaSet>>,
-        pods: Arc<dyn Lister<Pod>>,
+        replica_sets: Store<ReplicaSet>,
+        pods: Store<Pod>,
         client: Arc<dyn ReplicaSetClient>,
         recorder: Arc<dyn EventRecorder>,
         clock: Arc<dyn Clock>,

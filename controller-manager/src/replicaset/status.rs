@@ -164,8 +164,7 @@ impl ReplicaSetController {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::ApiError;
-    use crate::testing::{at, PodBuilder, ReplicaSetBuilder};
+    use crate::testing::{at, status_error, PodBuilder, ReplicaSetBuilder};
 
     fn pods(list: Vec<Pod>) -> Vec<Arc<Pod>> {
         list.into_iter().map(Arc::new).collect()
@@ -194,7 +193,7 @@ mod tests {
         let rs = ReplicaSet::test("web").replicas(3);
         let err = Error::CreatePods {
             replica_set: "web".into(),
-            source: ApiError::Other("pods \"web-\" is forbidden: exceeded quota: pods".into()),
+            source: status_error(403, "Forbidden", "pods \"web-\" is forbidden: exceeded quota: pods"),
         };
         let status = calculate_status(&rs, &[], Some(&err), &at(5));
         let condition = get_condition(&status, REPLICA_FAILURE).unwrap();

@@ -9,58 +9,50 @@ use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use k8s_openapi::chrono::Duration;
-use k8s_openapi::Metadata;
 use parking_lot::Mutex;
-use skiff_client::reflector::ObjectKey;
+use skiff_client::reflector::{Object, Store, Writer};
+use skiff_client::watcher::Event;
 
 use super::builders::at;
-use crate::cache::Lister;
 use crate::client::{ApiError, DeploymentClient, ReplicaSetClient};
 use crate::clock::Clock;
 use crate::deployment::DeploymentController;
-use crate::events::{Event, EventRecorder};
+use crate::events::{self, EventRecorder};
 use crate::fields;
 use crate::replicaset::ReplicaSetController;
 
-fn key_of(meta: &ObjectMeta) -> ObjectKey {
-    ObjectKey { namespace: meta.namespace.clone(), name: fields::name(meta).to_string() }
+/// An informer cache: the real one (`reflector::Writer` and `Store`), fed by hand.
+pub struct FakeCache<K: Object + Clone> {
+    writer: Mutex<Writer<K>>,
 }
 
-/// An informer cache: a map, answering the two questions controllers ask.
-pub struct FakeCache<K> {
-    objects: Mutex<BTreeMap<ObjectKey, Arc<K>>>,
-}
-
-impl<K> Default for FakeCache<K> {
+impl<K: Object + Clone> Default for FakeCache<K> {
     fn default() -> Self {
-        FakeCache { objects: Mutex::new(BTreeMap::new()) }
+        FakeCache { writer: Mutex::new(Writer::default()) }
     }
 }
 
-impl<K: Metadata<Ty = ObjectMeta> + Clone + Send + Sync> FakeCache<K> {
-    pub fn put(&self, object: K) {
-        self.objects.lock().insert(key_of(object.metadata()), Arc::new(object));
+impl<K: Object + Clone> FakeCache<K> {
+    pub fn store(&self) -> Store<K> {
+        self.writer.lock().store()
     }
 
-    pub fn remove(&self, key: &ObjectKey) {
-        self.objects.lock().remove(key);
+    pub fn put(&self, object: K) {
+        self.writer.lock().apply(&Event::Applied(object));
+    }
+
+    pub fn remove(&self, object: K) {
+        self.writer.lock().apply(&Event::Deleted(object));
     }
 
     pub fn replace_all(&self, objects: impl IntoIterator<Item = K>) {
-        let fresh = objects.into_iter().map(|o| (key_of(o.metadata()), Arc::new(o))).collect();
-        *self.objects.lock() = fresh;
+        self.writer.lock().apply(&Event::Restarted(objects.into_iter().collect()));
     }
 }
 
-impl<K: Metadata<Ty = ObjectMeta> + Clone + Send + Sync> Lister<K> for FakeCache<K> {
-    fn get(&self, key: &ObjectKey) -> Option<Arc<K>> {
-        self.objects.lock().get(key).cloned()
-    }
-
-    fn in_namespace(&self, namespace: &str) -> Vec<Arc<K>> {
-        let objects = self.objects.lock();
-        objects.iter().filter(|(k, _)| k.namespace.as_deref() == Some(namespace)).map(|(_, o)| o.clone()).collect()
-    }
+/// `ApiError::Status`, as the API server answers.
+pub fn status_error(code: u16, reason: &str, message: &str) -> ApiError {
+    ApiError::Status { code, reason: reason.into(), message: message.into() }
 }
 
 /// A clock that moves only when told to.
@@ -95,7 +87,7 @@ struct State {
     replica_sets: BTreeMap<String, ReplicaSet>,
     pods: BTreeMap<String, Pod>,
     writes: Vec<String>,
-    events: Vec<Event>,
+    events: Vec<events::Event>,
     /// Failures to inject: the next write whose line starts with the prefix fails.
     failures: Vec<(String, ApiError)>,
     /// When set, writes reach the store but not the caches, until `sync_cache`.
@@ -107,9 +99,9 @@ struct State {
 /// The API server, its watch and the informer caches, in memory. See the module doc.
 #[derive(Default)]
 pub struct FakeCluster {
-    pub deployments: Arc<FakeCache<Deployment>>,
-    pub replica_sets: Arc<FakeCache<ReplicaSet>>,
-    pub pods: Arc<FakeCache<Pod>>,
+    pub deployments: FakeCache<Deployment>,
+    pub replica_sets: FakeCache<ReplicaSet>,
+    pub pods: FakeCache<Pod>,
     pub clock: Arc<FakeClock>,
     state: Mutex<State>,
 }
@@ -151,15 +143,17 @@ impl State {
 
 fn check_version(stored: &ObjectMeta, sent: &ObjectMeta, what: &str) -> Result<(), ApiError> {
     match &sent.resource_version {
-        Some(version) if !version.is_empty() && Some(version) != stored.resource_version.as_ref() => {
-            Err(ApiError::Conflict(format!("Operation cannot be fulfilled on {what}: the object has been modified")))
-        }
+        Some(version) if !version.is_empty() && Some(version) != stored.resource_version.as_ref() => Err(status_error(
+            409,
+            "Conflict",
+            &format!("Operation cannot be fulfilled on {what}: the object has been modified"),
+        )),
         _ => Ok(()),
     }
 }
 
 fn not_found(what: &str) -> ApiError {
-    ApiError::NotFound(format!("{what} not found"))
+    status_error(404, "NotFound", &format!("{what} not found"))
 }
 
 impl FakeCluster {
@@ -169,9 +163,9 @@ impl FakeCluster {
 
     pub fn deployment_controller(self: &Arc<Self>) -> DeploymentController {
         DeploymentController::new(
-            self.deployments.clone(),
-            self.replica_sets.clone(),
-            self.pods.clone(),
+            self.deployments.store(),
+            self.replica_sets.store(),
+            self.pods.store(),
             self.clone(),
             self.clone(),
             self.clock.clone(),
@@ -180,8 +174,8 @@ impl FakeCluster {
 
     pub fn replica_set_controller(self: &Arc<Self>) -> ReplicaSetController {
         ReplicaSetController::new(
-            self.replica_sets.clone(),
-            self.pods.clone(),
+            self.replica_sets.store(),
+            self.pods.store(),
             self.clone(),
             self.clone(),
             self.clock.clone(),
@@ -255,7 +249,7 @@ impl FakeCluster {
     pub fn remove_pod(&self, name: &str) {
         let mut state = self.state.lock();
         if let Some(pod) = state.pods.remove(name) {
-            self.pods.remove(&key_of(&pod.metadata));
+            self.pods.remove(pod);
         }
     }
 
@@ -289,7 +283,7 @@ impl FakeCluster {
     /// forgets them.
     pub fn take_events(&self) -> Vec<String> {
         let events = std::mem::take(&mut self.state.lock().events);
-        events.into_iter().map(|e| format!("{} {} {}", e.type_.as_str(), e.reason, e.message)).collect()
+        events.into_iter().map(|e| format!("{:?} {} {}", e.type_, e.reason, e.message)).collect()
     }
 
     pub fn deployment(&self, name: &str) -> Deployment {
@@ -313,7 +307,7 @@ impl FakeCluster {
 }
 
 impl EventRecorder for FakeCluster {
-    fn record(&self, event: Event) {
+    fn record(&self, event: events::Event) {
         self.state.lock().events.push(event);
     }
 }
@@ -326,7 +320,7 @@ impl DeploymentClient for FakeCluster {
         let name = fields::name(&rs.metadata).to_string();
         state.write(format!("create replicaset {name} replicas={}", fields::rs_replicas(rs)))?;
         if state.replica_sets.contains_key(&name) {
-            return Err(ApiError::AlreadyExists(format!("replicasets.apps \"{name}\" already exists")));
+            return Err(status_error(409, "AlreadyExists", &format!("replicasets.apps \"{name}\" already exists")));
         }
         let mut created = rs.clone();
         state.stamp(&mut created.metadata, &now);
@@ -362,7 +356,7 @@ impl DeploymentClient for FakeCluster {
         state.write(format!("delete replicaset {name}"))?;
         let removed = state.replica_sets.remove(name).ok_or_else(|| not_found(name))?;
         if !state.lagging {
-            self.replica_sets.remove(&key_of(&removed.metadata));
+            self.replica_sets.remove(removed);
         }
         Ok(())
     }
@@ -377,7 +371,7 @@ impl DeploymentClient for FakeCluster {
         state.write(owner_line("replicaset", &name, &owner_references))?;
         let mut stored = state.replica_sets.get(&name).cloned().ok_or_else(|| not_found(&name))?;
         if stored.metadata.uid != rs.metadata.uid {
-            return Err(ApiError::Conflict(format!("the UID of {name} does not match")));
+            return Err(status_error(409, "Conflict", &format!("the UID of {name} does not match")));
         }
         stored.metadata.owner_references = Some(owner_references);
         stored.metadata.resource_version = Some(state.next_revision());
@@ -447,7 +441,7 @@ impl ReplicaSetClient for FakeCluster {
         state.write(format!("delete pod {name}"))?;
         let removed = state.pods.remove(name).ok_or_else(|| not_found(name))?;
         if !state.lagging {
-            self.pods.remove(&key_of(&removed.metadata));
+            self.pods.remove(removed);
         }
         Ok(())
     }
@@ -462,7 +456,7 @@ impl ReplicaSetClient for FakeCluster {
         state.write(owner_line("pod", &name, &owner_references))?;
         let mut stored = state.pods.get(&name).cloned().ok_or_else(|| not_found(&name))?;
         if stored.metadata.uid != pod.metadata.uid {
-            return Err(ApiError::Conflict(format!("the UID of {name} does not match")));
+            return Err(status_error(409, "Conflict", &format!("the UID of {name} does not match")));
         }
         stored.metadata.owner_references = Some(owner_references);
         stored.metadata.resource_version = Some(state.next_revision());
