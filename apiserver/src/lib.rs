@@ -49,8 +49,9 @@ use crate::watch_cache::WatchCaches;
 /// The largest request body accepted, as in Kubernetes (3 MiB).
 pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
 
-/// The namespaces that exist from the first start.
-const INITIAL_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-public"];
+/// The namespaces that exist from the first start (`kube-node-lease` holds the kubelets'
+/// heartbeat Leases).
+const INITIAL_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -137,6 +138,7 @@ pub async fn serve(
     let objects = ObjectStore::new(client.clone());
     bootstrap(&objects).await?;
     let caches = WatchCaches::start(client.clone(), shutdown.clone());
+    metrics::watch_cache_sizes(caches.clone());
     let verbs = Verbs::new(client, caches);
     let address = rest.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let grpc_address = grpc.as_ref().and_then(|l| l.local_addr().ok());

@@ -43,6 +43,30 @@ static DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
 pub static WATCHES: LazyLock<IntGauge> =
     LazyLock::new(|| register(IntGauge::new("apiserver_registered_watchers", "watches being served").unwrap()));
 
+/// Objects each kind's watch cache holds, and its watchers.
+static CACHE_OBJECTS: LazyLock<prometheus::IntGaugeVec> = LazyLock::new(|| {
+    register(
+        prometheus::IntGaugeVec::new(Opts::new("apiserver_watch_cache_size", "objects held by the watch cache, by resource"), &["resource"])
+            .unwrap(),
+    )
+});
+static CACHE_WATCHERS: LazyLock<prometheus::IntGaugeVec> = LazyLock::new(|| {
+    register(
+        prometheus::IntGaugeVec::new(
+            Opts::new("apiserver_watch_cache_watchers", "watchers the watch cache feeds, by resource"),
+            &["resource"],
+        )
+        .unwrap(),
+    )
+});
+
+static CACHES: std::sync::OnceLock<crate::watch_cache::WatchCaches> = std::sync::OnceLock::new();
+
+/// Makes `/metrics` report these caches' sizes (the first server of the process wins).
+pub fn watch_cache_sizes(caches: crate::watch_cache::WatchCaches) {
+    let _ = CACHES.set(caches);
+}
+
 /// Kubernetes' verb for a request: `list` and `watch` are GETs without a name.
 fn verb(method: &Method, path: &str, query: &str) -> &'static str {
     let named = crate::path::parse(path).is_ok_and(|t| t.name.is_some());
@@ -76,6 +100,12 @@ pub async fn track(request: Request, next: Next) -> Response {
 
 pub async fn render() -> String {
     LazyLock::force(&WATCHES);
+    if let Some(caches) = CACHES.get() {
+        for (resource, objects, watchers) in caches.sizes() {
+            CACHE_OBJECTS.with_label_values(&[resource]).set(objects as i64);
+            CACHE_WATCHERS.with_label_values(&[resource]).set(watchers as i64);
+        }
+    }
     let mut out = Vec::new();
     TextEncoder::new().encode(&prometheus::gather(), &mut out).expect("text encoding cannot fail");
     String::from_utf8(out).expect("the text format is UTF-8")

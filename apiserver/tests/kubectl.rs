@@ -24,7 +24,7 @@ async fn discovery_version_and_the_initial_namespaces() {
     }
     let namespaces = cluster.ok(&["get", "ns"]).await;
     assert!(namespaces.starts_with("NAME"), "{namespaces}");
-    for ns in ["default", "kube-system", "kube-public"] {
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         assert!(namespaces.contains(ns) && namespaces.contains("Active"), "{namespaces}");
     }
 }
@@ -326,6 +326,7 @@ async fn a_restart_keeps_objects_resource_versions_and_allocations() {
         metrics.contains("apiserver_request_total{code=\"201\",resource=\"services\",verb=\"POST\"} "),
         "{metrics}"
     );
+    assert!(metrics.contains("apiserver_watch_cache_size{resource=\"namespaces\"}"), "{metrics}");
 
     first.stop.cancel();
     first.api.await.unwrap().unwrap();
