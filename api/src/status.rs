@@ -78,26 +78,28 @@ impl Status {
         } else {
             format!("{}.{}", resource.kind, resource.group)
         };
-        let listed: Vec<String> = errors.iter().map(FieldError::to_string).collect();
+        // The message lists each distinct error once (Kubernetes' `ToAggregate`); the causes
+        // keep them all.
+        let mut listed: Vec<String> = Vec::new();
+        for error in errors.iter().map(FieldError::to_string) {
+            if !listed.contains(&error) {
+                listed.push(error);
+            }
+        }
         let summary = match listed.as_slice() {
-            [one] => one.clone(),
-            many => format!("[{}]", many.join(", ")),
+            [] => String::new(),
+            [one] => format!(": {one}"),
+            many => format!(": [{}]", many.join(", ")),
         };
-        let causes: Vec<Value> = errors
-            .iter()
-            .map(|e| {
-                // The cause's message is the error without its field, which travels apart.
-                let full = e.to_string();
-                let message = full.strip_prefix(&format!("{}: ", e.field)).unwrap_or(&full).to_string();
-                json!({"reason": e.reason(), "message": message, "field": e.field})
-            })
-            .collect();
+        // A cause's message is the error without its field, which travels apart.
+        let causes: Vec<Value> =
+            errors.iter().map(|e| json!({"reason": e.reason(), "message": e.body(), "field": e.field})).collect();
         let mut details = details(resource, name, resource.kind);
         details["causes"] = Value::Array(causes);
         Status {
             code: 422,
             reason: "Invalid",
-            message: format!("{qualified_kind} \"{name}\" is invalid: {summary}"),
+            message: format!("{qualified_kind} \"{name}\" is invalid{summary}"),
             details: Some(details),
         }
     }
@@ -142,6 +144,46 @@ impl Status {
                 accepted.join(", ")
             ),
             details: None,
+        }
+    }
+
+    /// 400: `fieldValidation=Strict` and the body of a create or update has unknown or
+    /// duplicate fields (`crate::schema::strict_errors`). Kubernetes words it as its decoder
+    /// fails: `Deployment in version "v1" cannot be handled as a Deployment: strict decoding
+    /// error: unknown field "spec.replicass", unknown field "…"`.
+    pub fn strict_decoding(resource: &Resource, errors: &[String]) -> Status {
+        Status::bad_request(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
+            errors.join(", "),
+            kind = resource.kind,
+            version = resource.version,
+        ))
+    }
+
+    /// 422: the same for a patch, whose result Kubernetes reports as an invalid `patch` field
+    /// with no kind and no name: ` "" is invalid: patch: Invalid value: "<patched object>":
+    /// strict decoding error: …`. `patched` is the patched object's JSON (upstream prints JSON
+    /// for JSON and merge patches, and Go's map notation for strategic merge patches).
+    pub fn strict_decoding_patch(patched: &str, errors: &[String]) -> Status {
+        let cause = format!("Invalid value: {patched:?}: strict decoding error: {}", errors.join(", "));
+        Status {
+            code: 422,
+            reason: "Invalid",
+            message: format!(" \"\" is invalid: patch: {cause}"),
+            details: Some(json!({"causes": [{"reason": "FieldValueInvalid", "message": cause, "field": "patch"}]})),
+        }
+    }
+
+    /// 422: a `fieldValidation` other than `Ignore`, `Warn` or `Strict`, reported against the
+    /// request's options (`CreateOptions`, `UpdateOptions`, `PatchOptions`).
+    pub fn unsupported_field_validation(options: &str, value: &str) -> Status {
+        let cause = format!("Unsupported value: {value:?}: supported values: \"Ignore\", \"Strict\", \"Warn\"");
+        Status {
+            code: 422,
+            reason: "Invalid",
+            message: format!("{options}.meta.k8s.io \"\" is invalid: fieldValidation: {cause}"),
+            details: Some(json!({"group": "meta.k8s.io", "kind": options,
+                                 "causes": [{"reason": "FieldValueNotSupported", "message": cause, "field": "fieldValidation"}]})),
         }
     }
 
@@ -222,6 +264,30 @@ mod tests {
         assert!(one
             .message
             .ends_with("is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0"));
+    }
+
+    #[test]
+    fn strict_decoding_errors_read_as_kube_apiserver_writes_them() {
+        let deployments = by_plural("apps", "v1", "deployments").unwrap();
+        let errors = ["unknown field \"spec.replicass\"".to_string(), "unknown field \"spec.x\"".to_string()];
+        let create = Status::strict_decoding(deployments, &errors);
+        assert_eq!((create.code, create.reason), (400, "BadRequest"));
+        assert_eq!(
+            create.message,
+            "Deployment in version \"v1\" cannot be handled as a Deployment: strict decoding error: unknown field \"spec.replicass\", unknown field \"spec.x\""
+        );
+        let patch = Status::strict_decoding_patch(r#"{"spec":{"replicass":1}}"#, &errors[..1]);
+        assert_eq!((patch.code, patch.reason), (422, "Invalid"));
+        assert_eq!(
+            patch.message,
+            r#" "" is invalid: patch: Invalid value: "{\"spec\":{\"replicass\":1}}": strict decoding error: unknown field "spec.replicass""#
+        );
+        assert_eq!(patch.to_json()["details"]["causes"][0]["field"], "patch");
+        let option = Status::unsupported_field_validation("CreateOptions", "strict");
+        assert_eq!(
+            option.message,
+            r#"CreateOptions.meta.k8s.io "" is invalid: fieldValidation: Unsupported value: "strict": supported values: "Ignore", "Strict", "Warn""#
+        );
     }
 
     #[test]
