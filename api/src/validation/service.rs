@@ -11,8 +11,8 @@
 //! Kubernetes' strategy does. On update, the primary ClusterIP `may not change once set`. Left
 //! out: the fields Kubernetes defaults that Skiff does not (`internalTrafficPolicy`,
 //! `externalTrafficPolicy`, `allocateLoadBalancerNodePorts`, `ipFamilies` and their changes),
-//! load balancer classes and status, `healthCheckNodePort`, topology annotations. NodePort ranges
-//! are the allocator's concern.
+//! load balancer classes and status, `healthCheckNodePort`, topology annotations. The NodePort
+//! range (30000–32767) is the allocator's concern; a NodePort outside 1–65535 is refused here.
 
 use std::collections::BTreeSet;
 
@@ -153,6 +153,13 @@ fn service_port<'a>(port: &'a Value, several: bool, names: &mut BTreeSet<&'a str
     }
     let number = int(port, "port").unwrap_or(0);
     errors.extend(port_number(number).into_iter().map(|p| FieldError::invalid(path.child("port"), number, p)));
+    // Kubernetes leaves a NodePort's range to its allocator; Skiff's reads a port as 16 bits, so
+    // the numbers that do not fit are refused here.
+    if let Some(node_port) = int(port, "nodePort").filter(|p| *p != 0) {
+        errors.extend(
+            port_number(node_port).into_iter().map(|p| FieldError::invalid(path.child("nodePort"), node_port, p)),
+        );
+    }
     match port.get("protocol").and_then(Value::as_str) {
         Some("") => errors.push(FieldError::required(path.child("protocol"), "")),
         Some(protocol) if !PROTOCOLS.contains(&protocol) => {

@@ -83,6 +83,7 @@ fn service_ports_are_numbered_named_when_several_and_unique() {
             ("a target port name with capitals", |o| o["spec"]["ports"][0]["targetPort"] = json!("HTTP"), ["spec.ports[0].targetPort: Invalid value: \"HTTP\": must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)", "spec.ports[0].targetPort: Invalid value: \"HTTP\": must contain at least one letter (a-z)"]),
             ("a target port above 65535", |o| o["spec"]["ports"][0]["targetPort"] = json!(70000), ["spec.ports[0].targetPort: Invalid value: 70000: must be between 1 and 65535, inclusive"]),
             ("an unknown protocol", |o| o["spec"]["ports"][0]["protocol"] = json!("ICMP"), ["spec.ports[0].protocol: Unsupported value: \"ICMP\": supported values: \"SCTP\", \"TCP\", \"UDP\""]),
+            ("a node port above 65535", |o| { o["spec"]["type"] = json!("NodePort"); o["spec"]["ports"][0]["nodePort"] = json!(70000); }, ["spec.ports[0].nodePort: Invalid value: 70000: must be between 1 and 65535, inclusive"]),
             ("a node port on a ClusterIP Service", |o| o["spec"]["ports"][0]["nodePort"] = json!(30080), ["spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'"]),
             ("one node port twice", |o| { o["spec"]["type"] = json!("NodePort"); o["spec"]["ports"] = json!([{"name": "a", "port": 80, "nodePort": 30080}, {"name": "b", "port": 81, "nodePort": 30080}]); }, ["spec.ports[1].nodePort: Duplicate value: 30080"]),
         ],
