@@ -55,4 +55,6 @@ pub mod replicaset;
 pub mod selector;
 
 #[cfg(test)]
+mod rollout_tests;
+#[cfg(test)]
 mod testing;

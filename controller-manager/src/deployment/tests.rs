@@ -378,6 +378,19 @@ async fn scaling_a_settled_deployment_resizes_its_one_replica_set() {
 }
 
 #[tokio::test]
+async fn min_ready_seconds_travels_to_the_new_replica_set_without_a_new_template() {
+    let cluster = FakeCluster::new();
+    let dc = cluster.deployment_controller();
+    let v1 = rolled_out(&cluster, &dc).await;
+    cluster.edit_deployment("web", |d| *d = d.clone().min_ready_seconds(30));
+    sync(&dc).await;
+    let writes = cluster.take_writes();
+    assert_eq!(writes[0], format!("update replicaset {v1} replicas=10"), "{writes:?}");
+    assert!(!writes.iter().any(|w| w.starts_with("create")), "the same template: the same ReplicaSet");
+    assert_eq!(fields::rs_min_ready_seconds(&cluster.replica_set(&v1)), 30);
+}
+
+#[tokio::test]
 async fn old_replica_sets_beyond_the_history_limit_are_deleted_once_empty() {
     let cluster = FakeCluster::new();
     let dc = cluster.deployment_controller();

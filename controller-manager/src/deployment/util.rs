@@ -392,14 +392,22 @@ mod tests {
         let older = ReplicaSet::test("older").replicas(0).created(at(-10));
         let new = ReplicaSet::test("new").replicas(0).created(at(10));
         let name = |rs: Option<ReplicaSet>| rs.map(|rs| fields::name(&rs.metadata).to_string());
-        assert_eq!(name(find_active_or_latest(Some(&new), &[old.clone()])), Some("new".into()), "none active: the new");
+        assert_eq!(
+            name(find_active_or_latest(Some(&new), std::slice::from_ref(&old))),
+            Some("new".into()),
+            "none active: the new"
+        );
         assert_eq!(
             name(find_active_or_latest(None, &[older.clone(), old.clone()])),
             Some("old".into()),
             "else the newest"
         );
         let busy = old.clone().replicas(3);
-        assert_eq!(name(find_active_or_latest(Some(&new), &[busy.clone()])), Some("old".into()), "the only active one");
+        assert_eq!(
+            name(find_active_or_latest(Some(&new), std::slice::from_ref(&busy))),
+            Some("old".into()),
+            "the only active one"
+        );
         assert_eq!(find_active_or_latest(Some(&new.clone().replicas(1)), &[busy]), None, "two active: proportional");
     }
 

@@ -65,6 +65,10 @@ impl Default for FakeClock {
 }
 
 impl FakeClock {
+    pub fn now_time(&self) -> Time {
+        self.0.lock().clone()
+    }
+
     pub fn set(&self, time: Time) {
         *self.0.lock() = time;
     }
