@@ -59,7 +59,8 @@ pub trait DeploymentClient: Send + Sync {
     ) -> Result<ReplicaSet, ApiError>;
     /// `PUT .../deployments/{name}/status`. As in Kubernetes (`deploymentStatusStrategy`), the
     /// API server must keep `metadata.annotations` from the request as well as `status`: the
-    /// controller writes the `deployment.kubernetes.io/revision` annotation this way.
+    /// controller writes the `deployment.kubernetes.io/revision` annotation this way. If it
+    /// dropped them, every sync would find the revision missing and write again: a hot loop.
     async fn update_deployment_status(&self, deployment: &Deployment) -> Result<Deployment, ApiError>;
     /// An uncached `GET`, before adopting an orphan ReplicaSet.
     async fn get_deployment(&self, namespace: &str, name: &str) -> Result<Deployment, ApiError>;

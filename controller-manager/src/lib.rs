@@ -20,6 +20,7 @@
 //! | `selector.rs` | `spec.selector` as a label selector | `metav1.LabelSelectorAsSelector` |
 //! | `fields.rs` | what an absent field of a k8s-openapi type means | Go's zero values and `pkg/apis/apps/v1/defaults.go` |
 //! | `testing/` | builders, the recording fake API server and caches, a fake clock (tests only) | the fake clientsets of upstream's tests |
+//! | `rollout_tests.rs` | both controllers and a fake kubelet, a rollout checked at every step against maxSurge and maxUnavailable (tests only) | `test/integration/deployment` |
 //!
 //! # Driving the controllers
 //!

@@ -180,3 +180,17 @@ async fn a_crash_looping_rollout_stalls_within_budget_times_out_and_is_undone() 
     let sizes: Vec<i32> = cluster.fake.replica_sets().iter().map(fields::rs_replicas).collect();
     assert_eq!(sizes, vec![10, 0]);
 }
+
+/// The runner (`skiff_client::controller::Controller::run`) spawns each reconcile: the syncs'
+/// futures must be `Send`, and the controllers shareable across its workers.
+#[test]
+fn the_syncs_can_run_on_the_controller_runner() {
+    fn runnable<T: Send>(_: &T) {}
+    fn shareable<T: Send + Sync>(_: &T) {}
+    let cluster = Cluster::new();
+    let key = key("web");
+    runnable(&cluster.deployments.sync_deployment(&key));
+    runnable(&cluster.replica_sets.sync_replica_set(&key));
+    shareable(&cluster.deployments);
+    shareable(&cluster.replica_sets);
+}

@@ -27,9 +27,10 @@
 //! and feed every pod event through [`ReplicaSetController::pod_event`], which records what the
 //! expectations wait for and says which ReplicaSets to sync.
 //!
-//! Left out: the `burstReplicas` flag (fixed at upstream's default, 500), pod deletion cost and
-//! ranks as in `pods.rs` but not `LogarithmicScaleDown`, terminating-pod tracking
-//! (`DeploymentReplicaSetTerminatingReplicas`, 1.33), metrics.
+//! Left out: the `--concurrent-replicaset-syncs` and burst flags (the burst is upstream's default,
+//! 500 pods a sync), `LogarithmicScaleDown` (see `pods.rs`), the retries of a failed status write
+//! inside one sync (the work queue retries the key instead), terminating-pod counts (1.33),
+//! metrics.
 
 mod manage;
 mod observe;
