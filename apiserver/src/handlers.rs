@@ -20,7 +20,7 @@ use crate::verbs::delete::DeleteOptions;
 use crate::verbs::patch::{PatchType, Patched};
 use crate::verbs::scale::ScaleChange;
 use crate::verbs::{read_json, selectors, WriteOptions};
-use crate::{respond, watch, AppState};
+use crate::{respond, streaming, watch, AppState};
 
 type Params = HashMap<String, String>;
 
@@ -70,7 +70,7 @@ pub async fn resource_request(
             Ok(binding) => verbs.bind(&target, name, binding).await.map(|o| (StatusCode::CREATED, o)),
             Err(status) => Err(status),
         },
-        (&Method::PUT, Some(name), None | Some("status")) => match read_json(&body) {
+        (&Method::PUT, Some(name), None | Some("status")) => match decode(&headers, &body) {
             Ok(object) => verbs.update(&target, name, object, &options).await.map(ok),
             Err(status) => Err(status),
         },
@@ -94,13 +94,19 @@ pub async fn resource_request(
             Err(status) => Err(status),
         },
         (&Method::DELETE, None, None) => delete_collection(&state, &target, &params, &body).await,
-        (_, _, Some(sub @ ("log" | "exec" | "attach" | "portforward" | "eviction")))
+        (&Method::GET, Some(name), Some("log")) if target.resource.plural == "pods" => {
+            return streaming::logs::serve(&state, &target, name, &params).await
+        }
+        (_, Some(_), Some("exec" | "attach")) if target.resource.plural == "pods" => Err(Status::bad_request(
+            "exec and attach are served over WebSocket (Upgrade: websocket, v5.channel.k8s.io) only",
+        )),
+        (_, _, Some(sub @ ("portforward" | "eviction")))
             if target.resource.subresource(sub).is_some() =>
         {
             Err(Status {
                 code: 503,
                 reason: "ServiceUnavailable",
-                message: format!("{}/{sub} is not served yet: it needs the kubelet", target.resource.plural),
+                message: format!("{}/{sub} is not served", target.resource.plural),
                 details: None,
             })
         }
@@ -130,7 +136,7 @@ fn ok_or_table(target: &Target, object: Value, headers: &HeaderMap) -> (StatusCo
     ok(object)
 }
 
-/// A create's body: JSON (with or without a Content-Type: the Python client sends none), or the
+/// A create's or update's body: JSON (with or without a Content-Type: the Python client sends none), or the
 /// protobuf kubectl 1.32+ generators send.
 fn decode(headers: &HeaderMap, body: &Bytes) -> Result<Value, Status> {
     if content_type(headers).contains("protobuf") {

@@ -27,13 +27,14 @@ pub mod path;
 pub mod respond;
 pub mod services;
 pub mod storage;
+pub mod streaming;
 pub mod verbs;
 pub mod watch;
 pub mod watch_cache;
 
 use std::net::SocketAddr;
 
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::Router;
 use serde_json::json;
 use skiff_api::registry::by_plural;
@@ -88,6 +89,8 @@ pub struct AppState {
     pub verbs: Verbs,
     /// `host:port` clients reach this server at (the legacy `/api` document names it).
     pub address: String,
+    /// The kubelets' logs, exec and attach.
+    pub streams: streaming::Streams,
 }
 
 /// The router, callable in memory by tests.
@@ -103,6 +106,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/{version}", get(meta::core_version))
         .route("/apis/{group}", get(meta::group))
         .route("/apis/{group}/{version}", get(meta::group_version))
+        .route("/api/v1/namespaces/{namespace}/pods/{name}/exec", any(streaming::websocket::exec))
+        .route("/api/v1/namespaces/{namespace}/pods/{name}/attach", any(streaming::websocket::attach))
         .route("/openapi/v3", get(openapi::index))
         .route("/openapi/v3/api/{version}", get(openapi::core))
         .route("/openapi/v3/apis/{group}/{version}", get(openapi::group))
@@ -134,6 +139,18 @@ pub async fn serve(
     grpc: Option<TcpListener>,
     shutdown: CancellationToken,
 ) -> Result<(), RunError> {
+    serve_with_streams(config, rest, grpc, std::sync::Arc::new(streaming::Unreachable), shutdown).await
+}
+
+/// [`serve`], with `streams` as the way to the kubelets' logs, exec and attach (tests give a
+/// fake node).
+pub async fn serve_with_streams(
+    config: Config,
+    rest: TcpListener,
+    grpc: Option<TcpListener>,
+    streams: streaming::Streams,
+    shutdown: CancellationToken,
+) -> Result<(), RunError> {
     let client = StoreClient::connect(&config.store_endpoints).await?;
     let objects = ObjectStore::new(client.clone());
     bootstrap(&objects).await?;
@@ -153,7 +170,7 @@ pub async fn serve(
             .await
             .map_err(RunError::Grpc)
     };
-    let state = AppState { verbs, address };
+    let state = AppState { verbs, address, streams };
     let rest_server = async {
         axum::serve(rest, app(state)).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await.map_err(RunError::Serve)
     };

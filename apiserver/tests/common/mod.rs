@@ -21,24 +21,30 @@ pub struct Cluster {
     _etcd: Option<skiff_tests::etcd::EtcdProcess>,
 }
 
+/// skiff-store in process, on a free port, with its data in `dir`; its address.
+async fn start_store(dir: &tempfile::TempDir, stop: &CancellationToken) -> String {
+    let store_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let store_address = store_listener.local_addr().unwrap();
+    let store_config = skiff_store::Config {
+        listen: store_address,
+        data_dir: dir.path().join("store"),
+        metrics_listen: None,
+        name: "test".into(),
+        retention: Retention::Off,
+        progress_interval: std::time::Duration::from_secs(600),
+        cache_bytes: 8 << 20,
+    };
+    tokio::spawn(skiff_store::serve(store_config, store_listener, None, stop.clone()));
+    store_address.to_string()
+}
+
 impl Cluster {
     /// The API server on skiff-store.
     pub async fn start() -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let stop = CancellationToken::new();
-        let store_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let store_address = store_listener.local_addr().unwrap();
-        let store_config = skiff_store::Config {
-            listen: store_address,
-            data_dir: dir.path().join("store"),
-            metrics_listen: None,
-            name: "test".into(),
-            retention: Retention::Off,
-            progress_interval: std::time::Duration::from_secs(600),
-            cache_bytes: 8 << 20,
-        };
-        tokio::spawn(skiff_store::serve(store_config, store_listener, None, stop.clone()));
-        Cluster::with_store(dir, stop, store_address.to_string(), None).await
+        let store_address = start_store(&dir, &stop).await;
+        Cluster::with_store(dir, stop, store_address, None).await
     }
 
     /// The API server on a real etcd (Debian's etcd 3.4).
@@ -48,11 +54,30 @@ impl Cluster {
         Cluster::with_store(tempfile::tempdir().unwrap(), CancellationToken::new(), endpoint, Some(etcd)).await
     }
 
+    /// The API server on skiff-store, reaching the kubelets' streams through `streams`.
+    pub async fn start_with_streams(streams: skiff_apiserver::streaming::Streams) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let stop = CancellationToken::new();
+        let store_address = start_store(&dir, &stop).await;
+        Cluster::with_store_and_streams(dir, stop, store_address, None, streams).await
+    }
+
     pub async fn with_store(
         dir: tempfile::TempDir,
         stop: CancellationToken,
         store_endpoint: String,
         etcd: Option<skiff_tests::etcd::EtcdProcess>,
+    ) -> Cluster {
+        let streams = std::sync::Arc::new(skiff_apiserver::streaming::Unreachable);
+        Cluster::with_store_and_streams(dir, stop, store_endpoint, etcd, streams).await
+    }
+
+    async fn with_store_and_streams(
+        dir: tempfile::TempDir,
+        stop: CancellationToken,
+        store_endpoint: String,
+        etcd: Option<skiff_tests::etcd::EtcdProcess>,
+        streams: skiff_apiserver::streaming::Streams,
     ) -> Cluster {
         let api_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let api_address = api_listener.local_addr().unwrap();
@@ -63,7 +88,7 @@ impl Cluster {
             grpc_listen: Some(grpc_address),
             store_endpoints: vec![store_endpoint.clone()],
         };
-        tokio::spawn(skiff_apiserver::serve(api_config, api_listener, Some(grpc_listener), stop.clone()));
+        tokio::spawn(skiff_apiserver::serve_with_streams(api_config, api_listener, Some(grpc_listener), streams, stop.clone()));
 
         let kubeconfig = format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- cluster: {{server: \"http://{api_address}\"}}\n  name: skiff\n\
