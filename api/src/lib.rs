@@ -16,6 +16,8 @@
 //!   restartPolicy, imagePullPolicy by tag, …).
 //! - [`apply`]: server-side apply (merge by field ownership, conflicts, pruning) and the
 //!   `managedFields` every write records.
+//! - [`schema`]: the OpenAPI v3 schemas of the served kinds, generated from `k8s-openapi`, the
+//!   documents `/openapi/v3` serves, and the unknown-field check (`fieldValidation`) they drive.
 //! - [`status`]: `Status` error bodies (NotFound, AlreadyExists, Conflict, Invalid, Expired, …).
 //! - [`age`]: ages as kubectl prints them (`3m20s`), and RFC 3339 timestamps.
 //! - [`table`]: the server-side `Table` of `kubectl get`, with Kubernetes' columns per resource.
@@ -33,6 +35,7 @@ pub mod patch;
 pub mod protobuf;
 pub mod quantity;
 pub mod registry;
+pub mod schema;
 pub mod selector;
 pub mod status;
 pub mod strategic;

@@ -1,0 +1,249 @@
+//! `fieldValidation`: what the API server does about fields that do not exist or appear twice.
+//!
+//! Mirrors kube-apiserver 1.31 (`staging/src/k8s.io/apiserver/pkg/endpoints/handlers/create.go`,
+//! `update.go`, `patch.go`, and `rest.go`'s `fieldValidation`). Each create, update and patch
+//! takes a `fieldValidation` query parameter:
+//!
+//! | value | unknown or duplicate fields |
+//! |---|---|
+//! | `Strict` (what kubectl sends by default) | the request fails: `400 BadRequest` with `strict decoding error: unknown field "spec.replicass", …` (create, update), `422 Invalid` for patches |
+//! | `Warn` (the default when absent, since 1.27) | the request succeeds; one `Warning: 299 - "unknown field \"spec.replicass\""` header each |
+//! | `Ignore` | the request succeeds, silently |
+//!
+//! In every case the unknown fields are not stored ([`super::drop_unknown_fields`]); for a
+//! duplicate, the last value wins, as in any JSON decoder. The errors are worded as
+//! `sigs.k8s.io/json` words them: `unknown field "<path>"`, `duplicate field "<path>"`.
+//!
+//! The API server calls, on create, update and patch (after applying the patch):
+//! `FieldValidation::parse`, [`strict_errors`], [`verdict`], then
+//! [`super::drop_unknown_fields`] before storing.
+//!
+//! Left out: the per-field truncation of very long warning headers.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+
+use super::{unknown_fields, FieldPath, Step};
+use crate::registry::Resource;
+
+/// The `fieldValidation` query parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldValidation {
+    Ignore,
+    Warn,
+    Strict,
+}
+
+impl FieldValidation {
+    /// The directive of a request; absent means `Warn`. Values are case-sensitive, as upstream;
+    /// a refused value comes back as the error, for `Status::unsupported_field_validation`.
+    pub fn parse(value: Option<&str>) -> Result<FieldValidation, String> {
+        match value {
+            None | Some("") | Some("Warn") => Ok(FieldValidation::Warn),
+            Some("Strict") => Ok(FieldValidation::Strict),
+            Some("Ignore") => Ok(FieldValidation::Ignore),
+            Some(other) => Err(other.to_string()),
+        }
+    }
+}
+
+/// What becomes of a request with these strict decoding errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Go on; send these `Warning` header values with the response.
+    Accept { warnings: Vec<String> },
+    /// Fail with these errors (`Status::strict_decoding`, or `strict_decoding_patch` for a patch).
+    Reject { errors: Vec<String> },
+}
+
+/// The decision of the table in the module documentation.
+pub fn verdict(directive: FieldValidation, errors: Vec<String>) -> Verdict {
+    match directive {
+        FieldValidation::Strict if !errors.is_empty() => Verdict::Reject { errors },
+        FieldValidation::Warn => Verdict::Accept { warnings: errors.iter().map(|e| warning_header(e)).collect() },
+        _ => Verdict::Accept { warnings: Vec::new() },
+    }
+}
+
+/// Every strict decoding error of a request: the duplicate fields of its `body` (in the order
+/// they appear), then the unknown fields of `object` (the body decoded, or the patched object).
+pub fn strict_errors(resource: &Resource, body: &[u8], object: &Value) -> Vec<String> {
+    let duplicates = duplicate_fields(body).into_iter().map(|path| format!("duplicate field \"{path}\""));
+    let unknown = unknown_fields(resource, object).into_iter().map(|path| format!("unknown field \"{path}\""));
+    duplicates.chain(unknown).collect()
+}
+
+/// The value of a `Warning` header (RFC 7234: code 299, no agent, a quoted text), as
+/// apimachinery's `NewWarningHeader` writes it. kubectl prints `Warning: <text>`.
+pub fn warning_header(text: &str) -> String {
+    let escaped = text.replace('\\', "\\\\").replace('"', "\\\"");
+    format!("299 - \"{escaped}\"")
+}
+
+/// The paths of the keys that appear more than once in the same object of a JSON body, in the
+/// order of their second appearance. A body that is not JSON has none: decoding fails anyway.
+pub fn duplicate_fields(body: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut path = Vec::new();
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    if (Scan { path: &mut path, found: &mut found }).deserialize(&mut deserializer).is_err() {
+        return Vec::new();
+    }
+    found.iter().map(FieldPath::to_string).collect()
+}
+
+/// Reads one JSON value without keeping it, noting the keys an object repeats.
+struct Scan<'a> {
+    path: &'a mut Vec<Step>,
+    found: &'a mut Vec<FieldPath>,
+}
+
+impl<'de> DeserializeSeed<'de> for Scan<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Scan<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            self.path.push(Step::Field(key.clone()));
+            if !seen.insert(key) {
+                self.found.push(FieldPath(self.path.clone()));
+            }
+            map.next_value_seed(Scan { path: &mut *self.path, found: &mut *self.found })?;
+            self.path.pop();
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        loop {
+            self.path.push(Step::Index(index));
+            let more = seq.next_element_seed(Scan { path: &mut *self.path, found: &mut *self.found })?;
+            self.path.pop();
+            if more.is_none() {
+                return Ok(());
+            }
+            index += 1;
+        }
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::registry::by_plural;
+
+    #[test]
+    fn the_directive_defaults_to_warn_and_is_case_sensitive() {
+        let cases = [
+            (None, Ok(FieldValidation::Warn)),
+            (Some(""), Ok(FieldValidation::Warn)),
+            (Some("Warn"), Ok(FieldValidation::Warn)),
+            (Some("Strict"), Ok(FieldValidation::Strict)),
+            (Some("Ignore"), Ok(FieldValidation::Ignore)),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(FieldValidation::parse(value), expected, "{value:?}");
+        }
+        assert_eq!(FieldValidation::parse(Some("strict")), Err("strict".to_string()));
+    }
+
+    #[test]
+    fn duplicate_fields_are_found_at_every_depth_in_body_order() {
+        let cases: &[(&str, &str, &[&str])] = &[
+            ("no duplicates", r#"{"a": 1, "b": {"a": 2}}"#, &[]),
+            ("a top-level key twice", r#"{"kind": "Pod", "kind": "Pod"}"#, &["kind"]),
+            ("a nested key twice", r#"{"spec": {"replicas": 1, "replicas": 2}}"#, &["spec.replicas"]),
+            (
+                "inside a list element",
+                r#"{"spec": {"containers": [{"name": "a"}, {"name": "b", "image": "x", "image": "y"}]}}"#,
+                &["spec.containers[1].image"],
+            ),
+            ("a map key twice", r#"{"metadata": {"labels": {"app": "a", "app": "b"}}}"#, &["metadata.labels.app"]),
+            ("three times is two duplicates", r#"{"a": 1, "a": 2, "a": 3}"#, &["a", "a"]),
+            ("in order of appearance", r#"{"z": {"b": 1, "b": 1}, "a": 1, "a": 2}"#, &["z.b", "a"]),
+            ("not JSON", r#"{"a": 1, "a": "#, &[]),
+        ];
+        for (name, body, expected) in cases {
+            assert_eq!(duplicate_fields(body.as_bytes()), *expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn strict_errors_name_duplicates_then_unknown_fields() {
+        let deployments = by_plural("apps", "v1", "deployments").unwrap();
+        let body = br#"{"kind": "Deployment", "kind": "Deployment", "spec": {"replicass": 3}}"#;
+        let object: Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(
+            strict_errors(deployments, body, &object),
+            ["duplicate field \"kind\"", "unknown field \"spec.replicass\""]
+        );
+        let clean = json!({"kind": "Deployment", "spec": {"replicas": 3}});
+        assert!(strict_errors(deployments, clean.to_string().as_bytes(), &clean).is_empty());
+    }
+
+    #[test]
+    fn each_directive_decides_as_kubernetes_does() {
+        let errors = || vec!["unknown field \"spec.replicass\"".to_string()];
+        let cases = [
+            ("strict rejects", FieldValidation::Strict, errors(), Verdict::Reject { errors: errors() }),
+            (
+                "warn accepts with one warning header each",
+                FieldValidation::Warn,
+                errors(),
+                Verdict::Accept { warnings: vec![r#"299 - "unknown field \"spec.replicass\"""#.to_string()] },
+            ),
+            ("ignore accepts silently", FieldValidation::Ignore, errors(), Verdict::Accept { warnings: vec![] }),
+            ("strict accepts a clean object", FieldValidation::Strict, vec![], Verdict::Accept { warnings: vec![] }),
+        ];
+        for (name, directive, errors, expected) in cases {
+            assert_eq!(verdict(directive, errors), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn warning_headers_escape_quotes_and_backslashes() {
+        assert_eq!(warning_header(r#"a "b" \c"#), r#"299 - "a \"b\" \\c""#);
+    }
+}

@@ -1,0 +1,315 @@
+//! Unknown fields: the keys of an object that its kind's schema does not declare.
+//!
+//! kube-apiserver finds them by decoding the body into the kind's Go struct strictly:
+//! `sigs.k8s.io/json`'s `UnmarshalStrict` on create and update
+//! (`staging/src/k8s.io/apiserver/pkg/endpoints/handlers/create.go`, `update.go`), and
+//! `runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation` on the result of a
+//! patch (`patch.go`). Every key that names no struct field is reported with its path,
+//! `spec.template.spec.containers[0].imagee`, and left out of the decoded object. Skiff has no
+//! structs; the kind's schema ([`super::catalogue`]) plays their part. The walk, at each value
+//! with its schema (followed through `$ref` and `allOf`):
+//!
+//! 1. `x-kubernetes-preserve-unknown-fields: true`: anything goes below.
+//! 2. `properties` (a struct, `metadata` among them): each key must be one of them; the value of
+//!    a known key is walked with `.key` added to the path.
+//! 3. `additionalProperties` (a map: labels, annotations, `data`, `nodeSelector`): any key; the
+//!    values are walked with `.key` added.
+//! 4. `items` (a list): each element is walked with `[i]` added.
+//! 5. Anything else has nothing to check: scalars, `IntOrString`, `Quantity`, `Time`, and objects
+//!    that declare no fields at all (`RawExtension`, `FieldsV1`), which Go decodes as raw JSON.
+//!
+//! A value of the wrong type (an object where a number belongs) is not an unknown field; Go
+//! refuses it as a decoding error, which is the API server's business, so the walk passes by.
+//!
+//! Order: `serde_json` maps iterate in key order (the workspace does not enable its
+//! `preserve_order` feature), so paths come sorted within each object, depth first; Kubernetes
+//! lists them in the order of the request body. The set is the same.
+
+use serde_json::Value;
+
+use super::{catalogue, Catalogue, FieldPath, Step};
+use crate::registry::Resource;
+
+/// The paths of the fields of `object` that the schema of `resource`'s kind does not declare,
+/// as Kubernetes prints them. A kind without a schema has none.
+pub fn unknown_fields(resource: &Resource, object: &Value) -> Vec<String> {
+    let catalogue = catalogue();
+    match catalogue.of(resource) {
+        Some(kind) => unknown_fields_of_schema(&kind.schema, object),
+        None => Vec::new(),
+    }
+}
+
+/// The same for the schema named `schema` (the body of a subresource: `io.k8s.api.autoscaling.v1.Scale`).
+pub fn unknown_fields_of_schema(schema: &str, object: &Value) -> Vec<String> {
+    find(catalogue(), schema, object).iter().map(FieldPath::to_string).collect()
+}
+
+/// Removes the unknown fields of `object` and says which they were: what Kubernetes stores
+/// after `fieldValidation=Warn` or `Ignore`, since its structs have nowhere to keep them.
+pub fn drop_unknown_fields(resource: &Resource, object: &mut Value) -> Vec<String> {
+    let catalogue = catalogue();
+    let Some(kind) = catalogue.of(resource) else { return Vec::new() };
+    let found = find(catalogue, &kind.schema, object);
+    for path in &found {
+        remove(object, &path.0);
+    }
+    found.iter().map(FieldPath::to_string).collect()
+}
+
+/// The unknown fields of `object` against the schema named `schema` in `catalogue`.
+pub(super) fn find(catalogue: &Catalogue, schema: &str, object: &Value) -> Vec<FieldPath> {
+    let mut found = Vec::new();
+    if let Some(schema) = catalogue.schema(schema) {
+        walk(catalogue, schema, object, &mut Vec::new(), &mut found);
+    }
+    found
+}
+
+/// The numbered steps of the module documentation.
+fn walk(catalogue: &Catalogue, schema: &Value, value: &Value, path: &mut Vec<Step>, found: &mut Vec<FieldPath>) {
+    let schema = catalogue.resolve(schema);
+    if schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true)) {
+        return;
+    }
+    match value {
+        Value::Object(fields) => {
+            let properties = schema.get("properties").and_then(Value::as_object);
+            let values = schema.get("additionalProperties").filter(|s| s.is_object());
+            for (key, nested) in fields {
+                path.push(Step::Field(key.clone()));
+                match (properties, values) {
+                    (Some(properties), _) => match properties.get(key) {
+                        Some(property) => walk(catalogue, property, nested, path, found),
+                        None => found.push(FieldPath(path.clone())),
+                    },
+                    (None, Some(values)) => walk(catalogue, values, nested, path, found),
+                    (None, None) => {}
+                }
+                path.pop();
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item_schema) = schema.get("items") {
+                for (index, item) in items.iter().enumerate() {
+                    path.push(Step::Index(index));
+                    walk(catalogue, item_schema, item, path, found);
+                    path.pop();
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn remove(object: &mut Value, steps: &[Step]) {
+    let Some((Step::Field(last), parents)) = steps.split_last() else { return };
+    let mut at = object;
+    for step in parents {
+        let next = match step {
+            Step::Field(name) => at.get_mut(name.as_str()),
+            Step::Index(index) => at.get_mut(*index),
+        };
+        match next {
+            Some(next) => at = next,
+            None => return,
+        }
+    }
+    if let Some(fields) = at.as_object_mut() {
+        fields.remove(last);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::registry::by_plural;
+
+    fn deployment() -> Value {
+        json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web", "labels": {"app": "web", "any/key": "x"},
+                         "annotations": {"note": "y"},
+                         "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {"f:replicas": {}}}}]},
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": {"app": "web"}},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 1}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}, "creationTimestamp": null},
+                    "spec": {
+                        "nodeSelector": {"disk": "ssd"},
+                        "containers": [
+                            {"name": "web", "image": "nginx",
+                             "ports": [{"containerPort": 80, "protocol": "TCP"}],
+                             "resources": {"limits": {"cpu": "500m", "memory": "128Mi"}, "requests": {"cpu": 1}},
+                             "livenessProbe": {"httpGet": {"path": "/", "port": "http"}}},
+                        ],
+                    },
+                },
+            },
+            "status": {"replicas": 2, "conditions": [{"type": "Available", "status": "True",
+                                                      "lastUpdateTime": "2026-01-01T00:00:00Z"}]},
+        })
+    }
+
+    /// `deployment()` with `value` set at the JSON pointer `at`.
+    fn deployment_with(at: &str, value: Value) -> Value {
+        let mut object = deployment();
+        let (parent, key) = at.rsplit_once('/').unwrap();
+        object.pointer_mut(parent).unwrap().as_object_mut().unwrap().insert(key.to_string(), value);
+        object
+    }
+
+    #[test]
+    fn unknown_fields_are_found_where_kubernetes_finds_them() {
+        let deployments = by_plural("apps", "v1", "deployments").unwrap();
+        let cases: &[(&str, Value, &[&str])] = &[
+            ("a well-formed deployment has none", deployment(), &[]),
+            (
+                "a misspelt spec field is reported at its path",
+                deployment_with("/spec/replicass", json!(3)),
+                &["spec.replicass"],
+            ),
+            (
+                "a field of a container carries the container's index",
+                deployment_with("/spec/template/spec/containers/0/imagee", json!("nginx")),
+                &["spec.template.spec.containers[0].imagee"],
+            ),
+            (
+                "metadata is ObjectMeta, checked like any struct",
+                deployment_with("/metadata/lables", json!({})),
+                &["metadata.lables"],
+            ),
+            (
+                "a pod template's metadata is checked too",
+                deployment_with("/spec/template/metadata/nmae", json!("x")),
+                &["spec.template.metadata.nmae"],
+            ),
+            ("status is declared, and checked", deployment_with("/status/ready", json!(true)), &["status.ready"]),
+            ("a top-level field that no kind has", deployment_with("/extra", json!(1)), &["extra"]),
+            (
+                "an unknown field inside an unknown field is reported once, at the outer one",
+                deployment_with("/spec/extra", json!({"deeper": 1})),
+                &["spec.extra"],
+            ),
+            (
+                "IntOrString, Quantity and Time are scalars with nothing below",
+                deployment_with("/spec/strategy/rollingUpdate/maxSurge", json!(3)),
+                &[],
+            ),
+            (
+                "a value of the wrong type is not an unknown field",
+                deployment_with("/spec/replicas", json!({"not": "a number"})),
+                &[],
+            ),
+            ("null stands for absent", deployment_with("/spec/paused", Value::Null), &[]),
+        ];
+        for (name, object, expected) in cases {
+            assert_eq!(unknown_fields(deployments, object), *expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn several_unknown_fields_come_sorted_within_each_object_depth_first() {
+        let deployments = by_plural("apps", "v1", "deployments").unwrap();
+        let mut object = deployment_with("/spec/template/spec/containers/0/imagee", json!("x"));
+        object["spec"]["replicass"] = json!(1);
+        let containers = object["spec"]["template"]["spec"]["containers"].as_array_mut().unwrap();
+        containers.push(json!({"name": "b", "cpu": "1"}));
+        object["apiVersions"] = json!("v1");
+        assert_eq!(
+            unknown_fields(deployments, &object),
+            [
+                "apiVersions",
+                "spec.replicass",
+                "spec.template.spec.containers[0].imagee",
+                "spec.template.spec.containers[1].cpu"
+            ]
+        );
+    }
+
+    #[test]
+    fn maps_take_any_key_and_raw_objects_take_anything() {
+        let cases: &[(&str, &str, Value, &[&str])] = &[
+            ("a ConfigMap's data takes any key", "configmaps", json!({"data": {"a.b": "1", "c": "2"}}), &[]),
+            (
+                "a Secret's data and stringData too",
+                "secrets",
+                json!({"data": {"k": "dg=="}, "stringData": {"x": "y"}}),
+                &[],
+            ),
+            (
+                "a ControllerRevision's data is a RawExtension: anything goes",
+                "controllerrevisions",
+                json!({"data": {"spec": {"anything": [1, {"at": "all"}]}}, "revision": 1}),
+                &[],
+            ),
+            (
+                "a Service's selector is a map, its ports a list of structs",
+                "services",
+                json!({"spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": "http", "nodPort": 1}]}}),
+                &["spec.ports[0].nodPort"],
+            ),
+            (
+                "an Ingress rule's paths are checked to the backend",
+                "ingresses",
+                json!({"spec": {"rules": [{"host": "a", "http": {"paths": [
+                    {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"numbr": 80}}}}
+                ]}}]}}),
+                &["spec.rules[0].http.paths[0].backend.service.port.numbr"],
+            ),
+            (
+                "a StatefulSet's claim templates are whole PersistentVolumeClaims",
+                "statefulsets",
+                json!({"spec": {"volumeClaimTemplates": [{"metadata": {"name": "data"},
+                    "spec": {"resources": {"requests": {"storage": "1Gi"}}, "storageClas": "x"}}]}}),
+                &["spec.volumeClaimTemplates[0].spec.storageClas"],
+            ),
+        ];
+        for (name, plural, object, expected) in cases {
+            let resource = crate::registry::RESOURCES.iter().find(|r| r.plural == *plural).unwrap();
+            assert_eq!(unknown_fields(resource, object), *expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn preserve_unknown_fields_lets_anything_through() {
+        let schemas = [
+            (
+                "root",
+                json!({"type": "object", "properties": {
+                    "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+                    "strict": {"allOf": [{"$ref": "#/components/schemas/leaf"}]},
+                }}),
+            ),
+            ("leaf", json!({"type": "object", "properties": {"a": {"type": "string"}}})),
+        ];
+        let catalogue =
+            Catalogue { schemas: schemas.into_iter().map(|(n, s)| (n.to_string(), s)).collect(), kinds: Vec::new() };
+        let object = json!({"free": {"x": {"y": 1}}, "strict": {"a": "1", "b": 2}});
+        let found: Vec<String> = find(&catalogue, "root", &object).iter().map(FieldPath::to_string).collect();
+        assert_eq!(found, ["strict.b"]);
+    }
+
+    #[test]
+    fn dropping_removes_exactly_the_unknown_fields() {
+        let deployments = by_plural("apps", "v1", "deployments").unwrap();
+        let mut object = deployment_with("/spec/template/spec/containers/0/imagee", json!("x"));
+        object["spec"]["replicass"] = json!(1);
+        let dropped = drop_unknown_fields(deployments, &mut object);
+        assert_eq!(dropped, ["spec.replicass", "spec.template.spec.containers[0].imagee"]);
+        assert_eq!(object, deployment(), "everything else is kept");
+        assert!(drop_unknown_fields(deployments, &mut object).is_empty());
+    }
+
+    #[test]
+    fn scale_bodies_are_checked_against_their_own_schema() {
+        let scale = json!({"apiVersion": "autoscaling/v1", "kind": "Scale", "spec": {"replicas": 3, "replica": 1}});
+        assert_eq!(unknown_fields_of_schema("io.k8s.api.autoscaling.v1.Scale", &scale), ["spec.replica"]);
+        assert!(unknown_fields_of_schema("io.k8s.api.nothing.v1.Nothing", &scale).is_empty());
+    }
+}
