@@ -322,11 +322,31 @@ impl ObjectStore {
             return Err(Status::conflict(resource, name));
         }
         let old: Value = serde_json::from_slice(&current.value).map_err(|e| Status::internal(e.to_string()))?;
+        let given_uid = object["metadata"]["uid"].as_str().unwrap_or_default();
+        if !given_uid.is_empty() && Some(given_uid) != old["metadata"]["uid"].as_str() {
+            // The name now belongs to another object than the one the client read.
+            let mut status = Status::conflict(resource, name);
+            status.message = format!(
+                "Operation cannot be fulfilled on {} \"{name}\": Precondition failed: UID in precondition: {given_uid}, UID in object meta: {}",
+                resource.qualified_plural(),
+                old["metadata"]["uid"].as_str().unwrap_or_default()
+            );
+            return Err(status);
+        }
         if part == Part::Status {
-            // Everything but the status is the stored object's.
+            // Everything but the status is the stored object's; the workloads of `apps` also
+            // take their annotations from a status write, as Kubernetes' status strategies do
+            // (the Deployment controller records the revision that way).
             let status = object.get("status").cloned();
+            let annotations = object["metadata"].get("annotations").cloned();
             object = old.clone();
             set_status(&mut object, status);
+            if resource.group == "apps" {
+                match annotations {
+                    Some(annotations) => metadata(&mut object).insert("annotations".into(), annotations),
+                    None => metadata(&mut object).remove("annotations"),
+                };
+            }
         }
         let meta = metadata(&mut object);
         for kept in [

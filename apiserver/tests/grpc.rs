@@ -70,11 +70,24 @@ async fn typed_objects_are_created_read_listed_patched_and_deleted_with_kubernet
                               "spec": {"containers": [{"name": "web", "image": "skiff/demo-web:v1"}]}}}}))
     .unwrap();
     let web = deployments.create(&web).await.unwrap();
-    let spec = web.spec.unwrap();
+    let spec = web.spec.clone().unwrap();
     assert_eq!(spec.replicas, Some(1));
     assert_eq!(spec.revision_history_limit, Some(10));
     let missing = Api::<ConfigMap>::namespaced(client, "nowhere").create(&config_map("x", json!({}))).await;
     assert!(missing.unwrap_err().is_not_found());
+
+    // A Deployment's status write carries its annotations (the controller's revision), not its spec.
+    let mut status_write = web.clone();
+    status_write.metadata.annotations = Some([("deployment.kubernetes.io/revision".to_string(), "1".to_string())].into());
+    status_write.spec.as_mut().unwrap().replicas = Some(7);
+    status_write.status = Some(serde_json::from_value(json!({"observedGeneration": 1, "replicas": 0})).unwrap());
+    let written = deployments.replace_status("web", &status_write).await.unwrap();
+    assert_eq!(written.metadata.annotations.unwrap()["deployment.kubernetes.io/revision"], "1");
+    assert_eq!(written.spec.unwrap().replicas, Some(1));
+    assert_eq!(written.status.unwrap().observed_generation, Some(1));
+    // A patch that names another uid than the object's is refused.
+    let other_uid = deployments.patch("web", &Patch::Merge(json!({"metadata": {"uid": "not-this-one"}}))).await;
+    assert!(other_uid.unwrap_err().is_conflict());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
