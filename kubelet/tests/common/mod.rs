@@ -1,0 +1,4 @@
+//! What the kubelet's test files share.
+#![allow(dead_code)]
+
+pub mod docker;
