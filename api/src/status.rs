@@ -160,10 +160,11 @@ impl Status {
         ))
     }
 
-    /// 422: the same for a patch, whose result Kubernetes reports as an invalid `patch` field
-    /// with no kind and no name: ` "" is invalid: patch: Invalid value: "<patched object>":
-    /// strict decoding error: …`. `patched` is the patched object's JSON (upstream prints JSON
-    /// for JSON and merge patches, and Go's map notation for strategic merge patches).
+    /// 422: the same for a patch, which Kubernetes reports as an invalid `patch` field with no
+    /// kind and no name: ` "" is invalid: patch: Invalid value: "<value>": strict decoding
+    /// error: …` (kubectl prints `The request is invalid: patch: …`). Upstream's value is the
+    /// patched object's JSON for JSON and merge patches, and the patch itself, in Go's map
+    /// notation, for strategic merge patches; pass the patched object's JSON for all three.
     pub fn strict_decoding_patch(patched: &str, errors: &[String]) -> Status {
         let cause = format!("Invalid value: {patched:?}: strict decoding error: {}", errors.join(", "));
         Status {
