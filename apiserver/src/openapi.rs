@@ -45,8 +45,9 @@ impl Served {
 
 static SERVED: OnceLock<Vec<Served>> = OnceLock::new();
 
-/// Every document, built on first use: about 30 ms and 2.4 MB of JSON for the seven
-/// group-versions (measured in this module's tests, debug build; `core/v1` is the largest).
+/// Every document, built on first use (the first kubectl that asks): 1.2 MB of JSON for the
+/// seven group-versions (`api/v1` 0.48 MB, `apis/apps/v1` 0.33 MB), in 25 to 60 ms in a release
+/// build, 3.4 MB held with the schema catalogue, 8 MB at the peak of building.
 pub fn served() -> &'static [Served] {
     SERVED.get_or_init(|| {
         group_versions()
