@@ -190,7 +190,7 @@ impl Resources for Service {
         let (verbs, options) = self.verbs(&request.options);
         let kind = PatchType::from_content_type(&request.content_type).map_err(to_grpc)?;
         let patched = verbs.patch(&target, name, kind, &request.patch, &options).await.map_err(to_grpc)?;
-        Ok(object(patched.into_object()))
+        Ok(object(patched.object))
     }
 
     async fn delete(&self, request: Request<DeleteRequest>) -> Answer<Object> {

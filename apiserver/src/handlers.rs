@@ -17,9 +17,10 @@ use skiff_api::{age, protobuf, table};
 
 use crate::path::{self, PathError, Target};
 use crate::verbs::delete::DeleteOptions;
-use crate::verbs::patch::{PatchType, Patched};
+use crate::verbs::patch::PatchType;
 use crate::verbs::scale::ScaleChange;
-use crate::verbs::{read_json, selectors, WriteOptions};
+use crate::verbs::{check_fields, read_json, selectors, WriteOptions};
+use skiff_api::schema::strict::FieldValidation;
 use crate::{respond, streaming, watch, AppState};
 
 type Params = HashMap<String, String>;
@@ -51,6 +52,19 @@ pub async fn resource_request(
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
     let mut options = WriteOptions::new(params.get("fieldManager").map(String::as_str), user_agent);
     options.force = is_true(&params, "force");
+    match FieldValidation::parse(params.get("fieldValidation").map(String::as_str)) {
+        Ok(directive) => options.field_validation = directive,
+        Err(value) if matches!(method, Method::POST | Method::PUT | Method::PATCH) => {
+            let kind = match method {
+                Method::POST => "CreateOptions",
+                Method::PUT => "UpdateOptions",
+                _ => "PatchOptions",
+            };
+            return respond::status(&Status::unsupported_field_validation(kind, &value));
+        }
+        Err(_) => {}
+    }
+    let mut warnings = Vec::new();
     let verbs = &state.verbs;
     let name = target.name.clone();
     let result = match (&method, name.as_deref(), target.subresource.as_deref()) {
@@ -62,7 +76,7 @@ pub async fn resource_request(
             verbs.get(&target, name).await.map(|object| ok_or_table(&target, object, &headers))
         }
         (&Method::GET, Some(name), Some("scale")) => verbs.scale(&target, name).await.map(ok),
-        (&Method::POST, None, None) => match decode(&headers, &body) {
+        (&Method::POST, None, None) => match checked(&target, &options, &headers, &body, &mut warnings) {
             Ok(object) => verbs.create(&target, object, &options).await.map(|o| (StatusCode::CREATED, o)),
             Err(status) => Err(status),
         },
@@ -70,15 +84,16 @@ pub async fn resource_request(
             Ok(binding) => verbs.bind(&target, name, binding).await.map(|o| (StatusCode::CREATED, o)),
             Err(status) => Err(status),
         },
-        (&Method::PUT, Some(name), None | Some("status")) => match decode(&headers, &body) {
+        (&Method::PUT, Some(name), None | Some("status")) => match checked(&target, &options, &headers, &body, &mut warnings) {
             Ok(object) => verbs.update(&target, name, object, &options).await.map(ok),
             Err(status) => Err(status),
         },
         (&Method::PATCH, Some(name), None | Some("status")) => match PatchType::from_content_type(content_type(&headers))
         {
-            Ok(kind) => verbs.patch(&target, name, kind, &body, &options).await.map(|patched| match patched {
-                Patched::Created(object) => (StatusCode::CREATED, object),
-                Patched::Updated(object) => ok(object),
+            Ok(kind) => verbs.patch(&target, name, kind, &body, &options).await.map(|patched| {
+                warnings = patched.warnings;
+                let code = if patched.created { StatusCode::CREATED } else { StatusCode::OK };
+                (code, patched.object)
             }),
             Err(status) => Err(status),
         },
@@ -114,9 +129,25 @@ pub async fn resource_request(
         _ => Err(Status::method_not_allowed()),
     };
     match result {
-        Ok((code, body)) => respond::json(code, &body),
+        Ok((code, body)) => respond::json_with_warnings(code, &body, &warnings),
         Err(status) => respond::status(&status),
     }
+}
+
+/// A create's or update's body, decoded and put through `fieldValidation`.
+fn checked(
+    target: &Target,
+    options: &WriteOptions,
+    headers: &HeaderMap,
+    body: &Bytes,
+    warnings: &mut Vec<String>,
+) -> Result<Value, Status> {
+    let mut object = decode(headers, body)?;
+    // Protobuf bodies cannot carry unknown fields: their decoder knows only Kubernetes' own.
+    if !content_type(headers).contains("protobuf") {
+        *warnings = check_fields(target.resource, options, body, &mut object, false)?;
+    }
+    Ok(object)
 }
 
 fn is_true(params: &Params, name: &str) -> bool {

@@ -9,6 +9,17 @@ pub fn json(code: StatusCode, body: &Value) -> Response {
     (code, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
+/// An object with `Warning` headers (`fieldValidation=Warn`); kubectl prints each one.
+pub fn json_with_warnings(code: StatusCode, body: &Value, warnings: &[String]) -> Response {
+    let mut response = json(code, body);
+    for warning in warnings {
+        if let Ok(value) = axum::http::HeaderValue::from_str(warning) {
+            response.headers_mut().append(header::WARNING, value);
+        }
+    }
+    response
+}
+
 pub fn status(status: &Status) -> Response {
     let code = StatusCode::from_u16(status.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     json(code, &status.to_json())

@@ -72,8 +72,9 @@ pub async fn allocate(client: &mut StoreClient, service: &mut Value, owner: &str
     }
     let kind = spec["type"].as_str().unwrap_or("ClusterIP").to_string();
 
-    // ClusterIP.
+    // ClusterIP (an ExternalName Service is only a DNS name: it has none).
     match spec["clusterIP"].as_str().unwrap_or_default() {
+        _ if kind == "ExternalName" => {}
         "None" => {}
         "" => {
             let ip = loop {

@@ -74,12 +74,10 @@ fn tracks_generation(resource: &Resource) -> bool {
     matches!(resource.group, "apps" | "batch" | "networking.k8s.io") || resource.plural == "services"
 }
 
-/// Names of namespaces and services become DNS labels; everything else is a DNS subdomain.
+/// Names of namespaces and StatefulSets become DNS labels, Services' DNS-1035 labels; everything
+/// else is a DNS subdomain.
 fn name_problems(resource: &Resource, name: &str) -> Vec<String> {
-    match resource.plural {
-        "namespaces" | "services" => validation::dns1123_label(name),
-        _ => validation::dns1123_subdomain(name),
-    }
+    validation::name_problems(resource, name, false)
 }
 
 /// A random version-4 UUID, as Kubernetes gives every object.
@@ -322,17 +320,6 @@ impl ObjectStore {
             return Err(Status::conflict(resource, name));
         }
         let old: Value = serde_json::from_slice(&current.value).map_err(|e| Status::internal(e.to_string()))?;
-        let given_uid = object["metadata"]["uid"].as_str().unwrap_or_default();
-        if !given_uid.is_empty() && Some(given_uid) != old["metadata"]["uid"].as_str() {
-            // The name now belongs to another object than the one the client read.
-            let mut status = Status::conflict(resource, name);
-            status.message = format!(
-                "Operation cannot be fulfilled on {} \"{name}\": Precondition failed: UID in precondition: {given_uid}, UID in object meta: {}",
-                resource.qualified_plural(),
-                old["metadata"]["uid"].as_str().unwrap_or_default()
-            );
-            return Err(status);
-        }
         if part == Part::Status {
             // Everything but the status is the stored object's; the workloads of `apps` also
             // take their annotations from a status write, as Kubernetes' status strategies do
@@ -349,8 +336,15 @@ impl ObjectStore {
             }
         }
         let meta = metadata(&mut object);
+        // A uid the client gave is left for validation to compare (a different one is an
+        // immutable field); without one, the stored one is kept.
+        if meta.get("uid").and_then(Value::as_str).is_none_or(str::is_empty) {
+            match old["metadata"].get("uid") {
+                Some(uid) => meta.insert("uid".into(), uid.clone()),
+                None => meta.remove("uid"),
+            };
+        }
         for kept in [
-            "uid",
             "creationTimestamp",
             "name",
             "namespace",

@@ -85,9 +85,11 @@ async fn typed_objects_are_created_read_listed_patched_and_deleted_with_kubernet
     assert_eq!(written.metadata.annotations.unwrap()["deployment.kubernetes.io/revision"], "1");
     assert_eq!(written.spec.unwrap().replicas, Some(1));
     assert_eq!(written.status.unwrap().observed_generation, Some(1));
-    // A patch that names another uid than the object's is refused.
+    // A patch that names another uid than the object's is refused: the uid is immutable.
     let other_uid = deployments.patch("web", &Patch::Merge(json!({"metadata": {"uid": "not-this-one"}}))).await;
-    assert!(other_uid.unwrap_err().is_conflict());
+    let other_uid = other_uid.unwrap_err();
+    assert!(other_uid.is_invalid(), "{other_uid}");
+    assert!(other_uid.to_string().contains("metadata.uid: Invalid value: \"not-this-one\": field is immutable"), "{other_uid}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

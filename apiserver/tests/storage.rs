@@ -80,10 +80,10 @@ async fn objects_are_created_read_listed_updated_and_deleted_as_kubernetes_does(
         objects.list(configmaps, None, &everything, &FieldSelector::parse("metadata.name=cfg").unwrap()).await.unwrap();
     assert_eq!(by_name[0]["metadata"]["name"], "cfg");
 
-    // Update: a stale resourceVersion conflicts; the current one wins; uid cannot change.
+    // Update: a stale resourceVersion conflicts; the current one wins; uid is kept.
     let mut changed = created.clone();
     changed["data"]["a"] = json!("2");
-    changed["metadata"]["uid"] = json!("forged");
+    changed["metadata"].as_object_mut().unwrap().remove("uid");
     let updated = objects.update(configmaps, Some("default"), "cfg", changed.clone()).await.unwrap();
     assert_eq!(updated["data"]["a"], "2");
     assert_eq!(updated["metadata"]["uid"], created["metadata"]["uid"]);

@@ -9,7 +9,7 @@
 use serde_json::{json, Value};
 use skiff_api::age;
 use skiff_api::status::Status;
-use skiff_api::validation::{ErrorType, FieldError};
+use skiff_api::validation::FieldError;
 
 use super::{check_body, Verbs};
 use crate::path::Target;
@@ -31,11 +31,7 @@ pub fn bind(pod: &mut Value, binding: &Value, now: i64) -> Result<(), Status> {
         errors.push(FieldError::required("target.name", ""));
     }
     if !kind.is_empty() && kind != "Node" {
-        errors.push(FieldError {
-            field: "target.kind".into(),
-            kind: ErrorType::NotSupported { value: kind.to_string(), supported: vec!["Node".into(), "<empty>".into()] },
-            detail: String::new(),
-        });
+        errors.push(FieldError::not_supported("target.kind", kind, &["Node", "<empty>"]));
     }
     if !errors.is_empty() {
         return Err(Status::invalid(resource, &name, &errors));

@@ -7,10 +7,10 @@
 //! a name from `generateName`, generation) is the storage layer's.
 
 use serde_json::{json, Value};
-use skiff_api::defaults;
+use skiff_api::{defaults, validation};
 use skiff_api::status::Status;
 
-use super::{check_body, is_service, Verbs, WriteOptions};
+use super::{check_body, invalid, is_service, Verbs, WriteOptions};
 use crate::path::Target;
 use crate::services;
 
@@ -21,6 +21,16 @@ impl Verbs {
         defaults::apply(target.resource, &mut object);
         object["apiVersion"] = json!(target.resource.api_version());
         object["kind"] = json!(target.resource.kind);
+        if !object["metadata"].is_object() {
+            object["metadata"] = json!({});
+        }
+        match target.namespace.as_deref().filter(|_| target.resource.namespaced) {
+            Some(namespace) => object["metadata"]["namespace"] = json!(namespace),
+            None => {
+                object["metadata"].as_object_mut().map(|m| m.remove("namespace"));
+            }
+        }
+        invalid(target.resource, &object, validation::validate_create(target.resource, &object))?;
         options.record(None, &mut object);
         self.namespace_exists(target).await?;
         // (A dry run allocates nothing: its Service shows no ClusterIP.)

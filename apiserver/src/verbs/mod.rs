@@ -21,6 +21,8 @@ pub mod update;
 
 use serde_json::Value;
 use skiff_api::registry::{by_plural, Resource};
+use skiff_api::schema::strict::{self, FieldValidation, Verdict};
+use skiff_api::validation::FieldError;
 use skiff_api::selector::{FieldSelector, LabelSelector};
 use skiff_api::status::Status;
 use skiff_store::client::StoreClient;
@@ -42,7 +44,7 @@ pub struct Verbs {
 }
 
 /// Options every write carries.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct WriteOptions {
     /// Who writes (`kubectl-client-side-apply`, `skiff-controller-manager`…): the
     /// `fieldManager` parameter, else the name Kubernetes derives from the user agent.
@@ -53,6 +55,20 @@ pub struct WriteOptions {
     pub(crate) through: Option<&'static str>,
     /// Field ownership is already recorded (by an apply): leave `managedFields` alone.
     pub(crate) owned: bool,
+    /// What to do about unknown and duplicate fields (`?fieldValidation=`).
+    pub field_validation: FieldValidation,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions {
+            field_manager: String::new(),
+            force: false,
+            through: None,
+            owned: false,
+            field_validation: FieldValidation::Warn,
+        }
+    }
 }
 
 impl WriteOptions {
@@ -175,4 +191,33 @@ pub fn selectors(resource: &Resource, labels: &str, fields: &str) -> Result<(Lab
         return Err(Status::bad_request(format!("field label not supported: {field}")));
     }
     Ok((labels, fields))
+}
+
+/// `fieldValidation`: refuses (Strict), or warns about (Warn), the unknown and duplicate fields
+/// of `object` as decoded from `body`, and drops the unknown ones so they are not stored.
+/// Returns the `Warning` header values to answer with. For a patch, `object` is the patched
+/// object and a refusal is Kubernetes' `422` on the `patch` field.
+pub fn check_fields(
+    resource: &Resource,
+    options: &WriteOptions,
+    body: &[u8],
+    object: &mut Value,
+    patch: bool,
+) -> Result<Vec<String>, Status> {
+    let errors = strict::strict_errors(resource, body, object);
+    skiff_api::schema::drop_unknown_fields(resource, object);
+    match strict::verdict(options.field_validation, errors) {
+        Verdict::Accept { warnings } => Ok(warnings),
+        Verdict::Reject { errors } if patch => Err(Status::strict_decoding_patch(&object.to_string(), &errors)),
+        Verdict::Reject { errors } => Err(Status::strict_decoding(resource, &errors)),
+    }
+}
+
+/// `422 Invalid` with every error, or nothing.
+pub(crate) fn invalid(resource: &Resource, object: &Value, errors: Vec<FieldError>) -> Result<(), Status> {
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let name = object["metadata"]["name"].as_str().unwrap_or_default();
+    Err(Status::invalid(resource, name, &errors))
 }

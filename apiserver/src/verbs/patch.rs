@@ -17,22 +17,17 @@ use serde_json::{json, Value};
 use skiff_api::status::Status;
 use skiff_api::{apply, patch, strategic};
 
-use super::{check_body, Verbs, WriteOptions};
+use super::{check_body, check_fields, Verbs, WriteOptions};
 use crate::path::Target;
 
-/// What a patch did: server-side apply creates the object when it is absent (`201`).
+/// What a patch did.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Patched {
-    Created(Value),
-    Updated(Value),
-}
-
-impl Patched {
-    pub fn into_object(self) -> Value {
-        match self {
-            Patched::Created(object) | Patched::Updated(object) => object,
-        }
-    }
+pub struct Patched {
+    pub object: Value,
+    /// Server-side apply created the object (`201`).
+    pub created: bool,
+    /// `Warning` header values (`fieldValidation=Warn`).
+    pub warnings: Vec<String>,
 }
 
 /// How often a patch is re-applied to an object that keeps changing under it.
@@ -107,11 +102,12 @@ impl Verbs {
             let mut object = self.get(target, name).await?;
             let revision = object["metadata"]["resourceVersion"].clone();
             apply_patch(&mut object, kind, body)?;
+            let warnings = check_fields(target.resource, options, body, &mut object, true)?;
             // The write is guarded by the revision read, whatever the patch did to it.
             object["metadata"]["resourceVersion"] = revision;
             match self.update(target, name, object, options).await {
                 Err(status) if status.reason == "Conflict" => continue,
-                other => return other.map(Patched::Updated),
+                other => return other.map(|object| Patched { object, created: false, warnings }),
             }
         }
         Err(Status::conflict(target.resource, name))
@@ -122,6 +118,7 @@ impl Verbs {
     async fn apply(&self, target: &Target, name: &str, body: &[u8], options: &WriteOptions) -> Result<Patched, Status> {
         let mut config = apply::parse_config(body)?;
         check_body(target, &config)?;
+        let warnings = check_fields(target.resource, options, body, &mut config, false)?;
         match config["metadata"]["name"].as_str() {
             Some(given) if given != name => {
                 return Err(Status::bad_request("the name of the object does not match the name on the URL"))
@@ -148,14 +145,18 @@ impl Verbs {
                 Err(status) => return Err(status),
             };
             let applied = apply::apply(stored.as_ref(), &config, &writer, options.force).map_err(|e| e.to_status())?;
+            let done = |object, created| Patched { object, created, warnings: warnings.clone() };
             let result = match stored {
-                None => self.create(&Target { name: None, ..target.clone() }, applied, &owned).await.map(Patched::Created),
+                None => {
+                    let target = Target { name: None, ..target.clone() };
+                    self.create(&target, applied, &owned).await.map(|o| done(o, true))
+                }
                 // A re-apply of an unchanged configuration changes nothing.
-                Some(stored) if stored == applied => return Ok(Patched::Updated(stored)),
+                Some(stored) if stored == applied => return Ok(done(stored, false)),
                 Some(stored) => {
                     let mut applied = applied;
                     applied["metadata"]["resourceVersion"] = stored["metadata"]["resourceVersion"].clone();
-                    self.update(target, name, applied, &owned).await.map(Patched::Updated)
+                    self.update(target, name, applied, &owned).await.map(|o| done(o, false))
                 }
             };
             match result {

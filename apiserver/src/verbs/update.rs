@@ -6,10 +6,10 @@
 //! layer; a stale `resourceVersion` is a `409 Conflict`.
 
 use serde_json::{json, Value};
-use skiff_api::defaults;
+use skiff_api::{defaults, validation};
 use skiff_api::status::Status;
 
-use super::{check_body, is_service, Verbs, WriteOptions};
+use super::{check_body, invalid, is_service, Verbs, WriteOptions};
 use crate::path::Target;
 use crate::services;
 use crate::storage::Part;
@@ -33,9 +33,15 @@ impl Verbs {
         if status_only {
             options.through = Some("status");
         }
+        let resource = target.resource;
         let finish = move |old: &Value, new: &mut Value| {
-            if is_service(target) && !status_only {
-                services::keep_cluster_ip(old, new)?;
+            if status_only {
+                invalid(resource, new, validation::validate_status_update(resource, new, old))?;
+            } else {
+                if is_service(target) {
+                    services::keep_cluster_ip(old, new)?;
+                }
+                invalid(resource, new, validation::validate_update(resource, new, old))?;
             }
             options.record(Some(old), new);
             Ok(())
