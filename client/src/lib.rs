@@ -18,6 +18,11 @@
 //! - [`events`]: Kubernetes Events (`Scheduled`, `Pulled`, `ScalingReplicaSet`…), repeated ones
 //!   aggregated into a count.
 //!
+//! - [`informer`]: one watch and one cache of a kind, its events handed to every controller that
+//!   needs them (client-go's shared informer).
+//!
+//! - [`metrics`]: `/metrics` for the daemons without an HTTP server of their own.
+//!
 //! - [`expectations`]: client-go's `ControllerExpectations`, so that a controller never creates
 //!   or deletes twice because its cache lags behind its own writes.
 //!
@@ -30,6 +35,8 @@ pub mod backoff;
 pub mod controller;
 pub mod events;
 pub mod expectations;
+pub mod informer;
+pub mod metrics;
 pub mod reflector;
 pub mod watcher;
 pub mod workqueue;

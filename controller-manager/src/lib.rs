@@ -12,6 +12,8 @@
 //! |---|---|---|
 //! | `deployment/` | the Deployment controller, one file per strategy and concern (see its doc) | `pkg/controller/deployment/` |
 //! | `replicaset/` | the ReplicaSet controller (see its doc) | `pkg/controller/replicaset/` |
+//! | `daemon.rs` | **the daemon**: shared informers of Deployments, ReplicaSets and pods, the controllers' queues and workers | `cmd/kube-controller-manager/app/controllermanager.go` |
+//! | `api_client.rs` | the client traits over the real gRPC client, events written on their own tasks | the generated clientsets |
 //! | `client.rs` | **the traits the API client implements**: [`client::DeploymentClient`], [`client::ReplicaSetClient`] | the clientsets the controllers call |
 //! | `events.rs` | [`events::EventRecorder`]: Kubernetes Events, fire and forget | client-go `tools/record` |
 //! | `clock.rs` | [`clock::Clock`]: the time, passed in | `metav1.Now`, upstream's test `nowFn` |
@@ -43,10 +45,12 @@
 //! same watch as the pod cache.
 //!
 //! Still to come here: StatefulSet, DaemonSet, Job, Endpoints, the garbage collector, node
-//! lifecycle, the daemon's `run`.
+//! lifecycle.
 
+pub mod api_client;
 pub mod client;
 pub mod clock;
+pub mod daemon;
 pub mod deployment;
 pub mod events;
 pub mod fields;
@@ -54,6 +58,8 @@ pub mod owner;
 pub mod pods;
 pub mod replicaset;
 pub mod selector;
+
+pub use daemon::{run, Config, Error};
 
 #[cfg(test)]
 mod rollout_tests;

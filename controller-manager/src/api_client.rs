@@ -1,0 +1,113 @@
+//! The controllers' traits over the real API client: gRPC to the API server, typed objects.
+//!
+//! Each method is one call of `skiff_client::Api`; nothing is decided here. The event recorder
+//! hands each event to `skiff_client::events::Recorder` on a task of its own, since recording
+//! is fire-and-forget (client-go's broadcaster does the same).
+
+use async_trait::async_trait;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use serde_json::json;
+use skiff_client::events::Recorder;
+use skiff_client::{Api, ApiError, Client, Patch};
+
+use crate::client::{DeploymentClient, ReplicaSetClient};
+use crate::events::{Event, EventRecorder};
+
+/// The API server, as the controllers write to it.
+#[derive(Clone)]
+pub struct ApiClient {
+    client: Client,
+}
+
+impl ApiClient {
+    pub fn new(client: Client) -> ApiClient {
+        ApiClient { client }
+    }
+
+    fn api<K: skiff_client::api::ApiObject>(&self, namespace: &str) -> Api<K> {
+        Api::namespaced(self.client.clone(), namespace)
+    }
+}
+
+fn namespace_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> &str {
+    meta.namespace.as_deref().unwrap_or("default")
+}
+
+fn name_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> &str {
+    meta.name.as_deref().unwrap_or_default()
+}
+
+/// `{"metadata": {"uid": …, "ownerReferences": […]}}`: the uid makes the write fail if the
+/// name now belongs to another object.
+fn owner_patch(uid: Option<&str>, owners: Vec<OwnerReference>) -> Patch {
+    Patch::Merge(json!({"metadata": {"uid": uid, "ownerReferences": owners}}))
+}
+
+#[async_trait]
+impl DeploymentClient for ApiClient {
+    async fn create_replica_set(&self, rs: &ReplicaSet) -> Result<ReplicaSet, ApiError> {
+        self.api::<ReplicaSet>(namespace_of(&rs.metadata)).create(rs).await
+    }
+
+    async fn update_replica_set(&self, rs: &ReplicaSet) -> Result<ReplicaSet, ApiError> {
+        self.api::<ReplicaSet>(namespace_of(&rs.metadata)).replace(name_of(&rs.metadata), rs).await
+    }
+
+    async fn delete_replica_set(&self, namespace: &str, name: &str) -> Result<(), ApiError> {
+        self.api::<ReplicaSet>(namespace).delete(name, &json!({"propagationPolicy": "Background"})).await.map(|_| ())
+    }
+
+    async fn patch_replica_set_owner_references(
+        &self,
+        rs: &ReplicaSet,
+        owner_references: Vec<OwnerReference>,
+    ) -> Result<ReplicaSet, ApiError> {
+        let patch = owner_patch(rs.metadata.uid.as_deref(), owner_references);
+        self.api::<ReplicaSet>(namespace_of(&rs.metadata)).patch(name_of(&rs.metadata), &patch).await
+    }
+
+    async fn update_deployment_status(&self, deployment: &Deployment) -> Result<Deployment, ApiError> {
+        let api = self.api::<Deployment>(namespace_of(&deployment.metadata));
+        api.replace_status(name_of(&deployment.metadata), deployment).await
+    }
+
+    async fn get_deployment(&self, namespace: &str, name: &str) -> Result<Deployment, ApiError> {
+        self.api::<Deployment>(namespace).get(name).await
+    }
+}
+
+#[async_trait]
+impl ReplicaSetClient for ApiClient {
+    async fn create_pod(&self, namespace: &str, pod: &Pod) -> Result<Pod, ApiError> {
+        self.api::<Pod>(namespace).create(pod).await
+    }
+
+    async fn delete_pod(&self, namespace: &str, name: &str) -> Result<(), ApiError> {
+        self.api::<Pod>(namespace).delete(name, &serde_json::Value::Null).await.map(|_| ())
+    }
+
+    async fn patch_pod_owner_references(&self, pod: &Pod, owner_references: Vec<OwnerReference>) -> Result<Pod, ApiError> {
+        let patch = owner_patch(pod.metadata.uid.as_deref(), owner_references);
+        self.api::<Pod>(namespace_of(&pod.metadata)).patch(name_of(&pod.metadata), &patch).await
+    }
+
+    async fn update_replica_set_status(&self, rs: &ReplicaSet) -> Result<ReplicaSet, ApiError> {
+        self.api::<ReplicaSet>(namespace_of(&rs.metadata)).replace_status(name_of(&rs.metadata), rs).await
+    }
+
+    async fn get_replica_set(&self, namespace: &str, name: &str) -> Result<ReplicaSet, ApiError> {
+        self.api::<ReplicaSet>(namespace).get(name).await
+    }
+}
+
+/// Events written by `skiff_client`'s recorder, without making the controller wait.
+pub struct SpawnedRecorder(pub Recorder);
+
+impl EventRecorder for SpawnedRecorder {
+    fn record(&self, event: Event) {
+        let recorder = self.0.clone();
+        tokio::spawn(async move { recorder.record(&event.regarding, event.type_, &event.reason, &event.message).await });
+    }
+}

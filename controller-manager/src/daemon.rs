@@ -1,0 +1,113 @@
+//! The daemon: connect, start one shared informer per kind, run every controller.
+//!
+//! Mirrors `cmd/kube-controller-manager/app/controllermanager.go` (`Run`, `StartControllers`)
+//! at teaching scale: the informers are started first and awaited until their first list is
+//! in (client-go's `WaitForCacheSync`), so that no controller decides from an empty cache;
+//! then each controller gets its work queue and workers. One cancellation token stops it all:
+//! the informers stop feeding, the queues drain, the workers finish the keys they hold.
+//!
+//! Left out: leader election (run one controller-manager), the controllers' enable flags.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::Pod;
+use skiff_client::api::ApiObject;
+use skiff_client::controller::Controller;
+use skiff_client::events::Recorder;
+use skiff_client::informer::Informer;
+use skiff_client::watcher::{watcher, Retry};
+use skiff_client::{Api, Client, ListParams};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::api_client::{ApiClient, SpawnedRecorder};
+use crate::clock::SystemClock;
+use crate::deployment::DeploymentController;
+use crate::replicaset::ReplicaSetController;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The API server's gRPC address.
+    pub api: String,
+    /// Workers per controller (kube-controller-manager's `--concurrent-*-syncs`, 5 by default).
+    pub workers: usize,
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot reach the API server")]
+    Connect(#[source] skiff_client::ApiError),
+}
+
+/// A kind's informer, fed by a watcher of every namespace, on `tasks`.
+fn informer<K: ApiObject>(client: &Client, tasks: &TaskTracker, shutdown: &CancellationToken) -> Arc<Informer<K>> {
+    let informer = Informer::new();
+    let events = watcher(Api::<K>::all(client.clone()).lister(ListParams::default()), Retry::default());
+    let (feeding, shutdown) = (informer.clone(), shutdown.clone());
+    tasks.spawn(async move { feeding.run(events, shutdown).await });
+    informer
+}
+
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
+    let client = Client::connect(&config.api, "skiff-controller-manager").await.map_err(Error::Connect)?;
+    let tasks = TaskTracker::new();
+    let deployments = informer::<Deployment>(&client, &tasks, &shutdown);
+    let replica_sets = informer::<ReplicaSet>(&client, &tasks, &shutdown);
+    let pods = informer::<Pod>(&client, &tasks, &shutdown);
+    let api = Arc::new(ApiClient::new(client.clone()));
+    let clock = Arc::new(SystemClock);
+
+    // Subscriptions come before the caches sync, so that no event is missed.
+    let deployment_events = deployments.subscribe();
+    let (rs_for_deployments, rs_events) = (replica_sets.subscribe(), replica_sets.subscribe());
+    let (pods_for_deployments, pods_for_replica_sets) = (pods.subscribe(), pods.subscribe());
+    if let Some(address) = config.metrics_listen {
+        tasks.spawn(skiff_client::metrics::serve(address, shutdown.clone()));
+    }
+    tokio::select! {
+        _ = shutdown.cancelled() => return Ok(()),
+        _ = async { deployments.synced().await; replica_sets.synced().await; pods.synced().await } => {}
+    }
+    tracing::info!(api = config.api, "caches synced; controllers starting");
+
+    let deployment_controller = Arc::new(DeploymentController::new(
+        deployments.store(),
+        replica_sets.store(),
+        pods.store(),
+        api.clone(),
+        Arc::new(SpawnedRecorder(Recorder::new(client.clone(), "deployment-controller", None))),
+        clock.clone(),
+    ));
+    let (by_rs, by_pod) = (deployment_controller.clone(), deployment_controller.clone());
+    let run_deployments = Controller::new(deployment_events, shutdown.clone())
+        .watches(rs_for_deployments, move |event| by_rs.replica_set_event(event))
+        .watches(pods_for_deployments, move |event| by_pod.pod_event(event));
+    let sync = deployment_controller.clone();
+    tasks.spawn(run_deployments.run(config.workers, move |key| {
+        let sync = sync.clone();
+        async move { sync.sync_deployment(&key).await }
+    }));
+
+    let replica_set_controller = Arc::new(ReplicaSetController::new(
+        replica_sets.store(),
+        pods.store(),
+        api.clone(),
+        Arc::new(SpawnedRecorder(Recorder::new(client.clone(), "replicaset-controller", None))),
+        clock,
+    ));
+    let by_pod = replica_set_controller.clone();
+    let run_replica_sets = Controller::new(rs_events, shutdown.clone())
+        .watches(pods_for_replica_sets, move |event| by_pod.pod_event(event));
+    let sync = replica_set_controller.clone();
+    tasks.spawn(run_replica_sets.run(config.workers, move |key| {
+        let sync = sync.clone();
+        async move { sync.sync_replica_set(&key).await }
+    }));
+
+    tasks.close();
+    tasks.wait().await;
+    Ok(())
+}
