@@ -485,3 +485,67 @@ impl<K: Metadata<Ty = ObjectMeta> + Send + Sync + 'static> crate::reflector::Obj
         owners.iter().find(|o| o.controller == Some(true)).map(|o| o.uid.as_str())
     }
 }
+
+/// An object of any kind, as JSON: for what works across kinds (the garbage collector).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DynamicObject(pub Value);
+
+impl DynamicObject {
+    pub fn uid(&self) -> &str {
+        self.0["metadata"]["uid"].as_str().unwrap_or_default()
+    }
+}
+
+impl crate::reflector::Object for DynamicObject {
+    fn namespace(&self) -> Option<&str> {
+        self.0["metadata"]["namespace"].as_str()
+    }
+    fn name(&self) -> &str {
+        self.0["metadata"]["name"].as_str().unwrap_or_default()
+    }
+    fn controller_uid(&self) -> Option<&str> {
+        self.0["metadata"]["ownerReferences"]
+            .as_array()?
+            .iter()
+            .find(|o| o["controller"] == Value::Bool(true))
+            .and_then(|o| o["uid"].as_str())
+    }
+}
+
+/// `ListWatch` over one kind, untyped.
+pub struct DynamicLister {
+    client: Client,
+    kind: Kind,
+    params: ListParams,
+}
+
+impl Client {
+    /// The watcher's view of every `kind` object, as JSON.
+    pub fn dynamic_lister(&self, kind: Kind, params: ListParams) -> DynamicLister {
+        DynamicLister { client: self.clone(), kind, params }
+    }
+}
+
+impl ListWatch for DynamicLister {
+    type Object = DynamicObject;
+
+    async fn list(&self) -> Result<(Vec<DynamicObject>, String), Failure> {
+        let (items, resource_version) = self.client.list(&self.kind, None, &self.params).await.map_err(failure)?;
+        Ok((items.into_iter().map(DynamicObject).collect(), resource_version))
+    }
+
+    async fn watch(&self, resource_version: &str) -> Result<ChangeStream<DynamicObject>, Failure> {
+        let events = self.client.watch(&self.kind, None, &self.params, resource_version).await.map_err(failure)?;
+        Ok(events
+            .map(|event| {
+                let event = event.map_err(failure)?;
+                let change = match event.kind.as_str() {
+                    "BOOKMARK" => Change::Bookmark,
+                    "DELETED" => Change::Deleted(DynamicObject(event.object)),
+                    _ => Change::Applied(DynamicObject(event.object)),
+                };
+                Ok(Watched { change, resource_version: event.resource_version })
+            })
+            .boxed())
+    }
+}
