@@ -4,7 +4,7 @@
 CARGO ?= cargo
 SKIFF_DIR ?= $(CURDIR)/.skiff
 
-.PHONY: build test images up down bench bench-store check-tools
+.PHONY: build test images up down bench bench-store bench-api check-tools
 
 build:
 	$(CARGO) build --release --workspace
@@ -37,8 +37,14 @@ up: build images
 down:
 	@SKIFF_DIR=$(SKIFF_DIR) scripts/down.sh
 
-bench: bench-store
+bench: bench-store bench-api
 
 bench-store: check-tools
 	$(CARGO) build --release -p skiff-store -p skiff-bench
 	target/release/bench-store
+
+# The API server through REST, with skiff-store behind it (bench/README.md). Pass flags with
+# BENCH_FLAGS, e.g. `make bench-api BENCH_FLAGS=--quick`.
+bench-api:
+	$(CARGO) build --release -p skiff-store -p skiff-apiserver -p skiff-bench
+	"$${CARGO_TARGET_DIR:-target}/release/bench-api" $(BENCH_FLAGS)

@@ -1,33 +1,45 @@
 //! # skiff-bench: Skiff measured against the real thing
 //!
-//! `bench-store` starts `skiff-store` and a real etcd on this machine, drives both with the same
-//! client code (`skiff_store::client::StoreClient`) and prints one table that compares them. See
-//! `bench/README.md` for how to run it and what each number means.
+//! Two benchmarks, each a binary that starts real server processes on this machine and prints
+//! one table. See `bench/README.md` for how to run them and what each number means.
+//!
+//! - `bench-store` starts `skiff-store` and a real etcd, drives both with the same client code
+//!   (`skiff_store::client::StoreClient`) and compares them.
+//! - `bench-api` starts `skiff-store` and `skiff-apiserver` in front of it, drives the API
+//!   server through REST and holds it to absolute targets (latency, throughput, watch fan-out,
+//!   memory). Its workloads are in [`api`].
 //!
 //! # Layout
 //!
-//! The order in which a run uses them:
+//! Shared by both, in the order a run uses them:
 //!
-//! - `locate.rs`: finding the two server binaries and their versions.
+//! - `locate.rs`: finding the server binaries and their versions.
 //! - `machine.rs`: what the figures were measured on (cores, kernel, how fast this disk syncs).
 //! - `server.rs`: one server process on free loopback ports with its own temporary data
 //!   directory, killed when its guard is dropped (also on error and panic).
+//! - `cpu.rs`: CPU time from `/proc`, of a server and of the whole machine; `memory.rs`: a
+//!   server's resident memory from `/proc`.
+//! - `stats.rs`: percentiles and medians; `report.rs`: the header lines and the tables.
+//! - `error.rs`: what can go wrong, step by step.
+//!
+//! The store benchmark's own:
+//!
 //! - `plan.rs`: how many operations and how long each workload runs (full and `--quick`).
 //! - The workloads, one per file: `put_latency.rs` (one client, one put at a time),
 //!   `throughput.rs` (many clients, puts or gets, as many as they can), `watch_latency.rs` (from
 //!   sending a put to the watcher receiving its event).
 //! - `measure.rs`: the workloads in order, each against both servers back to back.
-//! - `cpu.rs`: CPU time from `/proc`, of a server and of the whole machine.
-//! - `stats.rs`: percentiles; `report.rs`: the comparison table and its targets.
-//! - `error.rs`: what can go wrong, step by step.
 //!
-//! The binary, `src/bin/bench-store.rs`, is flags plus the order of the steps.
+//! The API benchmark's are in `api/` (its module doc lists them). The binaries,
+//! `src/bin/bench-store.rs` and `src/bin/bench-api.rs`, are flags plus the order of the steps.
 
+pub mod api;
 pub mod cpu;
 pub mod error;
 pub mod locate;
 pub mod machine;
 pub mod measure;
+pub mod memory;
 pub mod plan;
 pub mod put_latency;
 pub mod report;

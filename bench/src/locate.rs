@@ -1,7 +1,8 @@
-//! Finding the two servers to compare, and asking them their versions.
+//! Finding the servers to run, and asking them their versions.
 //!
-//! The benchmark builds nothing itself: `make bench-store` builds `skiff-store` and this binary
-//! into the same `target/release/`, so the store is looked for next to the running executable.
+//! The benchmarks build nothing themselves: `make bench-store` and `make bench-api` build the
+//! Skiff servers and the benchmark into the same `target/release/`, so the servers are looked
+//! for next to the running executable.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,17 +14,27 @@ pub const DEFAULT_ETCD: &str = "/usr/bin/etcd";
 
 /// The `skiff-store` to run: `flag` if given, else the one beside this executable.
 pub fn skiff_store(flag: Option<PathBuf>) -> Result<PathBuf, BenchError> {
+    beside_me("skiff-store", flag)
+}
+
+/// The `skiff-apiserver` to run: `flag` if given, else the one beside this executable.
+pub fn skiff_apiserver(flag: Option<PathBuf>) -> Result<PathBuf, BenchError> {
+    beside_me("skiff-apiserver", flag)
+}
+
+/// `flag` if given, else `binary` in this executable's directory; it must exist.
+fn beside_me(binary: &'static str, flag: Option<PathBuf>) -> Result<PathBuf, BenchError> {
     let path = match flag {
         Some(path) => path,
         None => {
             let exe = std::env::current_exe().map_err(BenchError::OwnPath)?;
-            exe.with_file_name("skiff-store")
+            exe.with_file_name(binary)
         }
     };
     if path.is_file() {
         Ok(path)
     } else {
-        Err(BenchError::NoSkiffStore(path))
+        Err(BenchError::NoBinary { binary, path })
     }
 }
 
@@ -41,6 +52,12 @@ pub fn etcd(flag: Option<PathBuf>) -> Result<PathBuf, BenchError> {
 /// The first line `binary --version` prints ("etcd Version: 3.4.23", "skiff-store 0.1.0").
 pub fn version(binary: &Path) -> String {
     first_line(Command::new(binary).arg("--version")).unwrap_or_else(|| "unknown version".into())
+}
+
+/// The checked-out commit the benchmark runs in (`git describe --always --dirty`): with
+/// `-dirty` when the working tree has changes not committed, which the servers were built with.
+pub fn commit() -> Option<String> {
+    first_line(Command::new("git").args(["describe", "--always", "--dirty"]))
 }
 
 /// The first line a command prints, if it runs and succeeds. Used for the machine facts too.

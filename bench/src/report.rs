@@ -1,9 +1,12 @@
-//! The comparison table, and the targets skiff-store is held to.
+//! The reports: the lines that say what a run was measured on, and the tables.
 //!
-//! Every ratio is skiff-store's figure divided by etcd's, whichever way is better, so that one
-//! column reads the same way everywhere; the `better` column says which way that is. For
-//! example, put p50 of 0.40 ms against etcd's 2.00 ms is a ratio of 0.20×, and the target "put
-//! p50 at most half of etcd's" is `≤ 0.50×`: PASS.
+//! `bench-store` prints a comparison. Every ratio is skiff-store's figure divided by etcd's,
+//! whichever way is better, so that one column reads the same way everywhere; the `better`
+//! column says which way that is. For example, put p50 of 0.40 ms against etcd's 2.00 ms is a
+//! ratio of 0.20×, and the target "put p50 at most half of etcd's" is `≤ 0.50×`: PASS.
+//!
+//! `bench-api` has nothing to compare with: each [`Figure`] is held to an absolute target
+//! ("create p99 ≤ 10 ms"), in the same PASS / MISS terms.
 
 use std::fmt::Write;
 use std::time::Duration;
@@ -42,11 +45,84 @@ pub struct Row {
 impl Row {
     /// PASS or MISS against the target; a ratio exactly on the target passes.
     pub fn verdict(&self) -> Option<bool> {
-        self.target.map(|target| match self.better {
-            Better::Lower => self.ratio <= target,
-            Better::Higher => self.ratio >= target,
-        })
+        self.target.map(|target| meets(self.ratio, self.better, target))
     }
+}
+
+/// Whether `value` is on the right side of `target`; on it counts as met.
+fn meets(value: f64, better: Better, target: f64) -> bool {
+    match better {
+        Better::Lower => value <= target,
+        Better::Higher => value >= target,
+    }
+}
+
+/// The lines above a table: the machine, others' share of it, the date, the versions, the plan.
+/// `others` is what `cpu::OthersMeter::share` said.
+pub fn header(machine: &crate::machine::Machine, others: Option<f64>, versions: &str, plan: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "machine:  {machine}");
+    if let Some(share) = others {
+        let _ = writeln!(
+            out,
+            "others:   other work took {:.0}% of the cores during the run{}",
+            share * 100.0,
+            if share > 0.10 { " (a shared machine: expect these figures to be noisy)" } else { "" }
+        );
+    }
+    let _ = writeln!(out, "date:     {}", machine.date);
+    let _ = writeln!(out, "versions: {versions}");
+    let _ = writeln!(out, "plan:     {plan}");
+    out
+}
+
+/// One line of an absolute table: a figure, and the target it is held to if any.
+#[derive(Debug, Clone)]
+pub struct Figure {
+    pub metric: String,
+    /// The figure as printed, unit included ("3.214 ms").
+    pub shown: String,
+    /// The same figure in the unit of the target (ms, requests/s, MiB).
+    pub value: f64,
+    pub better: Better,
+    /// The target, in the figure's unit, and that unit as printed after it.
+    pub target: Option<(f64, &'static str)>,
+}
+
+impl Figure {
+    /// A figure held to nothing: there for the reader.
+    pub fn info(metric: impl Into<String>, shown: impl Into<String>) -> Figure {
+        Figure { metric: metric.into(), shown: shown.into(), value: 0.0, better: Better::Lower, target: None }
+    }
+
+    pub fn verdict(&self) -> Option<bool> {
+        self.target.map(|(target, _)| meets(self.value, self.better, target))
+    }
+}
+
+/// The absolute table as text, one figure per line.
+pub fn render_figures(figures: &[Figure]) -> String {
+    let mut out = String::new();
+    let line = |out: &mut String, [metric, shown, target, result]: [&str; 4]| {
+        let _ = writeln!(out, "{metric:<44} {shown:>14}  {target:<14} {result}");
+    };
+    line(&mut out, ["metric", "value", "target", "result"]);
+    for figure in figures {
+        let target = match figure.target {
+            Some((target, unit)) => {
+                let sign = if figure.better == Better::Lower { "≤" } else { "≥" };
+                format!("{sign} {target} {unit}")
+            }
+            None => "-".into(),
+        };
+        let result = match figure.verdict() {
+            Some(true) => "PASS",
+            Some(false) => "MISS",
+            None => "-",
+        };
+        line(&mut out, [&figure.metric, &figure.shown, &target, result]);
+    }
+    out
 }
 
 /// The table's rows; `clients` is how many ran the throughput workloads. The CPU rows are
@@ -139,7 +215,7 @@ pub fn client_note(skiff: &Measurements, etcd: &Measurements) -> Option<String> 
     ))
 }
 
-fn micros(d: Duration) -> String {
+pub fn micros(d: Duration) -> String {
     format!("{:.0} µs", d.as_secs_f64() * 1e6)
 }
 
@@ -164,6 +240,27 @@ mod tests {
         ];
         for (name, ratio, better, target, want) in cases {
             assert_eq!(row(ratio, better, target).verdict(), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn figures_meet_absolute_targets_in_the_better_direction() {
+        let figure = |value, better, target: Option<f64>| Figure {
+            metric: String::new(),
+            shown: String::new(),
+            value,
+            better,
+            target: target.map(|t| (t, "ms")),
+        };
+        let cases = [
+            ("a p99 of 8 ms meets at most 10 ms", figure(8.0, Better::Lower, Some(10.0)), Some(true)),
+            ("a p99 of 12 ms misses at most 10 ms", figure(12.0, Better::Lower, Some(10.0)), Some(false)),
+            ("4,000 creates/s miss at least 5,000", figure(4000.0, Better::Higher, Some(5000.0)), Some(false)),
+            ("exactly on the target is met", figure(5000.0, Better::Higher, Some(5000.0)), Some(true)),
+            ("a figure for the reader has no verdict", Figure::info("RSS at start", "9 MiB"), None),
+        ];
+        for (name, figure, want) in cases {
+            assert_eq!(figure.verdict(), want, "{name}");
         }
     }
 

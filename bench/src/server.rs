@@ -2,9 +2,10 @@
 //!
 //! A [`Server`] is a guard. Dropping it kills the process and then removes its directory, so a
 //! benchmark that fails, panics or is interrupted leaves neither a process nor a few hundred
-//! megabytes of data behind. Both servers run with their default durability: no put is
+//! megabytes of data behind. Both stores run with their default durability: no put is
 //! acknowledged before the server's disk sync (etcd: `fdatasync` of its WAL; skiff-store: sled's
-//! flush, once per commit group).
+//! flush, once per commit group). The API server keeps nothing on disk; its directory holds only
+//! its log.
 
 use std::fs::File;
 use std::net::TcpListener;
@@ -16,19 +17,47 @@ use skiff_proto::etcdserverpb::RangeRequest;
 use skiff_store::client::StoreClient;
 use tempfile::TempDir;
 
+use crate::api::http::{Connection, Method};
 use crate::error::BenchError;
 
-/// How long a server may take to answer its first Range. A fresh etcd elects itself leader
+/// How long a server may take to answer its first request. A fresh etcd elects itself leader
 /// after about a second; anything near this bound means it is not coming up.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Lines of the server's log quoted when it fails to start.
 const LOG_TAIL_LINES: usize = 20;
 
+/// The request that tells a server is serving.
+#[derive(Debug, Clone, Copy)]
+enum Ready {
+    /// A store: a Range answers.
+    Range,
+    /// The API server: `GET /readyz` is 200, which it serves only once it has reached the
+    /// store and created the initial namespaces.
+    Readyz,
+}
+
+impl Ready {
+    fn describe(self) -> &'static str {
+        match self {
+            Ready::Range => "answer a Range",
+            Ready::Readyz => "answer GET /readyz",
+        }
+    }
+
+    async fn answered(self, endpoint: &str) -> bool {
+        match self {
+            Ready::Range => answers_range(endpoint).await,
+            Ready::Readyz => answers_readyz(endpoint).await,
+        }
+    }
+}
+
 pub struct Server {
     pub name: &'static str,
-    /// `127.0.0.1:PORT`, what `StoreClient::connect` takes.
+    /// `127.0.0.1:PORT`: what `StoreClient::connect` takes, or the API server's REST address.
     pub endpoint: String,
+    ready: Ready,
     child: Child,
     /// Holds the data directory and the log; removed on drop, after the process is killed.
     dir: TempDir,
@@ -48,7 +77,24 @@ impl Server {
             .arg(dir.path().join("data"))
             // etcd 3.4 does not compact unless asked; neither should the store it is compared to.
             .args(["--auto-compaction-retention", "0"]);
-        Server::spawn(name, command, port, dir).await
+        Server::spawn(name, command, port, dir, Ready::Range).await
+    }
+
+    /// Starts `skiff-apiserver` in front of `store`, serving REST (and its internal gRPC API,
+    /// which it always opens) on free ports. It keeps no data; its directory holds its log.
+    pub async fn start_apiserver(binary: &Path, parent: &Path, store: &Server) -> Result<Server, BenchError> {
+        let name = "skiff-apiserver";
+        let [rest, grpc] = free_ports(name)?;
+        let dir = temp_dir(name, parent)?;
+        let mut command = Command::new(binary);
+        command
+            .arg("--store-endpoints")
+            .arg(format!("http://{}", store.endpoint))
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{rest}"))
+            .arg("--grpc-listen")
+            .arg(format!("127.0.0.1:{grpc}"));
+        Server::spawn(name, command, rest, dir, Ready::Readyz).await
     }
 
     /// Starts a one-member etcd cluster with its data under a new directory in `parent`.
@@ -65,23 +111,29 @@ impl Server {
             .args(["--listen-client-urls", &client_url, "--advertise-client-urls", &client_url])
             .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
             .args(["--initial-cluster", &format!("bench={peer_url}")]);
-        Server::spawn(name, command, client, dir).await
+        Server::spawn(name, command, client, dir, Ready::Range).await
     }
 
     /// Runs `command` with its output going to a log in `dir`, and waits until it serves.
-    async fn spawn(name: &'static str, mut command: Command, port: u16, dir: TempDir) -> Result<Server, BenchError> {
+    async fn spawn(
+        name: &'static str,
+        mut command: Command,
+        port: u16,
+        dir: TempDir,
+        ready: Ready,
+    ) -> Result<Server, BenchError> {
         let prepare = |source| BenchError::Prepare { server: name, source };
         let log = File::create(dir.path().join("server.log")).map_err(prepare)?;
         let log_err = log.try_clone().map_err(prepare)?;
         command.stdin(Stdio::null()).stdout(log).stderr(log_err);
         let child = command.spawn().map_err(|source| BenchError::Spawn { server: name, source })?;
         // From here on the guard exists: an early return kills the process.
-        let mut server = Server { name, endpoint: format!("127.0.0.1:{port}"), child, dir };
+        let mut server = Server { name, endpoint: format!("127.0.0.1:{port}"), ready, child, dir };
         server.wait_ready().await?;
         Ok(server)
     }
 
-    /// Polls with a Range until one succeeds, the process exits, or [`START_TIMEOUT`] passes.
+    /// Polls until the server answers, the process exits, or [`START_TIMEOUT`] passes.
     async fn wait_ready(&mut self) -> Result<(), BenchError> {
         let started = Instant::now();
         loop {
@@ -90,10 +142,11 @@ impl Server {
             }
             if started.elapsed() > START_TIMEOUT {
                 let seconds = START_TIMEOUT.as_secs();
-                return Err(BenchError::NotReady { server: self.name, seconds, log_tail: self.log_tail() });
+                let (server, what, log_tail) = (self.name, self.ready.describe(), self.log_tail());
+                return Err(BenchError::NotReady { server, what, seconds, log_tail });
             }
             // Bounded, because an etcd without a leader yet holds a linearizable read.
-            let attempt = tokio::time::timeout(Duration::from_secs(1), answers_range(&self.endpoint));
+            let attempt = tokio::time::timeout(Duration::from_secs(1), self.ready.answered(&self.endpoint));
             if let Ok(true) = attempt.await {
                 return Ok(());
             }
@@ -128,6 +181,13 @@ async fn answers_range(endpoint: &str) -> bool {
     };
     let request = RangeRequest { key: "bench/ready".into(), ..Default::default() };
     client.kv.range(request).await.is_ok()
+}
+
+async fn answers_readyz(endpoint: &str) -> bool {
+    let Ok(mut connection) = Connection::open(endpoint).await else {
+        return false;
+    };
+    connection.send(Method::Get, "/readyz", b"").await.is_ok_and(|response| response.status == 200)
 }
 
 /// `N` distinct free ports. All are bound at once, so the OS cannot hand out one twice, then

@@ -21,6 +21,15 @@ impl Percentiles {
     }
 }
 
+/// The element with the median `key`; of an even number, the upper middle one. Panics on none.
+/// Runs are reported whole this way: the median throughput run comes with its own latencies
+/// and CPU figures, not with a mix of several runs'.
+pub fn median_by<T>(mut runs: Vec<T>, key: impl Fn(&T) -> f64) -> T {
+    assert!(!runs.is_empty(), "the median of no runs");
+    runs.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    runs.swap_remove(runs.len() / 2)
+}
+
 /// `sorted` must be sorted and not empty; `percent` in 1..=100.
 fn nearest_rank(sorted: &[Duration], percent: usize) -> Duration {
     // The rank is ceil(percent/100 × n), counted from 1.

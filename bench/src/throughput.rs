@@ -53,11 +53,11 @@ pub struct Throughput {
     pub client_cpu_per_op: Option<Duration>,
 }
 
-/// What one client did between the barrier and its deadline.
-struct ClientRun {
-    ops: u64,
-    started: Instant,
-    finished: Instant,
+/// What one client did between the barrier and its deadline (also the API benchmark's).
+pub(crate) struct ClientRun {
+    pub(crate) ops: u64,
+    pub(crate) started: Instant,
+    pub(crate) finished: Instant,
 }
 
 /// Runs `op` against the server at `endpoint`, whose process is `server_pid`.
@@ -144,7 +144,7 @@ async fn once(client: &mut StoreClient, op: Op, key: &Bytes, value: &Bytes) -> R
 
 /// All operations over the span from the first start to the last finish: the clients start
 /// together, but each ends with the request it had in flight at the deadline.
-fn ops_per_second(runs: &[ClientRun]) -> f64 {
+pub(crate) fn ops_per_second(runs: &[ClientRun]) -> f64 {
     let ops: u64 = runs.iter().map(|r| r.ops).sum();
     let start = runs.iter().map(|r| r.started).min();
     let end = runs.iter().map(|r| r.finished).max();
@@ -156,9 +156,8 @@ fn ops_per_second(runs: &[ClientRun]) -> f64 {
 
 /// The run with the median throughput, its CPU figures with it; of an even number of runs, the
 /// upper middle one. Panics on no runs: a plan has at least one round.
-pub fn median(mut runs: Vec<Throughput>) -> Throughput {
-    runs.sort_by(|a, b| a.per_second.total_cmp(&b.per_second));
-    runs[runs.len() / 2]
+pub fn median(runs: Vec<Throughput>) -> Throughput {
+    crate::stats::median_by(runs, |run| run.per_second)
 }
 
 fn keys(client: usize) -> Vec<Bytes> {

@@ -50,18 +50,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let others_share = others.and_then(|meter| meter.share(&[skiff.pid(), etcd.pid()]));
     drop((skiff, etcd));
 
+    let versions = format!("{}; {}", locate::version(&skiff_binary), locate::version(&etcd_binary));
+    let plan_line = format!("{plan}{}", if args.quick { " (--quick)" } else { "" });
     println!();
-    println!("machine:  {machine}");
-    if let Some(share) = others_share {
-        println!(
-            "others:   other work took {:.0}% of the cores during the run{}",
-            share * 100.0,
-            if share > 0.10 { " (a shared machine: expect these figures to be noisy)" } else { "" }
-        );
-    }
-    println!("date:     {}", machine.date);
-    println!("versions: {}; {}", locate::version(&skiff_binary), locate::version(&etcd_binary));
-    println!("plan:     {plan}{}", if args.quick { " (--quick)" } else { "" });
+    print!("{}", report::header(&machine, others_share, &versions, &plan_line));
     println!();
     print!("{}", report::render(&report::rows(&skiff_figures, &etcd_figures, plan.clients)));
     if let Some(note) = report::client_note(&skiff_figures, &etcd_figures) {
