@@ -3,14 +3,16 @@
 # their state and logs under $SKIFF_DIR (default .skiff/), and writes $SKIFF_DIR/kubeconfig.
 # Returns once they answer.
 #
-# Today that is skiff-store and skiff-apiserver: the scheduler, controller-manager, kubelet and
-# proxy come with their issues, and so does a node becoming Ready.
+# Today that is skiff-store, skiff-apiserver and skiff-controller-manager; the scheduler, the
+# kubelet and the proxy join them as they land.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SKIFF_DIR=${SKIFF_DIR:-$PWD/.skiff}
 STORE_PORT=${SKIFF_STORE_PORT:-2379}
 STORE_METRICS_PORT=${SKIFF_STORE_METRICS_PORT:-2381}
 API_PORT=${SKIFF_API_PORT:-6443}
+GRPC_PORT=${SKIFF_GRPC_PORT:-6444}
+CONTROLLER_MANAGER_PORT=${SKIFF_CONTROLLER_MANAGER_PORT:-10257}
 mkdir -p "$SKIFF_DIR/logs" "$SKIFF_DIR/pids"
 
 # Alive and not a zombie (a killed daemon whose parent is gone may linger as one, and `kill -0`
@@ -52,7 +54,9 @@ start() {
 start skiff-store "$STORE_PORT" target/release/skiff-store \
   --listen "127.0.0.1:$STORE_PORT" --metrics-listen "127.0.0.1:$STORE_METRICS_PORT" --data-dir "$SKIFF_DIR/store"
 start skiff-apiserver "$API_PORT" target/release/skiff-apiserver \
-  --listen "127.0.0.1:$API_PORT" --store-endpoints "http://127.0.0.1:$STORE_PORT"
+  --listen "127.0.0.1:$API_PORT" --grpc-listen "127.0.0.1:$GRPC_PORT" --store-endpoints "http://127.0.0.1:$STORE_PORT"
+start skiff-controller-manager "$CONTROLLER_MANAGER_PORT" target/release/skiff-controller-manager \
+  --api "127.0.0.1:$GRPC_PORT" --metrics-listen "127.0.0.1:$CONTROLLER_MANAGER_PORT"
 
 cat >"$SKIFF_DIR/kubeconfig" <<KUBECONFIG
 apiVersion: v1

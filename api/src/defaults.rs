@@ -46,6 +46,20 @@ fn container(container: &mut Value) {
     }
 }
 
+/// A Secret's `stringData` is write-only: its entries join `data`, base64-encoded, taking
+/// precedence over the same keys there, and it is not stored (Kubernetes does this when it
+/// converts the request to its internal form).
+fn merge_string_data(secret: &mut Value) {
+    let Some(Value::Object(strings)) = secret.as_object_mut().and_then(|s| s.remove("stringData")) else { return };
+    if !secret["data"].is_object() {
+        secret["data"] = json!({});
+    }
+    for (key, value) in strings {
+        let text = value.as_str().unwrap_or_default().to_string();
+        secret["data"][key] = json!(crate::protobuf::base64(text.as_bytes()));
+    }
+}
+
 /// A PodSpec's defaults (a pod's `spec`, or a workload's `spec.template.spec`).
 pub fn pod_spec(spec: &mut Value) {
     default(spec, &["restartPolicy"], json!("Always"));
@@ -64,7 +78,10 @@ pub fn pod_spec(spec: &mut Value) {
 pub fn apply(resource: &Resource, object: &mut Value) {
     match (resource.group, resource.plural) {
         ("", "pods") => pod_spec(&mut object["spec"]),
-        ("", "secrets") => default(object, &["type"], json!("Opaque")),
+        ("", "secrets") => {
+            default(object, &["type"], json!("Opaque"));
+            merge_string_data(object);
+        }
         ("", "namespaces") => default(object, &["status", "phase"], json!("Active")),
         ("apps", "deployments") => {
             default(object, &["spec", "replicas"], json!(1));
@@ -194,6 +211,13 @@ mod tests {
             (Some(6), Some("Never"))
         );
         assert_eq!(defaulted("", "configmaps", json!({"data": {}})), json!({"data": {}}), "no defaults for ConfigMaps");
+    }
+
+    #[test]
+    fn a_secrets_string_data_joins_its_data_in_base64() {
+        let secret = defaulted("", "secrets", json!({"data": {"a": "eA==", "b": "eQ=="}, "stringData": {"b": "s3cret"}}));
+        assert_eq!(secret["data"], json!({"a": "eA==", "b": "czNjcmV0"}));
+        assert!(secret.get("stringData").is_none());
     }
 
     #[test]

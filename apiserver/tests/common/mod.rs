@@ -88,7 +88,13 @@ impl Cluster {
             grpc_listen: Some(grpc_address),
             store_endpoints: vec![store_endpoint.clone()],
         };
-        tokio::spawn(skiff_apiserver::serve_with_streams(api_config, api_listener, Some(grpc_listener), streams, stop.clone()));
+        tokio::spawn(skiff_apiserver::serve_with_streams(
+            api_config,
+            api_listener,
+            Some(grpc_listener),
+            streams,
+            stop.clone(),
+        ));
 
         let kubeconfig = format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- cluster: {{server: \"http://{api_address}\"}}\n  name: skiff\n\
@@ -127,6 +133,21 @@ impl Cluster {
         }
         drop(stdin);
         child.wait_with_output().await.unwrap()
+    }
+
+    /// kubectl with extra environment variables (`EDITOR` for `kubectl edit`).
+    pub async fn kubectl_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        tokio::process::Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(self.dir.path().join("kubeconfig"))
+            .arg("--cache-dir")
+            .arg(self.dir.path().join("cache"))
+            .args(args)
+            .envs(env.iter().copied())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("kubectl is installed")
     }
 
     pub async fn kubectl(&self, args: &[&str]) -> Output {
