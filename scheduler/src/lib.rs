@@ -123,6 +123,15 @@ pub async fn serve(config: Config, metrics: Option<TcpListener>, shutdown: Cance
     let flushing = queue.clone();
     let stop = shutdown.clone();
     tasks.spawn(async move { flushing.run_flushes(stop).await });
+    let counted = queue.clone();
+    let stop = shutdown.clone();
+    tasks.spawn(async move {
+        // The pending-pods gauge between attempts (pods move without one: back-offs end, pods go).
+        let mut every = tokio::time::interval(Duration::from_secs(1));
+        while stop.run_until_cancelled(every.tick()).await.is_some() {
+            metrics::pending(counted.pending());
+        }
+    });
     let closing = queue.clone();
     let stop = shutdown.clone();
     tasks.spawn(async move {

@@ -248,13 +248,14 @@ impl Scheduler {
     }
 
     /// Step 3, in a task of its own: bind, then tell.
+    #[tracing::instrument(name = "bind", skip_all, fields(pod = %key, node = %node))]
     async fn binding_cycle(&self, pod: Arc<Pod>, key: ObjectKey, node: String, started: Instant) {
         let namespace = pod.metadata.namespace.clone().unwrap_or_default();
         match self.client.bind(&namespace, &key.name, &node).await {
             Ok(()) => {
                 self.cache.finish_binding(&uid(&pod));
                 metrics::attempt("scheduled", &self.name, started.elapsed());
-                info!(pod = %key, node, "bound");
+                info!("bound");
                 let message = format!("Successfully assigned {namespace}/{} to {node}", key.name);
                 self.recorder.normal(&Reference::of(pod.as_ref()), "Scheduled", &message).await;
             }
@@ -262,12 +263,12 @@ impl Scheduler {
                 // Bound by someone else first, or deleted: nothing left to do for this pod.
                 self.cache.forget(&uid(&pod));
                 metrics::attempt("error", &self.name, started.elapsed());
-                info!(pod = %key, node, cause = %err, "not bound: the pod is bound already or gone");
+                info!(cause = %err, "not bound: the pod is bound already or gone");
             }
             Err(err) => {
                 self.cache.forget(&uid(&pod));
                 let error = ScheduleError::Plugin { plugin: "DefaultBinder", message: err.to_string() };
-                warn!(pod = %key, node, cause = %err, "bind failed; retrying after a back-off");
+                warn!(cause = %err, "bind failed; retrying after a back-off");
                 self.queue.add_backoff(&key);
                 metrics::attempt("error", &self.name, started.elapsed());
                 self.report_failure(&pod, &key, &error, &format!("binding rejected: {err}")).await;
@@ -288,7 +289,7 @@ impl Scheduler {
             }
         }
         let message = error.message();
-        info!(pod = %key, reason = error.reason(), message, "unable to schedule pod; waiting");
+        info!(pod = %key, reason = error.reason(), why = message, "unable to schedule pod; waiting");
         self.report_failure(pod, key, error, &message).await;
     }
 
