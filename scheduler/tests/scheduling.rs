@@ -197,3 +197,31 @@ async fn a_restarted_scheduler_binds_nothing_twice_and_overfills_no_node() {
          preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_pods_never_overfills_a_node() {
+    // Six pods wait before the scheduler starts, so it places them back to back, far faster than
+    // the watch reports its binds: only the assumed pods tell it the node is filling up.
+    let mut harness = Harness::without_scheduler().await;
+    harness.node(Node::test("small").capacity("4", "8Gi", 110)).await;
+    for i in 0..6 {
+        harness.pod(Pod::test(&format!("job-{i}")).requests("1", "1Gi")).await;
+    }
+    harness.start_scheduler().await;
+    let (bound, waiting) = eventually("four bound and two refused", || async {
+        let placements = harness.placements().await;
+        let bound = placements.values().flatten().count();
+        let mut waiting = Vec::new();
+        for (pod, node) in &placements {
+            if node.is_none() {
+                waiting.push(harness.scheduled_condition(pod).await?.2);
+            }
+        }
+        (bound + waiting.len() == 6).then_some((bound, waiting))
+    })
+    .await;
+    assert_eq!(bound, 4);
+    let full = "0/1 nodes are available: 1 Insufficient cpu. \
+                preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.";
+    assert_eq!(waiting, vec![full, full]);
+}
