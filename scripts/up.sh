@@ -3,7 +3,7 @@
 # their state and logs under $SKIFF_DIR (default .skiff/), and writes $SKIFF_DIR/kubeconfig.
 # Returns once they answer.
 #
-# Today that is skiff-store, skiff-apiserver and skiff-controller-manager; the scheduler, the
+# Today that is skiff-store, skiff-apiserver, skiff-scheduler and skiff-controller-manager; the
 # kubelet and the proxy join them as they land.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,7 @@ STORE_METRICS_PORT=${SKIFF_STORE_METRICS_PORT:-2381}
 API_PORT=${SKIFF_API_PORT:-6443}
 GRPC_PORT=${SKIFF_GRPC_PORT:-6444}
 CONTROLLER_MANAGER_PORT=${SKIFF_CONTROLLER_MANAGER_PORT:-10257}
+SCHEDULER_PORT=${SKIFF_SCHEDULER_PORT:-10259}
 mkdir -p "$SKIFF_DIR/logs" "$SKIFF_DIR/pids"
 
 # Alive and not a zombie (a killed daemon whose parent is gone may linger as one, and `kill -0`
@@ -55,6 +56,8 @@ start skiff-store "$STORE_PORT" target/release/skiff-store \
   --listen "127.0.0.1:$STORE_PORT" --metrics-listen "127.0.0.1:$STORE_METRICS_PORT" --data-dir "$SKIFF_DIR/store"
 start skiff-apiserver "$API_PORT" target/release/skiff-apiserver \
   --listen "127.0.0.1:$API_PORT" --grpc-listen "127.0.0.1:$GRPC_PORT" --store-endpoints "http://127.0.0.1:$STORE_PORT"
+start skiff-scheduler "$SCHEDULER_PORT" target/release/skiff-scheduler \
+  --api "127.0.0.1:$GRPC_PORT" --metrics-listen "127.0.0.1:$SCHEDULER_PORT"
 start skiff-controller-manager "$CONTROLLER_MANAGER_PORT" target/release/skiff-controller-manager \
   --api "127.0.0.1:$GRPC_PORT" --metrics-listen "127.0.0.1:$CONTROLLER_MANAGER_PORT"
 

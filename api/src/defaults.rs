@@ -35,6 +35,19 @@ fn image_pull_policy(image: &str) -> &'static str {
 }
 
 fn container(container: &mut Value) {
+    // A limit without a request: the request is the limit (`SetDefaults_Pod`), which is what the
+    // scheduler counts and what makes a pod Guaranteed.
+    if let Some(limits) = container.pointer("/resources/limits").and_then(Value::as_object).cloned() {
+        let resources = &mut container["resources"];
+        if !resources["requests"].is_object() {
+            resources["requests"] = json!({});
+        }
+        for (name, limit) in limits {
+            if resources["requests"].get(&name).is_none() {
+                resources["requests"][name] = limit;
+            }
+        }
+    }
     let image = container["image"].as_str().unwrap_or_default().to_string();
     default(container, &["imagePullPolicy"], json!(image_pull_policy(&image)));
     default(container, &["terminationMessagePath"], json!("/dev/termination-log"));
@@ -218,6 +231,15 @@ mod tests {
         let secret = defaulted("", "secrets", json!({"data": {"a": "eA==", "b": "eQ=="}, "stringData": {"b": "s3cret"}}));
         assert_eq!(secret["data"], json!({"a": "eA==", "b": "czNjcmV0"}));
         assert!(secret.get("stringData").is_none());
+    }
+
+    #[test]
+    fn a_limit_without_a_request_becomes_the_request() {
+        let pods = crate::registry::by_plural("", "v1", "pods").unwrap();
+        let mut pod = json!({"spec": {"containers": [{"name": "c", "image": "x:1",
+            "resources": {"limits": {"cpu": "500m", "memory": "64Mi"}, "requests": {"cpu": "100m"}}}]}});
+        apply(pods, &mut pod);
+        assert_eq!(pod["spec"]["containers"][0]["resources"]["requests"], json!({"cpu": "100m", "memory": "64Mi"}));
     }
 
     #[test]

@@ -22,6 +22,7 @@
 //! - [`age`]: ages as kubectl prints them (`3m20s`), and RFC 3339 timestamps.
 //! - [`table`]: the server-side `Table` of `kubectl get`, with Kubernetes' columns per resource.
 //! - [`protobuf`]: the protobuf bodies of kubectl 1.32+ generators, read into JSON.
+//! - [`qos`]: a pod's quality-of-service class (Guaranteed, Burstable, BestEffort).
 //! - [`quantity`]: resource quantities (`100m`, `128Mi`), exact, rounded up as Kubernetes does.
 //!
 //! To come with the API server issue: object helpers, and the `k8s-openapi` types wired in.
@@ -33,6 +34,7 @@ pub mod discovery;
 pub mod fields;
 pub mod patch;
 pub mod protobuf;
+pub mod qos;
 pub mod quantity;
 pub mod registry;
 pub mod schema;

@@ -156,7 +156,9 @@ async fn pods_bind_once_and_are_deleted_gracefully_once_bound() {
     pods.delete("early", &serde_json::Value::Null).await.unwrap();
     assert!(pods.get_opt("early").await.unwrap().is_none());
 
-    pods.create(&pod("web")).await.unwrap();
+    let created = pods.create(&pod("web")).await.unwrap();
+    let status = created.status.unwrap();
+    assert_eq!((status.phase.as_deref(), status.qos_class.as_deref()), (Some("Pending"), Some("BestEffort")));
     client.bind("default", "web", "node-1").await.unwrap();
     let bound = pods.get("web").await.unwrap();
     assert_eq!(bound.spec.as_ref().unwrap().node_name.as_deref(), Some("node-1"));

@@ -8,11 +8,36 @@
 
 use serde_json::{json, Value};
 use skiff_api::{defaults, validation};
+use skiff_api::registry::Resource;
 use skiff_api::status::Status;
 
 use super::{check_body, invalid, is_service, Verbs, WriteOptions};
 use crate::path::Target;
 use crate::services;
+
+/// A new object starts with the status its kind starts with, whatever the client sent
+/// (Kubernetes' `PrepareForCreate` strategies): a pod is `Pending` with its QoS class, a
+/// namespace `Active`, a claim or volume `Pending`; the other kinds with a status endpoint start
+/// with none. Nodes keep theirs: the kubelet registers with it.
+fn initial_status(resource: &Resource, object: &mut Value) {
+    if resource.subresource("status").is_none() {
+        return;
+    }
+    let status = match (resource.group, resource.plural) {
+        ("", "nodes") => return,
+        ("", "pods") => {
+            let spec = serde_json::from_value(object["spec"].clone()).unwrap_or_default();
+            json!({"phase": "Pending", "qosClass": skiff_api::qos::qos_class(&spec)})
+        }
+        ("", "namespaces") => json!({"phase": "Active"}),
+        ("", "persistentvolumeclaims" | "persistentvolumes") => json!({"phase": "Pending"}),
+        _ => {
+            object.as_object_mut().map(|o| o.remove("status"));
+            return;
+        }
+    };
+    object["status"] = status;
+}
 
 impl Verbs {
     /// Creates `object` where `target` points; returns it as stored.
@@ -31,6 +56,7 @@ impl Verbs {
             }
         }
         invalid(target.resource, &object, validation::validate_create(target.resource, &object))?;
+        initial_status(target.resource, &mut object);
         options.record(None, &mut object);
         self.namespace_exists(target).await?;
         // (A dry run allocates nothing: its Service shows no ClusterIP.)
