@@ -11,7 +11,17 @@
 //!   [`naming`]: the containers' names and labels, from which a restarted kubelet adopts them.
 //! - [`network`]: the shared bridge network and this node's pod IPs.
 //! - [`node`]: registration, the status heartbeat and the Lease.
-//! - more to come with the pod sync.
+//! - [`sync_loop`]: the one `select!` over the pod source, the relist tick, probe results and
+//!   housekeeping; [`pod_workers`]: one task per pod with a coalescing slot; [`pleg`]: the
+//!   relist; [`housekeeping`]: orphans.
+//! - [`pod_sync`]: one sync of one pod; [`pod_actions`]: what it must do (pure);
+//!   [`pod_runtime`]: what Docker runs for a pod; [`sandbox`]: the pause container;
+//!   [`container_start`]: one container; [`termination`]: stopping them; [`kubelet`]: the shared
+//!   state.
+//! - [`env`]: environment and `$(VAR)`; [`dns`]: hostname and resolv.conf; [`volumes`]: volumes
+//!   and mounts; [`images`]: pull policy; [`backoff`]: restart and pull back-off.
+//! - [`probes`]: liveness, readiness, startup; [`status`]: the pod status and its manager;
+//!   [`qos`]: the QoS class; [`events`]: reasons and messages; [`metrics`]: Prometheus.
 //!
 //! On shutdown the kubelet stops its loops and leaves the pods running, as the real one does.
 
@@ -91,6 +101,46 @@ pub async fn run_with_runtime(
     let node_uid = registered.metadata.uid.clone().unwrap_or_default();
 
     let tasks = TaskTracker::new();
+    let pod_cidr = config.pod_cidr.clone().or_else(|| registered.spec.as_ref().and_then(|s| s.pod_cidr.clone()));
+    let pod_ips = match pod_cidr {
+        Some(cidr) => Some(network::PodIps::new(network::Cidr::parse(&cidr).map_err(Error::PodCidr)?, network.gateway)),
+        None => None,
+    };
+    if let Some(ips) = &pod_ips {
+        // Adoption: the addresses of the pods already running stay theirs.
+        let found = runtime.list_containers(&[(naming::NODE, &config.node_name)]).await.map_err(Error::Runtime)?;
+        for ip in found.iter().filter_map(|c| c.labels.get(naming::POD_IP)).filter_map(|ip| ip.parse().ok()) {
+            ips.reserve(ip);
+        }
+    }
+    let metrics = Arc::new(metrics::Metrics::new());
+    if let Some(address) = config.metrics_listen {
+        let listener =
+            tokio::net::TcpListener::bind(address).await.map_err(|source| Error::Listen { address, source })?;
+        tasks.spawn(metrics::serve(listener, metrics.clone(), shutdown.child_token()));
+    }
+    let recorder = skiff_client::events::Recorder::new(client.clone(), "kubelet", Some(&config.node_name));
+    let (probe_changes, probe_results) = tokio::sync::mpsc::unbounded_channel();
+    let kubelet = Arc::new(kubelet::Kubelet {
+        volumes: volumes::VolumeManager::new(&config.root_dir, client.clone()),
+        status: status::manager::StatusManager::new(client.clone()),
+        probes: probes::ProbeManager::new(runtime.clone(), recorder.clone(), probe_changes, shutdown.child_token()),
+        events: events::Events::new(recorder),
+        pod_ips,
+        host_ip: facts.internal_ip,
+        node_cpu_milli: machine.cpus as i64 * 1000,
+        node_memory: machine.memory as i64,
+        restart_backoff: Default::default(),
+        pull_backoff: Default::default(),
+        image_refs: Default::default(),
+        memory: Default::default(),
+        metrics,
+        network,
+        runtime: runtime.clone(),
+        client: client.clone(),
+        config: config.clone(),
+    });
+    tasks.spawn(sync_loop::run(kubelet, probe_results, shutdown.child_token()));
     tasks.spawn(node::lease::keep_renewing(
         client.clone(),
         config.node_name.clone(),
@@ -120,3 +170,24 @@ pub async fn run_with_runtime(
     tracing::info!(node = %config.node_name, "kubelet stopped; its pods keep running");
     Ok(())
 }
+pub mod backoff;
+pub mod container_start;
+pub mod dns;
+pub mod env;
+pub mod events;
+pub mod housekeeping;
+pub mod images;
+pub mod kubelet;
+pub mod metrics;
+pub mod pleg;
+pub mod pod_actions;
+pub mod pod_runtime;
+pub mod pod_sync;
+pub mod pod_workers;
+pub mod probes;
+pub mod qos;
+pub mod sandbox;
+pub mod status;
+pub mod sync_loop;
+pub mod termination;
+pub mod volumes;

@@ -272,3 +272,10 @@ impl FakeRuntime {
         self.state.lock().containers.get(id).map(|(c, _)| c.name.clone()).unwrap_or_else(|| id.to_string())
     }
 }
+
+impl FakeRuntime {
+    /// Removes a container behind the kubelet's back (as `docker rm -f` would).
+    pub fn remove_container_now(&self, id: &str) {
+        self.state.lock().containers.remove(id);
+    }
+}

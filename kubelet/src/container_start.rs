@@ -1,0 +1,213 @@
+//! Starting one container of a pod: image, environment, mounts, create, start, events.
+//!
+//! Mirrors `startContainer` and `generateContainerConfig` in
+//! `pkg/kubelet/kuberuntime/kuberuntime_container.go`:
+//!
+//! 1. make sure the image is there ([`crate::images`]);
+//! 2. build the environment ([`crate::env`], ConfigMaps and Secrets read from the API) and the
+//!    mounts ([`crate::volumes::mounts`]); a missing ConfigMap is `CreateContainerConfigError`;
+//! 3. create the container, joined to the pause container's network namespace, named and
+//!    labelled as [`crate::naming`] says, with Docker's CPU and memory limits from the
+//!    container's resources; event `Created`;
+//! 4. start it; event `Started`.
+//!
+//! A failed step records a `Failed` event (`Error: …`) and returns the waiting reason the pod
+//! status shows until the next try.
+//!
+//! Left out: `postStart` hooks, `securityContext` (users, capabilities), the termination
+//! message file, `ephemeral-storage` limits.
+
+use std::collections::HashMap;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret};
+use skiff_api::quantity::Quantity as Amount;
+use skiff_client::events::EventType;
+use skiff_client::Api;
+
+use crate::env::{self, Objects, PodFacts};
+use crate::events;
+use crate::images;
+use crate::kubelet::Kubelet;
+use crate::naming::{self, ContainerIdentity};
+use crate::runtime::{ContainerConfig, NetworkMode};
+use crate::status::Waiting;
+use crate::volumes::{self, Prepared};
+
+/// Where the container goes.
+pub struct Target<'a> {
+    pub sandbox_id: &'a str,
+    pub pod_ip: &'a str,
+    pub attempt: u32,
+    pub init: bool,
+    pub volumes: &'a HashMap<String, Prepared>,
+    pub resolv_conf: Option<&'a std::path::Path>,
+}
+
+fn waiting(reason: &str, message: impl Into<String>) -> Waiting {
+    Waiting { reason: reason.into(), message: message.into() }
+}
+
+/// Docker's limits from the container's resources: memory in bytes, CPU limit in nano-CPUs, CPU
+/// request as shares (1024 per core, at least 2, as the kubelet computes `cpu.shares`).
+pub fn docker_resources(container: &Container) -> (Option<i64>, Option<i64>, Option<i64>) {
+    let resources = container.resources.clone().unwrap_or_default();
+    let get =
+        |map: &Option<std::collections::BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>,
+         key: &str| map.as_ref().and_then(|m| m.get(key)).and_then(|q| Amount::parse(&q.0).ok());
+    let memory = get(&resources.limits, "memory").map(|q| q.value()).filter(|m| *m > 0);
+    let nano_cpus = get(&resources.limits, "cpu").map(|q| q.milli_value() * 1_000_000).filter(|n| *n > 0);
+    let request = get(&resources.requests, "cpu").or_else(|| get(&resources.limits, "cpu"));
+    let shares = request.map(|q| (q.milli_value() * 1024 / 1000).max(2));
+    (memory, nano_cpus, shares)
+}
+
+async fn fetch_objects(kubelet: &Kubelet, namespace: &str, container: &Container) -> Result<Objects, Waiting> {
+    let (maps, secrets) = env::referenced_objects(container);
+    let mut objects = Objects::default();
+    let failed = |err: skiff_client::ApiError| waiting(events::CREATE_CONTAINER_CONFIG_ERROR, err.to_string());
+    let config_maps: Api<ConfigMap> = Api::namespaced(kubelet.client.clone(), namespace);
+    for name in maps {
+        let found = config_maps.get_opt(&name).await.map_err(failed)?;
+        objects.config_maps.insert(name, found);
+    }
+    let secret_api: Api<Secret> = Api::namespaced(kubelet.client.clone(), namespace);
+    for name in secrets {
+        let found = secret_api.get_opt(&name).await.map_err(failed)?;
+        objects.secrets.insert(name, found);
+    }
+    Ok(objects)
+}
+
+/// Builds everything the container is created with.
+async fn container_config(
+    kubelet: &Kubelet,
+    pod: &Pod,
+    container: &Container,
+    target: &Target<'_>,
+) -> Result<ContainerConfig, Waiting> {
+    let namespace = pod.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+    let objects = fetch_objects(kubelet, &namespace, container).await?;
+    let facts = PodFacts {
+        pod_ip: target.pod_ip.to_string(),
+        host_ip: kubelet.host_ip.to_string(),
+        node_cpu_milli: kubelet.node_cpu_milli,
+        node_memory: kubelet.node_memory,
+    };
+    let environment = env::make_environment(pod, container, &objects, &facts)
+        .map_err(|e| waiting(events::CREATE_CONTAINER_CONFIG_ERROR, e.to_string()))?;
+    let mounts = volumes::mounts(container, target.volumes, target.resolv_conf)
+        .map_err(|e| waiting(events::CREATE_CONTAINER_CONFIG_ERROR, e.to_string()))?;
+    let identity = ContainerIdentity {
+        container: container.name.clone(),
+        attempt: target.attempt,
+        ..crate::sandbox::identity(pod, 0)
+    };
+    let mut labels = identity.labels(kubelet.node());
+    labels.insert(naming::SANDBOX_ID.into(), target.sandbox_id.to_string());
+    labels.insert(naming::CONTAINER_HASH.into(), naming::hash_container(container));
+    labels.insert(naming::CONTAINER_KIND.into(), if target.init { "init" } else { "app" }.into());
+    let grace = pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds).unwrap_or(30);
+    labels.insert(naming::GRACE_PERIOD.into(), grace.to_string());
+    let (memory_limit, nano_cpus, cpu_shares) = docker_resources(container);
+    Ok(ContainerConfig {
+        name: identity.docker_name(),
+        image: container.image.clone().unwrap_or_default(),
+        entrypoint: container.command.as_ref().map(|c| env::expand_command(c, &environment)),
+        cmd: container.args.as_ref().map(|a| env::expand_command(a, &environment)),
+        env: environment.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        working_dir: container.working_dir.clone().filter(|w| !w.is_empty()),
+        labels,
+        network: Some(NetworkMode::Container(target.sandbox_id.to_string())),
+        mounts,
+        memory_limit,
+        nano_cpus,
+        cpu_shares,
+        tty: container.tty == Some(true),
+        stdin: container.stdin == Some(true),
+        stdin_once: container.stdin_once == Some(true),
+        ..Default::default()
+    })
+}
+
+/// Starts the container; its id, or why it waits.
+pub async fn start_container(
+    kubelet: &Kubelet,
+    pod: &Pod,
+    container: &Container,
+    target: &Target<'_>,
+) -> Result<String, Waiting> {
+    let name = &container.name;
+    let events = &kubelet.events;
+    let failed = |w: Waiting| async move {
+        events
+            .container(pod, name, EventType::Warning, events::FAILED, &format!("Error: {}", w.message_or_reason()))
+            .await;
+        w
+    };
+    let image = match images::ensure_image(&*kubelet.runtime, events, &kubelet.pull_backoff, pod, container).await {
+        Ok(image) => image,
+        Err(failure) => {
+            let w = waiting(failure.reason, failure.message);
+            events.container(pod, name, EventType::Warning, events::FAILED, &format!("Error: {}", w.reason)).await;
+            return Err(w);
+        }
+    };
+    kubelet.image_refs.lock().insert(image.id.clone(), images::image_ref(&image));
+
+    let config = match container_config(kubelet, pod, container, target).await {
+        Ok(config) => config,
+        Err(w) => return Err(failed(w).await),
+    };
+    let runtime = &*kubelet.runtime;
+    let id = match runtime.create_container(&config).await {
+        Ok(id) => id,
+        Err(crate::runtime::RuntimeError::Refused { status: 409, .. }) => {
+            // A half-made attempt holds the name: remove it; the next sync creates it again.
+            let _ = runtime.remove_container(&config.name).await;
+            return Err(waiting(events::CREATE_CONTAINER_ERROR, format!("container name {} was in use", config.name)));
+        }
+        Err(err) => return Err(failed(waiting(events::CREATE_CONTAINER_ERROR, err.to_string())).await),
+    };
+    events.container(pod, name, EventType::Normal, events::CREATED, &format!("Created container {name}")).await;
+    if let Err(err) = runtime.start_container(&id).await {
+        return Err(failed(waiting(events::RUN_CONTAINER_ERROR, err.to_string())).await);
+    }
+    events.container(pod, name, EventType::Normal, events::STARTED, &format!("Started container {name}")).await;
+    kubelet
+        .metrics
+        .started_containers
+        .with_label_values(&[if target.init { "init_container" } else { "container" }])
+        .inc();
+    tracing::info!(pod = %events::pod_name(pod), container = %name, attempt = target.attempt, "container started");
+    Ok(id)
+}
+
+impl Waiting {
+    fn message_or_reason(&self) -> &str {
+        if self.message.is_empty() {
+            &self.reason
+        } else {
+            &self.message
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn resources_become_docker_limits() {
+        let container: Container = serde_json::from_value(json!({"name": "web", "resources": {
+            "requests": {"cpu": "250m"}, "limits": {"cpu": "500m", "memory": "64Mi"}}}))
+        .unwrap();
+        assert_eq!(docker_resources(&container), (Some(64 << 20), Some(500_000_000), Some(256)));
+        let none: Container = serde_json::from_value(json!({"name": "web"})).unwrap();
+        assert_eq!(docker_resources(&none), (None, None, None));
+        let tiny: Container =
+            serde_json::from_value(json!({"name": "web", "resources": {"requests": {"cpu": "1m"}}})).unwrap();
+        assert_eq!(docker_resources(&tiny).2, Some(2), "at least 2 shares");
+    }
+}

@@ -1,0 +1,160 @@
+//! Stopping containers and pods, gracefully.
+//!
+//! Mirrors `killContainer`, `executePreStopHook` and `killPodWithSyncResult` in
+//! `pkg/kubelet/kuberuntime/kuberuntime_container.go` / `kuberuntime_manager.go`. Stopping one
+//! container, within its grace period:
+//!
+//! 1. event `Killing` ("Stopping container web", or why: "Container web failed liveness probe,
+//!    will be restarted");
+//! 2. the `preStop` hook (exec or httpGet), if the container has one, bounded by the grace
+//!    period; what it used is taken off the period (but at least 2 s remain, as upstream);
+//! 3. **(the place for "wait until the endpoints no longer list this pod")**: the proxy needs
+//!    the pod gone from its Service's endpoints before the process stops accepting connections,
+//!    for zero-downtime updates. That step belongs here, between the hook and the signal, bounded
+//!    by what remains of the grace period. It is not done yet; today removal from the endpoints
+//!    races with SIGTERM, as in Kubernetes (which relies on preStop sleeps for it);
+//! 4. SIGTERM, and SIGKILL when the rest of the grace period is over (`docker stop -t`).
+//!
+//! A pod is stopped by stopping all its containers at once, then its pause container.
+
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use k8s_openapi::api::core::v1::{Container, LifecycleHandler, Pod};
+use skiff_client::events::EventType;
+
+use crate::events;
+use crate::kubelet::Kubelet;
+use crate::pod_runtime::{Instance, PodRuntime};
+use crate::probes::prober::{http_get, resolve_port, ProbeResult};
+use crate::runtime::run_to_end;
+
+/// The least time a container gets between SIGTERM and SIGKILL (`minimumGracePeriodInSeconds`).
+pub const MIN_GRACE: Duration = Duration::from_secs(2);
+
+/// The grace period of a pod: the deletion's (`metadata.deletionGracePeriodSeconds`), else its
+/// spec's, else 30 s.
+pub fn grace_period(pod: &Pod) -> Duration {
+    let seconds = pod
+        .metadata
+        .deletion_grace_period_seconds
+        .or(pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds))
+        .unwrap_or(30);
+    Duration::from_secs(seconds.max(0) as u64)
+}
+
+async fn run_hook(
+    kubelet: &Kubelet,
+    handler: &LifecycleHandler,
+    container: &Container,
+    id: &str,
+    pod_ip: &str,
+    budget: Duration,
+) -> Result<(), String> {
+    if let Some(exec) = &handler.exec {
+        let command = exec.command.clone().unwrap_or_default();
+        return match run_to_end(&*kubelet.runtime, id, &command, budget).await {
+            Ok(done) if done.exit_code == 0 => Ok(()),
+            Ok(done) => Err(format!(
+                "command {:?} exited with {}: {}",
+                command.join(" "),
+                done.exit_code,
+                done.output.trim_end()
+            )),
+            Err(err) => Err(err.to_string()),
+        };
+    }
+    if let Some(http) = &handler.http_get {
+        let port = resolve_port(&http.port, container)?;
+        let host = http.host.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| pod_ip.to_string());
+        let path = http.path.clone().unwrap_or_else(|| "/".into());
+        return match http_get(&host, port, &path, &[], budget).await {
+            ProbeResult::Success => Ok(()),
+            ProbeResult::Failure(message) => Err(message),
+        };
+    }
+    if let Some(sleep) = &handler.sleep {
+        tokio::time::sleep(Duration::from_secs(sleep.seconds.max(0) as u64).min(budget)).await;
+    }
+    Ok(())
+}
+
+/// Stops one container within `grace`, with `message` as the `Killing` event.
+pub async fn kill_container(
+    kubelet: &Kubelet,
+    pod: &Pod,
+    instance: &Instance,
+    pod_ip: &str,
+    grace: Duration,
+    message: &str,
+) {
+    let name = &instance.identity.container;
+    kubelet.events.container(pod, name, EventType::Normal, events::KILLING, message).await;
+    let started = Instant::now();
+    let spec = pod.spec.as_ref();
+    let container = spec
+        .into_iter()
+        .flat_map(|s| s.containers.iter().chain(s.init_containers.iter().flatten()))
+        .find(|c| &c.name == name);
+    // 2. preStop.
+    if let Some(hook) = container.and_then(|c| c.lifecycle.as_ref()).and_then(|l| l.pre_stop.as_ref()) {
+        if instance.is_running() {
+            if let Err(err) =
+                run_hook(kubelet, hook, container.expect("found above"), instance.id(), pod_ip, grace).await
+            {
+                let text = format!("PreStopHook failed: {err}");
+                kubelet.events.container(pod, name, EventType::Warning, events::FAILED_PRE_STOP_HOOK, &text).await;
+            }
+        }
+    }
+    // 3. Here the endpoints step will wait (see the module doc).
+    // 4. SIGTERM, then SIGKILL at the end of what remains of the grace period.
+    let remaining = grace.saturating_sub(started.elapsed()).max(MIN_GRACE);
+    if let Err(err) = kubelet.runtime.stop_container(instance.id(), remaining).await {
+        if !err.is_not_found() {
+            tracing::warn!(container = %instance.container.name, cause = %err, "stopping a container failed");
+        }
+    }
+}
+
+/// Stops every running container of the pod at once, then its pause container.
+pub async fn kill_pod(kubelet: &Kubelet, pod: &Pod, runtime: &PodRuntime, grace: Duration) {
+    let pod_ip = runtime.pod_ip().map(|ip| ip.to_string()).unwrap_or_default();
+    let containers: Vec<&Instance> = runtime.containers.values().flatten().filter(|i| i.is_running()).collect();
+    join_all(containers.into_iter().map(|instance| {
+        let message = format!("Stopping container {}", instance.identity.container);
+        let pod_ip = pod_ip.clone();
+        async move { kill_container(kubelet, pod, instance, &pod_ip, grace, &message).await }
+    }))
+    .await;
+    for sandbox in runtime.sandboxes.iter().filter(|s| s.is_running()) {
+        // pause exits at once on SIGTERM.
+        if let Err(err) = kubelet.runtime.stop_container(sandbox.id(), MIN_GRACE).await {
+            if !err.is_not_found() {
+                tracing::warn!(sandbox = %sandbox.container.name, cause = %err, "stopping a pause container failed");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_grace_period_is_the_deletions_then_the_specs_then_30_seconds() {
+        let pod = |meta: serde_json::Value, spec: serde_json::Value| -> Pod {
+            let mut spec = spec;
+            spec["containers"] = json!([]);
+            serde_json::from_value(json!({"metadata": meta, "spec": spec})).unwrap()
+        };
+        assert_eq!(grace_period(&pod(json!({}), json!({}))), Duration::from_secs(30));
+        assert_eq!(grace_period(&pod(json!({}), json!({"terminationGracePeriodSeconds": 5}))), Duration::from_secs(5));
+        assert_eq!(
+            grace_period(&pod(json!({"deletionGracePeriodSeconds": 1}), json!({"terminationGracePeriodSeconds": 5}))),
+            Duration::from_secs(1)
+        );
+    }
+}
