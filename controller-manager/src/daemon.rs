@@ -12,7 +12,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use skiff_client::api::ApiObject;
 use skiff_client::controller::Controller;
 use skiff_client::events::Recorder;
@@ -25,6 +26,7 @@ use tokio_util::task::TaskTracker;
 use crate::api_client::{ApiClient, SpawnedRecorder};
 use crate::clock::SystemClock;
 use crate::deployment::DeploymentController;
+use crate::endpoints::{ApiEndpointsWrites, EndpointsController};
 use crate::replicaset::ReplicaSetController;
 
 #[derive(Debug, Clone)]
@@ -57,6 +59,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     let deployments = informer::<Deployment>(&client, &tasks, &shutdown);
     let replica_sets = informer::<ReplicaSet>(&client, &tasks, &shutdown);
     let pods = informer::<Pod>(&client, &tasks, &shutdown);
+    let services = informer::<Service>(&client, &tasks, &shutdown);
+    let endpoints = informer::<Endpoints>(&client, &tasks, &shutdown);
+    let slices = informer::<EndpointSlice>(&client, &tasks, &shutdown);
     let api = Arc::new(ApiClient::new(client.clone()));
     let clock = Arc::new(SystemClock);
 
@@ -64,12 +69,21 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     let deployment_events = deployments.subscribe();
     let (rs_for_deployments, rs_events) = (replica_sets.subscribe(), replica_sets.subscribe());
     let (pods_for_deployments, pods_for_replica_sets) = (pods.subscribe(), pods.subscribe());
+    let (service_events, pods_for_endpoints) = (services.subscribe(), pods.subscribe());
+    let (endpoints_events, slice_events) = (endpoints.subscribe(), slices.subscribe());
     if let Some(address) = config.metrics_listen {
         tasks.spawn(skiff_client::metrics::serve(address, shutdown.clone()));
     }
     tokio::select! {
         _ = shutdown.cancelled() => return Ok(()),
-        _ = async { deployments.synced().await; replica_sets.synced().await; pods.synced().await } => {}
+        _ = async {
+            deployments.synced().await;
+            replica_sets.synced().await;
+            pods.synced().await;
+            services.synced().await;
+            endpoints.synced().await;
+            slices.synced().await;
+        } => {}
     }
     tracing::info!(api = config.api, "caches synced; controllers starting");
 
@@ -105,6 +119,24 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     tasks.spawn(run_replica_sets.run(config.workers, move |key| {
         let sync = sync.clone();
         async move { sync.sync_replica_set(&key).await }
+    }));
+
+    let endpoints_controller = Arc::new(EndpointsController::new(
+        services.store(),
+        pods.store(),
+        endpoints.store(),
+        slices.store(),
+        Arc::new(ApiEndpointsWrites(client.clone())),
+    ));
+    let by_pod = endpoints_controller.clone();
+    let run_endpoints = Controller::new(service_events, shutdown.clone())
+        .watches(pods_for_endpoints, move |event| by_pod.pod_event(event))
+        .watches(endpoints_events, EndpointsController::endpoints_event)
+        .watches(slice_events, EndpointsController::slice_event);
+    let sync = endpoints_controller.clone();
+    tasks.spawn(run_endpoints.run(config.workers, move |key| {
+        let sync = sync.clone();
+        async move { sync.sync_service(&key).await }
     }));
 
     tasks.close();

@@ -12,6 +12,7 @@
 //! |---|---|---|
 //! | `deployment/` | the Deployment controller, one file per strategy and concern (see its doc) | `pkg/controller/deployment/` |
 //! | `replicaset/` | the ReplicaSet controller (see its doc) | `pkg/controller/replicaset/` |
+//! | `endpoints/` | the Endpoints and EndpointSlice controller: the ready pods behind each Service | `pkg/controller/endpoint/`, `pkg/controller/endpointslice/` |
 //! | `daemon.rs` | **the daemon**: shared informers of Deployments, ReplicaSets and pods, the controllers' queues and workers | `cmd/kube-controller-manager/app/controllermanager.go` |
 //! | `api_client.rs` | the client traits over the real gRPC client, events written on their own tasks | the generated clientsets |
 //! | `client.rs` | **the traits the API client implements**: [`client::DeploymentClient`], [`client::ReplicaSetClient`] | the clientsets the controllers call |
@@ -44,14 +45,14 @@
 //! handled (the reflector does this), and the pod events given to `pod_event` must come from the
 //! same watch as the pod cache.
 //!
-//! Still to come here: StatefulSet, DaemonSet, Job, Endpoints, the garbage collector, node
-//! lifecycle.
+//! Still to come here: StatefulSet, DaemonSet, Job, the garbage collector, node lifecycle.
 
 pub mod api_client;
 pub mod client;
 pub mod clock;
 pub mod daemon;
 pub mod deployment;
+pub mod endpoints;
 pub mod events;
 pub mod fields;
 pub mod owner;
