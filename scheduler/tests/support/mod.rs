@@ -1,17 +1,14 @@
-//! What the scheduler's integration tests share: the API server on skiff-store (the API server
-//! tests' own harness, reused as it is), nodes written as a kubelet would write them (the object,
-//! then its status through the status subresource), and the scheduler in process.
+//! What the scheduler's integration tests share: the API server on skiff-store (the shared
+//! in-process control plane of `skiff-tests`), nodes written as a kubelet would write them (the
+//! object, then its status through the status subresource), and the scheduler in process.
 
 #![allow(dead_code)]
-
-#[path = "../../../apiserver/tests/common/mod.rs"]
-mod common;
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
-pub use common::Cluster;
+pub use skiff_tests::control_plane::ControlPlane as Cluster;
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use serde_json::json;
 use skiff_client::{Api, Client, ListParams, Patch};
