@@ -36,6 +36,9 @@ pub const WATCH_NAMESPACE: &str = "bench-watch";
 /// Longer than any event should take to reach everyone; past it the watch is broken.
 const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Longer than opening every watch should take (about half a second here).
+const OPEN_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Watch connections being opened at once: enough to open a thousand in well under a second,
 /// few enough for the API server's accept queue.
 const OPENING_AT_ONCE: usize = 64;
@@ -47,14 +50,20 @@ const SPARE_FILES: u64 = 1024;
 pub struct FanOut {
     pub watchers: usize,
     pub creates: usize,
-    /// Over every watcher × timed create.
+    /// From the create's response to the event, over every watcher × timed create.
     pub latency: Percentiles,
+    /// From just before the create was sent to the event: the whole way, for comparison with
+    /// `bench-store`'s put → watch event.
+    pub from_request: Percentiles,
     /// Share of the samples whose event arrived before the create's response.
     pub before_response: f64,
     /// How long opening all the watches took.
     pub opening: Duration,
-    /// The API server's `VmRSS` with every watch open.
+    /// The API server's `VmRSS` before the watches were opened, with every watch open, and
+    /// after the creates (the watches still open).
+    pub resident_before: Option<u64>,
     pub resident: Option<u64>,
+    pub resident_after: Option<u64>,
     /// CPU time per delivered event (one create's event to one watcher), over the timed creates.
     pub apiserver_cpu_per_event: Option<Duration>,
     pub client_cpu_per_event: Option<Duration>,
@@ -79,6 +88,7 @@ pub async fn run(address: &str, pids: Pids, pod: &Pod, watchers: usize, creates:
     let mut writer = Connection::open(address).await?;
     create_namespace(&mut writer, WATCH_NAMESPACE).await?;
     let total = FAN_OUT_WARMUP + creates;
+    let resident_before = memory::resident(pids.apiserver);
 
     let opening_started = Instant::now();
     let (arrivals_tx, mut arrivals) = mpsc::unbounded_channel();
@@ -91,11 +101,12 @@ pub async fn run(address: &str, pids: Pids, pod: &Pod, watchers: usize, creates:
         tasks.spawn(watch(address, total, opening, opened, arrivals));
     }
     drop((arrivals_tx, opened_tx));
-    for _ in 0..watchers {
-        match opened.recv().await {
-            Some(Ok(())) => {}
-            Some(Err(err)) => return Err(err),
-            None => return Err(BenchError::Watch("a watcher stopped before its watch was open".into())),
+    for open in 0..watchers {
+        match tokio::time::timeout_at((opening_started + OPEN_TIMEOUT).into(), opened.recv()).await {
+            Ok(Some(Ok(()))) => {}
+            Ok(Some(Err(err))) => return Err(err),
+            Ok(None) => return Err(BenchError::Watch("a watcher stopped before its watch was open".into())),
+            Err(_) => return Err(BenchError::Watch(format!("only {open} of {watchers} watches opened in time"))),
         }
     }
     let opening = opening_started.elapsed();
@@ -103,13 +114,16 @@ pub async fn run(address: &str, pids: Pids, pod: &Pod, watchers: usize, creates:
 
     let path = pods_path(WATCH_NAMESPACE);
     let mut samples = Vec::with_capacity(creates * watchers);
+    let mut from_request = Vec::with_capacity(creates * watchers);
     let mut early = 0usize;
     let mut cpu_before = [None, None];
     for i in 0..total {
         if i == FAN_OUT_WARMUP {
             cpu_before = [cpu::process_time(pids.apiserver), cpu::process_time(std::process::id())];
         }
-        writer.expect(Method::Post, &path, &pod.create(&watched_name(i)), 201).await?;
+        let body = pod.create(&watched_name(i));
+        let sent = Instant::now();
+        writer.expect(Method::Post, &path, &body, 201).await?;
         let answered = Instant::now();
         for _ in 0..watchers {
             let (event, arrived) = match tokio::time::timeout(EVENT_TIMEOUT, arrivals.recv()).await {
@@ -123,10 +137,12 @@ pub async fn run(address: &str, pids: Pids, pod: &Pod, watchers: usize, creates:
             if i >= FAN_OUT_WARMUP {
                 early += usize::from(arrived < answered);
                 samples.push(arrived.saturating_duration_since(answered));
+                from_request.push(arrived - sent);
             }
         }
     }
     let cpu_after = [cpu::process_time(pids.apiserver), cpu::process_time(std::process::id())];
+    let resident_after = memory::resident(pids.apiserver);
     // Dropping the connections ends the watches on the server.
     tasks.abort_all();
     let deliveries = (creates * watchers) as f64;
@@ -139,8 +155,11 @@ pub async fn run(address: &str, pids: Pids, pod: &Pod, watchers: usize, creates:
         creates,
         before_response: early as f64 / samples.len().max(1) as f64,
         latency: Percentiles::of(samples),
+        from_request: Percentiles::of(from_request),
         opening,
+        resident_before,
         resident,
+        resident_after,
         apiserver_cpu_per_event: per_event(0),
         client_cpu_per_event: per_event(1),
     })

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use super::measure::ApiMeasurements;
-use super::plan::{ApiPlan, TARGET_PODS};
+use super::plan::{ApiPlan, FAN_OUT_WARMUP, TARGET_PODS};
 use super::requests::{Run, Verb};
 use crate::memory::mib;
 use crate::report::{micros, Better, Figure};
@@ -43,6 +43,8 @@ pub fn figures(m: &ApiMeasurements, plan: &ApiPlan) -> Vec<Figure> {
     figures.push(latency(format!("watch fan-out p50, {watchers} watchers"), f.latency.p50, None));
     figures.push(latency(format!("watch fan-out p99, {watchers} watchers"), f.latency.p99, Some(FAN_OUT_P99_MS)));
     figures.push(Figure::info("  events before the create's response", format!("{:.1}%", f.before_response * 100.0)));
+    let (p50, p99) = (f.from_request.p50.as_secs_f64() * 1e3, f.from_request.p99.as_secs_f64() * 1e3);
+    figures.push(Figure::info("  from the create's request, p50 / p99", format!("{p50:.2} / {p99:.2} ms")));
     if let Some(cpu) = f.apiserver_cpu_per_event {
         figures.push(Figure::info("  apiserver CPU per delivered event", format!("{:.1} µs", cpu.as_secs_f64() * 1e6)));
     }
@@ -56,7 +58,13 @@ pub fn figures(m: &ApiMeasurements, plan: &ApiPlan) -> Vec<Figure> {
         format!("  {} pods created in ({} clients)", s.pods, plan.clients),
         format!("{:.2} s, {rate:.0}/s", s.took.as_secs_f64()),
     ));
+    figures.extend(resident("apiserver RSS before the fan-out", f.resident_before, None));
     figures.extend(resident(&format!("apiserver RSS, {watchers} watchers open"), f.resident, None));
+    figures.extend(resident(
+        &format!("  after {} creates to them", f.creates + FAN_OUT_WARMUP),
+        f.resident_after,
+        None,
+    ));
     figures.extend(resident("apiserver peak RSS (VmHWM)", m.peak_resident, None));
     figures
 }
