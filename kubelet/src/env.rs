@@ -361,8 +361,10 @@ mod tests {
             json!({"metadata": {"name": "cfg"}, "data": {"color": "blue", "bad-name!": "x", "MODE": "fast"}}),
         )
         .unwrap();
-        let mut secret = Secret::default();
-        secret.data = Some(BTreeMap::from([("password".to_string(), ByteString(b"s3cret".to_vec()))]));
+        let secret = Secret {
+            data: Some(BTreeMap::from([("password".to_string(), ByteString(b"s3cret".to_vec()))])),
+            ..Default::default()
+        };
         Objects {
             config_maps: HashMap::from([("cfg".to_string(), Some(map)), ("gone".to_string(), None)]),
             secrets: HashMap::from([("db".to_string(), Some(secret))]),

@@ -51,3 +51,209 @@ spec:
     let shown = node.cluster.ok(&["get", "pod", "pair", "--no-headers"]).await;
     assert!(shown.contains("2/2") && shown.contains("Running"), "{shown}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_containers_run_in_order_and_a_failing_one_is_retried_or_fails_a_never_pod() {
+    let node = Node::start("init", |_| {}).await;
+    node.apply(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: ordered}
+spec:
+  nodeName: NODE
+  terminationGracePeriodSeconds: 1
+  restartPolicy: OnFailure
+  volumes: [{name: work, emptyDir: {}}]
+  initContainers:
+  - {name: first, image: "skiff/toolbox:1", command: [sh, -c, "echo first >> /work/order"], volumeMounts: [{name: work, mountPath: /work}]}
+  - name: flaky
+    image: skiff/toolbox:1
+    command: [sh, -c, "echo flaky >> /work/order; test -f /work/tried || { touch /work/tried; exit 3; }"]
+    volumeMounts: [{name: work, mountPath: /work}]
+  containers:
+  - {name: app, image: "skiff/toolbox:1", command: [sh, -c, "echo app >> /work/order; exec sleep 3600"], volumeMounts: [{name: work, mountPath: /work}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: doomed}
+spec:
+  nodeName: NODE
+  restartPolicy: Never
+  initContainers:
+  - {name: setup, image: "skiff/toolbox:1", command: [sh, -c, "exit 2"]}
+  containers:
+  - {name: app, image: "skiff/toolbox:1", command: [sleep, "3600"]}
+"#,
+    )
+    .await;
+    let pod = node.wait_for("ordered", 60, "Running", |p| phase(p) == "Running").await;
+    assert_eq!(state(&pod, "first"), "terminated:Completed:0");
+    assert_eq!(state(&pod, "flaky"), "terminated:Completed:0");
+    assert_eq!(common::container_status(&pod, "flaky").unwrap().restart_count, 1, "retried once");
+    assert_eq!(common::condition(&pod, "Initialized").as_deref(), Some("True"));
+    let (_, order) = docker_exec(&container_id(&pod, "app"), &["cat", "/work/order"]);
+    assert_eq!(order, "first\nflaky\nflaky\napp\n");
+
+    let doomed = node.wait_for("doomed", 60, "Failed", |p| phase(p) == "Failed").await;
+    assert_eq!(state(&doomed, "setup"), "terminated:Error:2");
+    assert_eq!(state(&doomed, "app"), "waiting:PodInitializing");
+    assert_eq!(common::container_status(&doomed, "setup").unwrap().restart_count, 0, "Never: no retry");
+    let initialized =
+        doomed.status.unwrap().conditions.unwrap().into_iter().find(|c| c.type_ == "Initialized").unwrap();
+    assert_eq!(initialized.reason.as_deref(), Some("ContainersNotInitialized"));
+    assert_eq!(initialized.message.as_deref(), Some("containers with incomplete status: [setup]"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_args_env_and_env_from_config_maps_and_secrets_and_the_wait_for_a_missing_one() {
+    let node = Node::start("env", |_| {}).await;
+    node.apply(
+        r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data: {color: blue, MODE: fast}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: db}
+stringData: {password: s3cret}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: env, labels: {app: env}}
+spec:
+  nodeName: NODE
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: show
+    image: skiff/toolbox:1
+    workingDir: /tmp
+    command: [sh, -c]
+    args: ["echo \"$(GREETING) from $(POD_NAME) in $(pwd)\" > /tmp/said; exec sleep 3600"]
+    resources: {limits: {cpu: 500m, memory: 64Mi}}
+    envFrom:
+    - {configMapRef: {name: settings}, prefix: CFG_}
+    env:
+    - {name: GREETING, value: "hello $(CFG_color)"}
+    - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+    - {name: POD_IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}
+    - {name: PASSWORD, valueFrom: {secretKeyRef: {name: db, key: password}}}
+    - {name: MISSING, valueFrom: {secretKeyRef: {name: nowhere, key: k, optional: true}}}
+    - {name: MEM, valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: waits}
+spec:
+  nodeName: NODE
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: skiff/toolbox:1
+    command: [sleep, "3600"]
+    env: [{name: LATE, valueFrom: {configMapKeyRef: {name: late, key: value}}}]
+"#,
+    )
+    .await;
+    let pod = node.wait_for("env", 60, "Running", |p| phase(p) == "Running").await;
+    let id = container_id(&pod, "show");
+    let said = common::eventually(10, "the greeting", || async {
+        let (ok, out) = docker_exec(&id, &["cat", "/tmp/said"]);
+        ok.then_some(out)
+    })
+    .await;
+    assert_eq!(said, "hello blue from env in /tmp\n");
+    let (_, env) = docker_exec(&id, &["env"]);
+    let ip = pod.status.as_ref().unwrap().pod_ip.clone().unwrap();
+    for line in ["CFG_color=blue", "CFG_MODE=fast", "PASSWORD=s3cret", "MEM=64", &format!("POD_IP={ip}")] {
+        assert!(env.lines().any(|l| l == line), "{line} in {env}");
+    }
+    assert!(!env.contains("MISSING="), "an optional missing secret sets nothing");
+    let limits = std::process::Command::new("docker")
+        .args(["inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}", &id])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&limits.stdout).trim(), "67108864 500000000");
+
+    let waiting = node
+        .wait_for("waits", 30, "CreateContainerConfigError", |p| {
+            state(p, "app") == "waiting:CreateContainerConfigError"
+        })
+        .await;
+    let message = common::container_status(&waiting, "app").unwrap().state.unwrap().waiting.unwrap().message;
+    assert_eq!(message.as_deref(), Some("configmap \"late\" not found"));
+    node.cluster.ok(&["create", "configmap", "late", "--from-literal=other=x"]).await;
+    let wrong_key = node
+        .wait_for("waits", 30, "the missing key", |p| {
+            common::container_status(p, "app").and_then(|s| s.state?.waiting?.message).as_deref()
+                == Some("couldn't find key value in ConfigMap default/late")
+        })
+        .await;
+    assert_eq!(phase(&wrong_key), "Pending");
+    node.cluster.ok(&["patch", "configmap", "late", "-p", r#"{"data":{"value":"here"}}"#]).await;
+    node.wait_for("waits", 30, "Running once the key exists", |p| state(p, "app") == "running").await;
+    let events = node.events("waits").await;
+    assert!(events.iter().any(|e| e == "Failed: Error: configmap \"late\" not found"), "{events:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_map_and_secret_volumes_hold_their_keys_and_follow_updates() {
+    let node = Node::start("vol", |_| {}).await;
+    node.apply(
+        r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: page}
+data: {color: blue, size: large}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+stringData: {token: abc}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: files, labels: {app: files}}
+spec:
+  nodeName: NODE
+  terminationGracePeriodSeconds: 1
+  volumes:
+  - {name: config, configMap: {name: page}}
+  - {name: picked, configMap: {name: page, items: [{key: color, path: ui/colour}]}}
+  - {name: secret, secret: {secretName: creds, defaultMode: 0400}}
+  - name: info
+    downwardAPI: {items: [{path: labels, fieldRef: {fieldPath: metadata.labels}}, {path: name, fieldRef: {fieldPath: metadata.name}}]}
+  containers:
+  - name: app
+    image: skiff/toolbox:1
+    command: [sleep, "3600"]
+    volumeMounts:
+    - {name: config, mountPath: /etc/config}
+    - {name: picked, mountPath: /etc/picked}
+    - {name: secret, mountPath: /etc/secret}
+    - {name: info, mountPath: /etc/info}
+    - {name: config, mountPath: /etc/size, subPath: size}
+"#,
+    )
+    .await;
+    let pod = node.wait_for("files", 60, "Running", |p| phase(p) == "Running").await;
+    let id = container_id(&pod, "app");
+    let cat = |path: &str| docker_exec(&id, &["cat", path]).1;
+    assert_eq!(cat("/etc/config/color"), "blue");
+    assert_eq!(cat("/etc/picked/ui/colour"), "blue");
+    assert_eq!(cat("/etc/secret/token"), "abc");
+    assert_eq!(cat("/etc/info/labels"), "app=\"files\"");
+    assert_eq!(cat("/etc/info/name"), "files");
+    assert_eq!(cat("/etc/size"), "large");
+    let (_, mode) = docker_exec(&id, &["stat", "-L", "-c", "%a", "/etc/secret/token"]);
+    assert_eq!(mode.trim(), "400");
+    let (writable, _) = docker_exec(&id, &["sh", "-c", "echo x > /etc/config/new"]);
+    assert!(!writable, "configMap volumes are read-only");
+
+    node.cluster.ok(&["patch", "configmap", "page", "-p", r#"{"data":{"color":"green"}}"#]).await;
+    common::eventually(20, "the updated file", || async { (cat("/etc/config/color") == "green").then_some(()) }).await;
+    assert_eq!(cat("/etc/picked/ui/colour"), "green");
+    assert_eq!(cat("/etc/size"), "large", "a subPath mount keeps its file, as in Kubernetes");
+}

@@ -143,7 +143,8 @@ mod tests {
     #[test]
     fn a_result_changes_only_after_its_threshold_in_a_row() {
         use Outcome::{Failure as F, Success as S};
-        let cases: Vec<(&str, Probe, Option<Outcome>, Vec<Outcome>, Vec<Option<Outcome>>)> = vec![
+        type Case = (&'static str, Probe, Option<Outcome>, Vec<Outcome>, Vec<Option<Outcome>>);
+        let cases: Vec<Case> = vec![
             (
                 "readiness with defaults: the first success makes it ready",
                 probe(1, 3),

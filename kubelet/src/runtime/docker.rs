@@ -231,7 +231,9 @@ impl ContainerRuntime for DockerRuntime {
     }
 
     async fn stop_container(&self, id: &str, grace: Duration) -> Result<()> {
-        let options = StopContainerOptionsBuilder::default().t(grace.as_secs() as i32).build();
+        // Whole seconds, rounded up: 2.9 s left must not become 2.
+        let seconds = grace.as_millis().div_ceil(1000) as i32;
+        let options = StopContainerOptionsBuilder::default().t(seconds).build();
         match self.docker.stop_container(id, Some(options)).await {
             // 304: already stopped.
             Err(BollardError::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
@@ -260,7 +262,7 @@ impl ContainerRuntime for DockerRuntime {
                     .map(|n| n.trim_start_matches('/').to_string())
                     .unwrap_or_default(),
                 labels: labels_of(c.labels),
-                state: c.state.map(|s| state_of(&s.to_string())).unwrap_or(ContainerState::Unknown),
+                state: c.state.map(|s| state_of(s.as_ref())).unwrap_or(ContainerState::Unknown),
             })
             .collect())
     }
@@ -278,7 +280,7 @@ impl ContainerRuntime for DockerRuntime {
             id: found.id.unwrap_or_default(),
             name: found.name.unwrap_or_default().trim_start_matches('/').to_string(),
             labels: labels(config.labels),
-            state: state.status.map(|s| state_of(&s.to_string())).unwrap_or(ContainerState::Unknown),
+            state: state.status.map(|s| state_of(s.as_ref())).unwrap_or(ContainerState::Unknown),
             image: config.image.unwrap_or_default(),
             image_id: found.image.unwrap_or_default(),
             created_at: found.created.as_deref().and_then(|c| time(Some(c))),

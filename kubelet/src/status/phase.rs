@@ -143,7 +143,7 @@ pub fn pod_conditions(
         .flatten()
         .filter(|c| {
             let done = init.iter().find(|s| s.name == c.name).and_then(|s| s.state.clone()).and_then(|s| s.terminated);
-            !done.is_some_and(|t| t.exit_code == 0)
+            done.is_none_or(|t| t.exit_code != 0)
         })
         .map(|c| c.name.clone())
         .collect();
@@ -226,7 +226,8 @@ mod tests {
 
     #[test]
     fn phases_follow_get_phase() {
-        let cases: Vec<(&str, PodSpec, Vec<ContainerStatus>, Vec<ContainerStatus>, &str)> = vec![
+        type Case = (&'static str, PodSpec, Vec<ContainerStatus>, Vec<ContainerStatus>, &'static str);
+        let cases: Vec<Case> = vec![
             ("nothing reported yet", spec("Always", &[], &["web"]), vec![], vec![], "Pending"),
             (
                 "a container waits to be created",

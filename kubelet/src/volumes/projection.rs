@@ -142,8 +142,10 @@ mod tests {
             "configmap references non-existent config key: nope"
         );
         assert!(config_map_payload(&map(), Some(&missing), None, true).unwrap().is_empty());
-        let mut secret = Secret::default();
-        secret.data = Some(BTreeMap::from([("password".to_string(), ByteString(b"s3cret".to_vec()))]));
+        let secret = Secret {
+            data: Some(BTreeMap::from([("password".to_string(), ByteString(b"s3cret".to_vec()))])),
+            ..Default::default()
+        };
         assert_eq!(shown(&secret_payload(&secret, None, Some(0o400), false).unwrap()), vec!["password=s3cret 400"]);
     }
 

@@ -1,0 +1,169 @@
+//! Deletion, graceful termination, a kubelet restart, image pulls.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{container_id, container_status, phase, state, Kubelet, Node};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_runs_pre_stop_then_sigterm_and_removes_containers_before_the_pod() {
+    let node = Node::start("term", |_| {}).await;
+    let hooks = node.cluster.dir.path().join("hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    let yaml = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: polite}
+spec:
+  nodeName: NODE
+  terminationGracePeriodSeconds: 20
+  volumes: [{name: hooks, hostPath: {path: HOOKS}}]
+  containers:
+  - name: web
+    image: skiff/demo-web:v1
+  - name: side
+    image: skiff/toolbox:1
+    command: [sh, -c, "trap 'exit 0' TERM; while true; do sleep 0.1; done"]
+    lifecycle: {preStop: {exec: {command: [sh, -c, "echo bye > /hooks/said"]}}}
+    volumeMounts: [{name: hooks, mountPath: /hooks}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: stubborn}
+spec:
+  nodeName: NODE
+  terminationGracePeriodSeconds: 3
+  containers:
+  - {name: sleeper, image: "skiff/toolbox:1", command: [sleep, "3600"]}
+"#
+    .replace("HOOKS", &hooks.display().to_string());
+    node.apply(&yaml).await;
+    node.wait_for("polite", 60, "Running", |p| phase(p) == "Running" && state(p, "side") == "running").await;
+    node.wait_for("stubborn", 60, "Running", |p| phase(p) == "Running").await;
+    assert_eq!(node.guard.containers().len(), 5, "two pause containers and three others");
+
+    // demo-web and the trap exit on SIGTERM: the pod goes long before its 20 s.
+    let started = Instant::now();
+    node.cluster.ok(&["delete", "pod", "polite", "--wait=false"]).await;
+    common::eventually(15, "polite gone", || async {
+        node.pods().get_opt("polite").await.unwrap().is_none().then_some(())
+    })
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert_eq!(std::fs::read_to_string(hooks.join("said")).unwrap(), "bye\n", "preStop ran");
+    assert_eq!(node.guard.containers().len(), 2, "its containers went before the pod object");
+
+    // sleep ignores SIGTERM: it is killed at the end of its 3 s.
+    let started = Instant::now();
+    node.cluster.ok(&["delete", "pod", "stubborn", "--wait=false"]).await;
+    common::eventually(15, "stubborn gone", || async {
+        node.pods().get_opt("stubborn").await.unwrap().is_none().then_some(())
+    })
+    .await;
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(2900) && took < Duration::from_secs(10), "{took:?}");
+    assert!(node.guard.containers().is_empty());
+    let events = node.events("stubborn").await;
+    assert!(events.iter().any(|e| e == "Killing: Stopping container sleeper"), "{events:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_kubelet_adopts_running_pods_and_removes_those_deleted_meanwhile() {
+    let mut node = Node::start("adopt", |c| c.pod_cidr = Some("10.244.230.0/24".into())).await;
+    node.apply(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: keep}
+spec:
+  nodeName: NODE
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: web
+    image: skiff/demo-web:v1
+    readinessProbe: {httpGet: {path: /ready, port: 8080}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: gone}
+spec:
+  nodeName: NODE
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: app, image: "skiff/toolbox:1", command: [sleep, "3600"]}
+"#,
+    )
+    .await;
+    let before = node.wait_for("keep", 60, "Ready", |p| container_status(p, "web").is_some_and(|s| s.ready)).await;
+    node.wait_for("gone", 60, "Running", |p| phase(p) == "Running").await;
+    let web = container_id(&before, "web");
+    let ip = before.status.as_ref().unwrap().pod_ip.clone().unwrap();
+    assert!(ip.starts_with("10.244.230."), "{ip}");
+
+    node.kubelet.take().unwrap().shutdown().await;
+    // While the kubelet is down: its pods keep running; one is deleted for good.
+    let pods = node.pods();
+    pods.delete("gone", &json!({"gracePeriodSeconds": 0})).await.unwrap();
+    assert!(pods.get_opt("gone").await.unwrap().is_none());
+    assert_eq!(node.guard.containers().len(), 4, "nothing was stopped by the shutdown");
+
+    let mut config = node.cluster.kubelet_config(&node.name);
+    config.pod_cidr = Some("10.244.230.0/24".into());
+    node.kubelet = Some(Kubelet::start(config));
+    common::eventually(20, "the orphans removed", || async { (node.guard.containers().len() == 2).then_some(()) })
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = pods.get("keep").await.unwrap();
+    assert_eq!(container_id(&after, "web"), web, "the same container, adopted");
+    let status = container_status(&after, "web").unwrap();
+    assert_eq!(status.restart_count, 0);
+    assert!(status.ready, "ready as before: no flap out of the endpoints");
+    assert_eq!(after.status.unwrap().pod_ip.unwrap(), ip);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_image_is_err_image_pull_then_image_pull_back_off() {
+    let node = Node::start("image", |_| {}).await;
+    node.apply(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: absent}
+spec:
+  nodeName: NODE
+  terminationGracePeriodSeconds: 1
+  containers: [{name: app, image: "skiff/absent:0"}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: never}
+spec:
+  nodeName: NODE
+  terminationGracePeriodSeconds: 1
+  containers: [{name: app, image: "skiff/absent:0", imagePullPolicy: Never}]
+"#,
+    )
+    .await;
+    let pulled = node.wait_for("absent", 60, "ErrImagePull", |p| state(p, "app") == "waiting:ErrImagePull").await;
+    let message = container_status(&pulled, "app").unwrap().state.unwrap().waiting.unwrap().message.unwrap_or_default();
+    assert!(!message.is_empty(), "Docker's message is shown");
+    node.wait_for("absent", 30, "ImagePullBackOff", |p| state(p, "app") == "waiting:ImagePullBackOff").await;
+    let events = node.events("absent").await;
+    for wanted in [
+        "Pulling: Pulling image \"skiff/absent:0\"",
+        "Failed: Error: ErrImagePull",
+        "BackOff: Back-off pulling image \"skiff/absent:0\"",
+        "Failed: Error: ImagePullBackOff",
+    ] {
+        assert!(events.iter().any(|e| e == wanted), "{wanted} in {events:#?}");
+    }
+    assert!(events.iter().any(|e| e.starts_with("Failed: Failed to pull image \"skiff/absent:0\": ")), "{events:#?}");
+
+    let never =
+        node.wait_for("never", 30, "ErrImageNeverPull", |p| state(p, "app") == "waiting:ErrImageNeverPull").await;
+    let message = container_status(&never, "app").unwrap().state.unwrap().waiting.unwrap().message;
+    assert_eq!(message.as_deref(), Some("Container image \"skiff/absent:0\" is not present with pull policy of Never"));
+    assert_eq!(phase(&never), "Pending");
+}
