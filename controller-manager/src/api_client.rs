@@ -8,11 +8,13 @@ use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use serde_json::json;
+use serde_json::{json, Value};
+use skiff_api::registry::Resource;
+use skiff_client::api::Kind;
 use skiff_client::events::Recorder;
 use skiff_client::{Api, ApiError, Client, Patch};
 
-use crate::client::{DeploymentClient, ReplicaSetClient};
+use crate::client::{DeploymentClient, GarbageCollectorClient, ReplicaSetClient};
 use crate::events::{Event, EventRecorder};
 
 /// The API server, as the controllers write to it.
@@ -99,6 +101,37 @@ impl ReplicaSetClient for ApiClient {
 
     async fn get_replica_set(&self, namespace: &str, name: &str) -> Result<ReplicaSet, ApiError> {
         self.api::<ReplicaSet>(namespace).get(name).await
+    }
+}
+
+fn kind_of(resource: &Resource) -> Kind {
+    Kind::new(resource.group, resource.version, resource.plural)
+}
+
+#[async_trait]
+impl GarbageCollectorClient for ApiClient {
+    async fn get_object(&self, resource: &Resource, namespace: Option<&str>, name: &str) -> Result<Value, ApiError> {
+        self.client.get(&kind_of(resource), namespace, name, None).await
+    }
+
+    async fn delete_object(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+        options: &Value,
+    ) -> Result<(), ApiError> {
+        self.client.delete(&kind_of(resource), namespace, name, options).await.map(|_| ())
+    }
+
+    async fn patch_object(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+        patch: &Patch,
+    ) -> Result<Value, ApiError> {
+        self.client.patch(&kind_of(resource), namespace, name, None, patch).await
     }
 }
 

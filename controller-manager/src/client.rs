@@ -17,6 +17,9 @@ use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use serde_json::Value;
+use skiff_api::registry::Resource;
+use skiff_client::Patch;
 
 /// The API client's error: a Kubernetes `Status` (`is_not_found()`, `is_already_exists()`,
 /// `is_conflict()` …) or a transport failure.
@@ -84,4 +87,29 @@ pub trait ReplicaSetClient: Send + Sync {
     async fn update_replica_set_status(&self, rs: &ReplicaSet) -> Result<ReplicaSet, ApiError>;
     /// An uncached `GET`, before adopting an orphan pod.
     async fn get_replica_set(&self, namespace: &str, name: &str) -> Result<ReplicaSet, ApiError>;
+}
+
+/// The garbage collector's calls (upstream: its metadata client). Untyped, because it works on
+/// every kind the registry serves; objects are Kubernetes JSON. `namespace` is `None` for
+/// cluster-scoped kinds.
+#[async_trait]
+pub trait GarbageCollectorClient: Send + Sync {
+    /// An uncached `GET`: the graph lags, so every decision is checked against this.
+    async fn get_object(&self, resource: &Resource, namespace: Option<&str>, name: &str) -> Result<Value, ApiError>;
+    /// `DELETE` with Kubernetes `DeleteOptions` (`propagationPolicy`, `preconditions`).
+    async fn delete_object(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+        options: &Value,
+    ) -> Result<(), ApiError>;
+    /// `PATCH`; returns the object as written.
+    async fn patch_object(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+        patch: &Patch,
+    ) -> Result<Value, ApiError>;
 }

@@ -1,20 +1,30 @@
 //! The daemon: connect, start one shared informer per kind, run every controller.
 //!
 //! Mirrors `cmd/kube-controller-manager/app/controllermanager.go` (`Run`, `StartControllers`)
-//! at teaching scale: the informers are started first and awaited until their first list is
-//! in (client-go's `WaitForCacheSync`), so that no controller decides from an empty cache;
-//! then each controller gets its work queue and workers. One cancellation token stops it all:
-//! the informers stop feeding, the queues drain, the workers finish the keys they hold.
+//! at teaching scale: the informers are made and subscribed to, then started and awaited until
+//! their first list is in (client-go's `WaitForCacheSync`), so that no controller decides from
+//! an empty cache; then each controller gets its work queue and workers. One cancellation token
+//! stops it all: the informers stop feeding, the queues drain, the workers finish the keys they
+//! hold.
+//!
+//! The garbage collector watches every kind that can own or be owned. It shares the typed
+//! informers the other controllers have (Deployments, ReplicaSets, pods, Services, Endpoints,
+//! EndpointSlices: pods above all are numerous and busy, one watch and one copy of them is
+//! enough) and has an untyped informer of its own for each other kind.
 //!
 //! Left out: leader election (run one controller-manager), the controllers' enable flags.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use futures::future::{join_all, BoxFuture};
+use futures::FutureExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use skiff_client::api::ApiObject;
+use k8s_openapi::Resource as _;
+use skiff_api::registry::Resource;
+use skiff_client::api::{ApiObject, DynamicObject, Kind};
 use skiff_client::controller::Controller;
 use skiff_client::events::Recorder;
 use skiff_client::informer::Informer;
@@ -27,6 +37,7 @@ use crate::api_client::{ApiClient, SpawnedRecorder};
 use crate::clock::SystemClock;
 use crate::deployment::DeploymentController;
 use crate::endpoints::{ApiEndpointsWrites, EndpointsController};
+use crate::garbage_collector::{self, GarbageCollector};
 use crate::replicaset::ReplicaSetController;
 
 #[derive(Debug, Clone)]
@@ -44,33 +55,83 @@ pub enum Error {
     Connect(#[source] skiff_client::ApiError),
 }
 
-/// A kind's informer, fed by a watcher of every namespace, on `tasks`.
-fn informer<K: ApiObject>(client: &Client, tasks: &TaskTracker, shutdown: &CancellationToken) -> Arc<Informer<K>> {
+/// Informers' feeds, made before they run: spawned only once every subscription is in, so that
+/// every subscriber sees the first list (a feed spawned at once could deliver it first).
+type Feeds = Vec<BoxFuture<'static, ()>>;
+
+/// A kind's informer, to be fed by a watcher of every namespace.
+fn informer<K: ApiObject>(client: &Client, feeds: &mut Feeds, shutdown: &CancellationToken) -> Arc<Informer<K>> {
     let informer = Informer::new();
     let events = watcher(Api::<K>::all(client.clone()).lister(ListParams::default()), Retry::default());
     let (feeding, shutdown) = (informer.clone(), shutdown.clone());
-    tasks.spawn(async move { feeding.run(events, shutdown).await });
+    feeds.push(async move { feeding.run(events, shutdown).await }.boxed());
     informer
+}
+
+/// An untyped informer of `resource`, to be fed like [`informer`]'s.
+fn dynamic_informer(
+    client: &Client,
+    resource: &Resource,
+    feeds: &mut Feeds,
+    shutdown: &CancellationToken,
+) -> Arc<Informer<DynamicObject>> {
+    let informer = Informer::new();
+    let kind = Kind::new(resource.group, resource.version, resource.plural);
+    let events = watcher(client.dynamic_lister(kind, ListParams::default()), Retry::default());
+    let (feeding, shutdown) = (informer.clone(), shutdown.clone());
+    feeds.push(async move { feeding.run(events, shutdown).await }.boxed());
+    informer
+}
+
+/// Whether a typed informer above already watches `resource`.
+fn watched_typed(resource: &Resource) -> bool {
+    let typed = [
+        (Deployment::GROUP, Deployment::URL_PATH_SEGMENT),
+        (ReplicaSet::GROUP, ReplicaSet::URL_PATH_SEGMENT),
+        (Pod::GROUP, Pod::URL_PATH_SEGMENT),
+        (Service::GROUP, Service::URL_PATH_SEGMENT),
+        (Endpoints::GROUP, Endpoints::URL_PATH_SEGMENT),
+        (EndpointSlice::GROUP, EndpointSlice::URL_PATH_SEGMENT),
+    ];
+    typed.contains(&(resource.group, resource.plural))
 }
 
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
     let client = Client::connect(&config.api, "skiff-controller-manager").await.map_err(Error::Connect)?;
     let tasks = TaskTracker::new();
-    let deployments = informer::<Deployment>(&client, &tasks, &shutdown);
-    let replica_sets = informer::<ReplicaSet>(&client, &tasks, &shutdown);
-    let pods = informer::<Pod>(&client, &tasks, &shutdown);
-    let services = informer::<Service>(&client, &tasks, &shutdown);
-    let endpoints = informer::<Endpoints>(&client, &tasks, &shutdown);
-    let slices = informer::<EndpointSlice>(&client, &tasks, &shutdown);
+    let mut feeds = Feeds::new();
+    let deployments = informer::<Deployment>(&client, &mut feeds, &shutdown);
+    let replica_sets = informer::<ReplicaSet>(&client, &mut feeds, &shutdown);
+    let pods = informer::<Pod>(&client, &mut feeds, &shutdown);
+    let services = informer::<Service>(&client, &mut feeds, &shutdown);
+    let endpoints = informer::<Endpoints>(&client, &mut feeds, &shutdown);
+    let slices = informer::<EndpointSlice>(&client, &mut feeds, &shutdown);
+    let untyped: Vec<(&Resource, Arc<Informer<DynamicObject>>)> = garbage_collector::monitored_resources()
+        .filter(|resource| !watched_typed(resource))
+        .map(|resource| (resource, dynamic_informer(&client, resource, &mut feeds, &shutdown)))
+        .collect();
     let api = Arc::new(ApiClient::new(client.clone()));
     let clock = Arc::new(SystemClock);
 
-    // Subscriptions come before the caches sync, so that no event is missed.
+    // Subscriptions come before the informers start, so that no event is missed.
     let deployment_events = deployments.subscribe();
     let (rs_for_deployments, rs_events) = (replica_sets.subscribe(), replica_sets.subscribe());
     let (pods_for_deployments, pods_for_replica_sets) = (pods.subscribe(), pods.subscribe());
     let (service_events, pods_for_endpoints) = (services.subscribe(), pods.subscribe());
     let (endpoints_events, slice_events) = (endpoints.subscribe(), slices.subscribe());
+    let mut graph_changes = vec![
+        garbage_collector::changes_of(deployments.subscribe()),
+        garbage_collector::changes_of(replica_sets.subscribe()),
+        garbage_collector::changes_of(pods.subscribe()),
+        garbage_collector::changes_of(services.subscribe()),
+        garbage_collector::changes_of(endpoints.subscribe()),
+        garbage_collector::changes_of(slices.subscribe()),
+    ];
+    graph_changes
+        .extend(untyped.iter().map(|(r, informer)| garbage_collector::dynamic_changes(r, informer.subscribe())));
+    for feed in feeds {
+        tasks.spawn(feed);
+    }
     if let Some(address) = config.metrics_listen {
         tasks.spawn(skiff_client::metrics::serve(address, shutdown.clone()));
     }
@@ -83,6 +144,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
             services.synced().await;
             endpoints.synced().await;
             slices.synced().await;
+            join_all(untyped.iter().map(|(_, informer)| informer.synced())).await;
         } => {}
     }
     tracing::info!(api = config.api, "caches synced; controllers starting");
@@ -138,6 +200,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
         let sync = sync.clone();
         async move { sync.sync_service(&key).await }
     }));
+
+    let recorder = Recorder::new(client.clone(), "garbage-collector-controller", None);
+    let collector = GarbageCollector::new(api.clone(), Arc::new(SpawnedRecorder(recorder)));
+    tasks.spawn(collector.run(graph_changes, config.workers, shutdown.clone()));
 
     tasks.close();
     tasks.wait().await;

@@ -13,9 +13,10 @@
 //! | `deployment/` | the Deployment controller, one file per strategy and concern (see its doc) | `pkg/controller/deployment/` |
 //! | `replicaset/` | the ReplicaSet controller (see its doc) | `pkg/controller/replicaset/` |
 //! | `endpoints/` | the Endpoints and EndpointSlice controller: the ready pods behind each Service | `pkg/controller/endpoint/`, `pkg/controller/endpointslice/` |
-//! | `daemon.rs` | **the daemon**: shared informers of Deployments, ReplicaSets and pods, the controllers' queues and workers | `cmd/kube-controller-manager/app/controllermanager.go` |
+//! | `garbage_collector/` | the garbage collector: the ownerReferences graph; Background, Foreground and Orphan deletion (see its doc) | `pkg/controller/garbagecollector/` |
+//! | `daemon.rs` | **the daemon**: shared informers (typed for the controllers' kinds, untyped for the other kinds the garbage collector watches), the controllers' queues and workers | `cmd/kube-controller-manager/app/controllermanager.go` |
 //! | `api_client.rs` | the client traits over the real gRPC client, events written on their own tasks | the generated clientsets |
-//! | `client.rs` | **the traits the API client implements**: [`client::DeploymentClient`], [`client::ReplicaSetClient`] | the clientsets the controllers call |
+//! | `client.rs` | **the traits the API client implements**: [`client::DeploymentClient`], [`client::ReplicaSetClient`], [`client::GarbageCollectorClient`] | the clientsets the controllers call |
 //! | `events.rs` | [`events::EventRecorder`]: Kubernetes Events, fire and forget | client-go `tools/record` |
 //! | `clock.rs` | [`clock::Clock`]: the time, passed in | `metav1.Now`, upstream's test `nowFn` |
 //! | `owner.rs` | controller references; adopt and release | `controller_ref_manager.go` |
@@ -40,12 +41,17 @@
 //!   `ReplicaSetController::pod_event`, which also feeds its expectations (so use the same
 //!   `Arc<ReplicaSetController>` for both). Requeues when a ready pod will become available
 //!   (`minReadySeconds`).
+//! - **Garbage collector**: not keyed by name but by uid, so it runs its own queues:
+//!   `GarbageCollector::run(sources, workers, shutdown)`, with one stream of graph changes per
+//!   watched kind (`garbage_collector::changes_of` over a typed informer's subscription,
+//!   `garbage_collector::dynamic_changes` over an untyped one). It reads no cache: it keeps its
+//!   own graph of owner references and checks every decision with a live GET.
 //!
 //! The caches a controller reads must be updated before the events that mention them are
 //! handled (the reflector does this), and the pod events given to `pod_event` must come from the
 //! same watch as the pod cache.
 //!
-//! Still to come here: StatefulSet, DaemonSet, Job, the garbage collector, node lifecycle.
+//! Still to come here: StatefulSet, DaemonSet, Job, node lifecycle.
 
 pub mod api_client;
 pub mod client;
@@ -55,6 +61,7 @@ pub mod deployment;
 pub mod endpoints;
 pub mod events;
 pub mod fields;
+pub mod garbage_collector;
 pub mod owner;
 pub mod pods;
 pub mod replicaset;
