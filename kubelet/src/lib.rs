@@ -22,6 +22,8 @@
 //!   and mounts; [`images`]: pull policy; [`backoff`]: restart and pull back-off.
 //! - [`probes`]: liveness, readiness, startup; [`status`]: the pod status and its manager;
 //!   [`qos`]: the QoS class; [`events`]: reasons and messages; [`metrics`]: Prometheus.
+//! - [`server`]: the streaming API (logs, exec, attach) the API server calls
+//!   (`proto/skiff/kubelet.proto`).
 //!
 //! On shutdown the kubelet stops its loops and leaves the pods running, as the real one does.
 
@@ -65,6 +67,21 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// Where the streaming server listens: `--listen`, and, if that is a loopback address, the same
+/// port on the node's InternalIP too, because that is where the API server dials it (the Node
+/// advertises only a port). `0.0.0.0` already covers both.
+fn streaming_addresses(
+    listen: Option<std::net::SocketAddr>,
+    internal_ip: std::net::Ipv4Addr,
+) -> Vec<std::net::SocketAddr> {
+    let Some(listen) = listen else { return vec![] };
+    let mut addresses = vec![listen];
+    if listen.ip().is_loopback() && !internal_ip.is_loopback() {
+        addresses.push(std::net::SocketAddr::new(internal_ip.into(), listen.port()));
+    }
+    addresses
 }
 
 /// Runs the kubelet with Docker until `shutdown` is cancelled.
@@ -141,6 +158,12 @@ pub async fn run_with_runtime(
         config: config.clone(),
     });
     tasks.spawn(sync_loop::run(kubelet, probe_results, shutdown.child_token()));
+    for address in streaming_addresses(config.listen, facts.internal_ip) {
+        let listener =
+            tokio::net::TcpListener::bind(address).await.map_err(|source| Error::Listen { address, source })?;
+        let streaming = server::StreamingServer::new(runtime.clone(), &config.node_name);
+        tasks.spawn(server::serve(listener, streaming, shutdown.child_token()));
+    }
     tasks.spawn(node::lease::keep_renewing(
         client.clone(),
         config.node_name.clone(),
@@ -187,6 +210,7 @@ pub mod pod_workers;
 pub mod probes;
 pub mod qos;
 pub mod sandbox;
+pub mod server;
 pub mod status;
 pub mod sync_loop;
 pub mod termination;

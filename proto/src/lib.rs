@@ -6,6 +6,8 @@
 //!   that the API server uses to talk to either skiff-store or a real etcd.
 //! - [`api`]: Skiff's internal API (`skiff.api.v1.Resources`), which the scheduler, controllers,
 //!   kubelets and proxies use to talk to the API server.
+//! - [`kubelet`]: the kubelet's streaming API (`skiff.kubelet.v1.Kubelet`: logs, exec, attach),
+//!   which the API server calls to serve `kubectl logs`, `exec` and `attach`.
 
 /// etcd's data messages: `KeyValue` and `Event`.
 pub mod mvccpb {
@@ -20,4 +22,9 @@ pub mod etcdserverpb {
 /// Skiff's internal API: one generic service over every kind, objects as Kubernetes JSON.
 pub mod api {
     tonic::include_proto!("skiff.api.v1");
+}
+
+/// The kubelet's streaming API (logs, exec, attach), which the API server calls.
+pub mod kubelet {
+    tonic::include_proto!("skiff.kubelet.v1");
 }
