@@ -97,7 +97,7 @@ impl GarbageCollector {
             self.process_deleting_dependents_item(item).await?;
             return Ok(Attempted::Done);
         }
-        let meta = metadata_of(&latest);
+        let meta = metadata_of(&latest, &item.identity)?;
         let owner_references = meta.owner_references.clone().unwrap_or_default();
         if owner_references.is_empty() {
             debug!("no owners");
@@ -203,8 +203,9 @@ impl GarbageCollector {
         if uid_of(&owner) != reference.uid {
             // The name belongs to a new object: the owner named is gone.
             self.absent_owner_cache.add(namespace.map(str::to_string), reference.uid.clone());
+            return Ok(None);
         }
-        Ok(Some(metadata_of(&owner)))
+        Ok(Some(metadata_of(&owner, &ObjectReference::of_owner(reference, namespace))?))
     }
 
     /// An owner waiting for its dependents: done waiting once none blocks it, else make sure the

@@ -130,6 +130,12 @@ pub enum Error {
         #[source]
         source: ApiError,
     },
+    #[error("the metadata of {item} does not read as ObjectMeta")]
+    Decode {
+        item: String,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("{failed} dependents of {owner} could not be orphaned")]
     OrphanDependents {
         owner: String,

@@ -28,9 +28,10 @@ fn namespace_of<'a>(resource: &Resource, item: &'a ObjectReference) -> Option<&'
     item.namespace.as_deref().filter(|_| resource.namespaced)
 }
 
-/// An object's metadata, from its JSON (an object without it reads as empty).
-pub fn metadata_of(object: &Value) -> ObjectMeta {
-    ObjectMeta::deserialize(&object["metadata"]).unwrap_or_default()
+/// The metadata of `object`, the JSON of `item`. A failure is an error, never an empty answer:
+/// an owner read as uid-less would look gone, and its dependents would be deleted.
+pub fn metadata_of(object: &Value, item: &ObjectReference) -> Result<ObjectMeta, Error> {
+    ObjectMeta::deserialize(&object["metadata"]).map_err(|source| Error::Decode { item: item.to_string(), source })
 }
 
 pub fn uid_of(object: &Value) -> &str {
