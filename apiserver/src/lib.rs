@@ -139,7 +139,7 @@ pub async fn serve(
     grpc: Option<TcpListener>,
     shutdown: CancellationToken,
 ) -> Result<(), RunError> {
-    serve_with_streams(config, rest, grpc, std::sync::Arc::new(streaming::Unreachable), shutdown).await
+    serve_with_streams(config, rest, grpc, std::sync::Arc::new(streaming::kubelet::KubeletStreams), shutdown).await
 }
 
 /// [`serve`], with `streams` as the way to the kubelets' logs, exec and attach (tests give a

@@ -8,11 +8,13 @@
 //! Node's InternalIP and `status.daemonEndpoints.kubeletEndpoint.Port`.
 //!
 //! kubectl speaks WebSocket `v5.channel.k8s.io` for exec and attach (`websocket.rs`) and plain
-//! chunked HTTP for logs (`logs.rs`). What is behind — the kubelet's own streaming API — is the
-//! [`NodeStreams`] trait, so that the protocol side is tested with a fake node.
+//! chunked HTTP for logs (`logs.rs`). What is behind — the kubelet's own streaming API, reached
+//! over gRPC (`kubelet.rs`) — is the [`NodeStreams`] trait, so that the protocol side is also
+//! tested with a fake node.
 //!
 //! Left out: SPDY (kubectl 1.29 and older), port-forward, and the kubelet's TLS.
 
+pub mod kubelet;
 pub mod logs;
 pub mod websocket;
 
