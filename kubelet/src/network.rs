@@ -99,13 +99,16 @@ impl PodIps {
         }
     }
 
-    /// The lowest free address, now taken. `skip` lists addresses Docker refused (taken by
-    /// something this kubelet does not know of).
+    /// The lowest free address, now taken. The CIDR's first address is never handed out: it is
+    /// the node's own on its pod range (the bridge's, once hosts route pod CIDRs to each other),
+    /// as host-local IPAM reserves it. `skip` lists addresses Docker refused (taken by something
+    /// this kubelet does not know of).
     pub fn allocate(&self, skip: &HashSet<Ipv4Addr>) -> Result<Ipv4Addr, NetworkError> {
         let mut taken = self.taken.lock();
         let free = self
             .cidr
             .hosts()
+            .skip(1)
             .find(|a| *a != self.gateway && !taken.contains(a) && !skip.contains(a))
             .ok_or_else(|| NetworkError::Exhausted(self.cidr.to_string()))?;
         taken.insert(free);
@@ -137,15 +140,17 @@ mod tests {
 
     #[test]
     fn addresses_are_handed_out_lowest_first_never_twice_and_never_the_gateway() {
-        let ips = PodIps::new(Cidr::parse("10.244.0.0/29").unwrap(), "10.244.0.1".parse().unwrap());
-        ips.reserve("10.244.0.3".parse().unwrap());
+        let ips = PodIps::new(Cidr::parse("10.244.0.0/28").unwrap(), "10.244.0.2".parse().unwrap());
+        ips.reserve("10.244.0.4".parse().unwrap());
         let none = HashSet::new();
-        assert_eq!(ips.allocate(&none).unwrap().to_string(), "10.244.0.2", "not .1, the gateway");
-        assert_eq!(ips.allocate(&none).unwrap().to_string(), "10.244.0.4", ".3 was found running");
-        let refused = HashSet::from(["10.244.0.5".parse().unwrap()]);
-        assert_eq!(ips.allocate(&refused).unwrap().to_string(), "10.244.0.6");
-        ips.release("10.244.0.2".parse().unwrap());
-        assert_eq!(ips.allocate(&none).unwrap().to_string(), "10.244.0.2", "released, handed out again");
-        assert_eq!(ips.allocate(&refused), Err(NetworkError::Exhausted("10.244.0.0/29".into())));
+        assert_eq!(ips.allocate(&none).unwrap().to_string(), "10.244.0.3", "not .1 (the node's), not .2 (the gateway)");
+        assert_eq!(ips.allocate(&none).unwrap().to_string(), "10.244.0.5", ".4 was found running");
+        let refused = HashSet::from(["10.244.0.6".parse().unwrap()]);
+        assert_eq!(ips.allocate(&refused).unwrap().to_string(), "10.244.0.7");
+        ips.release("10.244.0.3".parse().unwrap());
+        assert_eq!(ips.allocate(&none).unwrap().to_string(), "10.244.0.3", "released, handed out again");
+        let tiny = PodIps::new(Cidr::parse("10.0.0.0/30").unwrap(), "10.9.9.9".parse().unwrap());
+        assert_eq!(tiny.allocate(&none).unwrap().to_string(), "10.0.0.2");
+        assert_eq!(tiny.allocate(&none), Err(NetworkError::Exhausted("10.0.0.0/30".into())));
     }
 }

@@ -177,4 +177,39 @@ mod tests {
         assert_eq!(garbage, vec!["POD-0", "web-0"]);
         assert_eq!(pod.running().count(), 2);
     }
+
+    #[tokio::test]
+    async fn a_restarted_kubelet_reads_a_running_pod_back_from_labels_and_leaves_it_alone() {
+        use crate::pod_actions::{compute_pod_actions, NoProbes};
+        use crate::runtime::fake::FakeRuntime;
+        use crate::runtime::ContainerConfig;
+
+        // What an earlier kubelet left: a pause container and the third attempt of web.
+        let runtime = FakeRuntime::new();
+        let make = |container: &str, attempt: u32, node: &str| {
+            let identity = ContainerIdentity {
+                pod_name: "web".into(),
+                namespace: "default".into(),
+                pod_uid: "u1".into(),
+                container: container.into(),
+                attempt,
+            };
+            ContainerConfig { name: identity.docker_name(), labels: identity.labels(node), ..Default::default() }
+        };
+        runtime.insert_container(make("POD", 0, "node-1"), ContainerState::Running);
+        runtime.insert_container(make("web", 2, "node-1"), ContainerState::Running);
+        runtime.insert_container(make("web", 1, "node-1"), ContainerState::Exited);
+        runtime.insert_container(make("web", 0, "node-2"), ContainerState::Running);
+
+        let view = PodRuntime::load(&runtime, "node-1", "u1").await.unwrap();
+        assert_eq!(view.latest("web").unwrap().identity.attempt, 2, "the restart count comes from the label");
+        assert_eq!(view.containers["web"].len(), 2, "node-2's container is not ours");
+        let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web", "namespace": "default", "uid": "u1"},
+            "spec": {"containers": [{"name": "web", "image": "skiff/demo-web:v1"}]}
+        }))
+        .unwrap();
+        let actions = compute_pod_actions(&pod, &view, &NoProbes);
+        assert_eq!(actions, Default::default(), "nothing to start, nothing to kill");
+    }
 }

@@ -183,11 +183,6 @@ impl Kubelet {
                 next = Some(next.map_or(due, |n| n.min(due)));
             }
         }
-        if let Some(name) = &actions.next_init {
-            // An init container starts the next one once it exits: look again soon.
-            let _ = name;
-            next = Some(next.map_or(Duration::from_secs(1), |n| n.min(Duration::from_secs(1))));
-        }
         *view = PodRuntime::load(&*self.runtime, self.node(), &uid).await.unwrap_or(view.clone());
         self.ensure_probes(pod, view);
         next

@@ -257,3 +257,63 @@ spec:
     assert_eq!(cat("/etc/picked/ui/colour"), "green");
     assert_eq!(cat("/etc/size"), "large", "a subPath mount keeps its file, as in Kubernetes");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_mounts_its_bound_volume_and_an_unbound_one_waits_with_failed_mount() {
+    let node = Node::start("pvc", |_| {}).await;
+    let disk = node.cluster.dir.path().join("disk");
+    let yaml = r#"
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: pv-NODE}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  hostPath: {path: DISK}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: ""
+  volumeName: pv-NODE
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: claims}
+spec:
+  nodeName: NODE
+  terminationGracePeriodSeconds: 1
+  volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
+  containers:
+  - {name: app, image: "skiff/toolbox:1", command: [sh, -c, "echo kept > /data/file; exec sleep 3600"], volumeMounts: [{name: data, mountPath: /data}]}
+"#
+    .replace("DISK", &disk.display().to_string());
+    node.apply(&yaml).await;
+    common::eventually(30, "FailedMount", || async {
+        let events = node.events("claims").await;
+        events
+            .iter()
+            .any(|e| e == "FailedMount: MountVolume.SetUp failed for volume \"data\" : persistentvolumeclaim \"data\" is not bound")
+            .then_some(())
+    })
+    .await;
+    let waiting =
+        node.wait_for("claims", 10, "ContainerCreating", |p| state(p, "app") == "waiting:ContainerCreating").await;
+    assert_eq!(phase(&waiting), "Pending");
+
+    // The binder's part (no controller runs here): the claim is Bound.
+    let claims: skiff_client::Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> =
+        skiff_client::Api::namespaced(node.client.clone(), "default");
+    claims
+        .patch_status("data", &skiff_client::Patch::Merge(serde_json::json!({"status": {"phase": "Bound"}})))
+        .await
+        .unwrap();
+    node.wait_for("claims", 30, "Running", |p| phase(p) == "Running").await;
+    common::eventually(10, "the file on the volume", || async {
+        (std::fs::read_to_string(disk.join("file")).ok()? == "kept\n").then_some(())
+    })
+    .await;
+}

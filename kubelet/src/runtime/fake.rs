@@ -199,7 +199,7 @@ impl ContainerRuntime for FakeRuntime {
 
     async fn stop_container(&self, id: &str, grace: Duration) -> Result<()> {
         let name = self.name_of(id);
-        self.call("stop_container", &format!("{name} {}s", grace.as_secs()))?;
+        self.call("stop_container", &format!("{name} {}s", grace.as_millis().div_ceil(1000)))?;
         self.exit(id, 0);
         Ok(())
     }
