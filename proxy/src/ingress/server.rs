@@ -1,0 +1,148 @@
+//! The HTTP side facing clients: accept connections, answer each request from the current
+//! routing snapshot, count and log it, and shut down gracefully.
+//!
+//! One request, top-down ([`handle`]): take the snapshot, [`route`] it (pure), then answer:
+//! `302` for app-root, the router's `404` without a rule or default backend, `503` for a
+//! backend without a ready endpoint, else [`forward`] it (which answers 502/504 itself on
+//! failure). HTTP/1.1 with keep-alive and upgrades; on shutdown no connection is accepted any
+//! more, idle connections close and requests in flight finish.
+//!
+//! Left out: HTTP/2 and TLS to clients (ingress-nginx's 443 side), the PROXY protocol.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::ingress::forward::{error_page, forward, full, Body, Forwarded, Peer, Settings};
+use crate::ingress::metrics::{self, Labels};
+use crate::ingress::route::{route, Route};
+use crate::ingress::sync::Routes;
+
+/// A client that sends no request head in this long is cut off.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What every connection's requests share.
+struct Shared {
+    routes: Arc<Routes>,
+    settings: Settings,
+    local_port: u16,
+}
+
+/// Serves `listener` until `shutdown`, once the first routing table is in (until then
+/// connections wait in the listen backlog rather than get 404s from an empty table).
+pub async fn serve(listener: TcpListener, routes: Arc<Routes>, settings: Settings, shutdown: CancellationToken) {
+    tokio::select! {
+        _ = shutdown.cancelled() => return,
+        _ = routes.ready() => {}
+    }
+    let local_port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+    let shared = Arc::new(Shared { routes, settings, local_port });
+    let connections = TaskTracker::new();
+    tracing::info!(address = ?listener.local_addr().ok(), "ingress router serving");
+    loop {
+        let (stream, client) = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors, usually: wait a little instead of spinning.
+                    tracing::warn!(cause = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        connections.spawn(connection(stream, client, shared.clone(), shutdown.clone()));
+    }
+    connections.close();
+    connections.wait().await;
+}
+
+async fn connection(stream: TcpStream, client: SocketAddr, shared: Arc<Shared>, shutdown: CancellationToken) {
+    let _ = stream.set_nodelay(true);
+    let service = service_fn(move |request| handle(request, client, shared.clone()));
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        _ = shutdown.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(err) = result {
+        tracing::debug!(%client, cause = %err, "client connection ended");
+    }
+}
+
+/// The `Host` a request names: its header, or the authority of an absolute URI.
+fn host_of(request: &Request<Incoming>) -> String {
+    let header = request.headers().get(header::HOST).and_then(|h| h.to_str().ok());
+    header.map(str::to_string).or_else(|| request.uri().authority().map(|a| a.to_string())).unwrap_or_default()
+}
+
+async fn handle(
+    request: Request<Incoming>,
+    client: SocketAddr,
+    shared: Arc<Shared>,
+) -> Result<Response<Body>, Infallible> {
+    let started = Instant::now();
+    let routing = shared.routes.current();
+    let host = host_of(&request);
+    let method = request.method().to_string();
+    let path = request.uri().path().to_string();
+    let decided = route(&routing.table, &host, request.uri(), request.headers(), &mut rand::rng());
+    let (response, labels, forwarded) = match decided {
+        Route::Redirect(location) => {
+            let mut response = Response::new(full(""));
+            *response.status_mut() = StatusCode::FOUND;
+            if let Ok(location) = HeaderValue::from_str(&location) {
+                response.headers_mut().insert(header::LOCATION, location);
+            }
+            (response, None, None)
+        }
+        Route::NotFound => (error_page(StatusCode::NOT_FOUND), None, None),
+        Route::Proxy { ingress, backend, uri, canary } => {
+            let labels = (ingress.map(|i| i.name.clone()).unwrap_or_default(), backend.clone(), canary);
+            let peer = Peer { client, local_port: shared.local_port };
+            let forwarded = forward(request, backend, &uri, &routing.pools, &shared.settings, peer).await;
+            let Forwarded { response, endpoint, retried, failure } = forwarded;
+            (response, Some(labels), Some((endpoint, retried, failure)))
+        }
+    };
+    let status = response.status().as_u16();
+    let took = started.elapsed();
+    let (ingress, service, namespace, canary) = match &labels {
+        Some((ingress, backend, canary)) => {
+            (ingress.as_str(), backend.service.as_str(), backend.namespace.as_str(), *canary)
+        }
+        None => ("", "", "", false),
+    };
+    metrics::request(&Labels { namespace, ingress, service, canary, method: &method }, status, took);
+    let (endpoint, retried, failure) = forwarded.unwrap_or_default();
+    let endpoint = endpoint.map(|e| e.to_string()).unwrap_or_default();
+    match failure {
+        Some(failure) => {
+            tracing::warn!(%client, host, path, status, namespace, service, endpoint, retried, cause = failure, "request failed")
+        }
+        None => {
+            tracing::debug!(%client, host, path, status, namespace, ingress, service, canary, endpoint, retried, took_ms = took.as_secs_f64() * 1e3, "request")
+        }
+    }
+    Ok(response)
+}
