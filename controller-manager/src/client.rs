@@ -1,13 +1,16 @@
 //! What the controllers ask of the API server: the traits the integrator implements.
 //!
 //! Kubernetes' controllers call a generated clientset (`dc.client.AppsV1().ReplicaSets(ns)
-//! .Update(...)`); Skiff's call these two narrow traits instead, one per controller, so that every
-//! decision is tested against a recording fake (`testing::FakeCluster`) and the real client
+//! .Update(...)`); Skiff's call these narrow traits instead, one per controller, so that every
+//! decision is tested against a recording fake (`testing::FakeCluster`, and the garbage
+//! collector's own in `garbage_collector/tests.rs`) and the real client
 //! (gRPC to the API server, objects as Kubernetes JSON) plugs in by implementing them.
 //!
 //! Reads come from the informer caches (`skiff_client::reflector::Store`); these traits hold the writes,
 //! plus the one uncached read each controller makes before it adopts an orphan (client-go's
 //! `RecheckDeletionTimestamp`: the owner may have been deleted since the cache last heard of it).
+//! The garbage collector's trait is the exception: it works on every kind, untyped, reads no
+//! cache, and makes an uncached GET before each decision ([`GarbageCollectorClient`]).
 //!
 //! Every write sends the object as read from the cache, `resourceVersion` included, so a write
 //! based on a stale cache fails with a 409 Conflict and the key is retried: optimistic

@@ -10,14 +10,15 @@
 //! The garbage collector watches every kind that can own or be owned. It shares the typed
 //! informers the other controllers have (Deployments, ReplicaSets, pods, Services, Endpoints,
 //! EndpointSlices: pods above all are numerous and busy, one watch and one copy of them is
-//! enough) and has an untyped informer of its own for each other kind.
+//! enough) and has an untyped informer of its own for each other kind. The other controllers do
+//! not wait for those: the collector waits for its own graph (`garbage_collector/mod.rs`).
 //!
 //! Left out: leader election (run one controller-manager), the controllers' enable flags.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use futures::future::{join_all, BoxFuture};
+use futures::future::BoxFuture;
 use futures::FutureExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
@@ -144,7 +145,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
             services.synced().await;
             endpoints.synced().await;
             slices.synced().await;
-            join_all(untyped.iter().map(|(_, informer)| informer.synced())).await;
         } => {}
     }
     tracing::info!(api = config.api, "caches synced; controllers starting");

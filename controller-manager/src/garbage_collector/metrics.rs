@@ -45,3 +45,10 @@ pub static FINALIZERS_REMOVED: LazyLock<IntCounterVec> = LazyLock::new(|| {
 pub static RETRIES: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register("garbagecollector_retries_total", "attempts that failed and will be retried, by queue", &["queue"])
 });
+
+/// Registers every counter now, so that `/metrics` shows them at zero before the first cascade.
+pub fn register_all() {
+    for counter in [&DELETED, &OWNER_REFERENCES_REMOVED, &FINALIZERS_REMOVED, &RETRIES] {
+        LazyLock::force(counter);
+    }
+}

@@ -36,7 +36,8 @@
 //!
 //! The workers start once the graph has every kind's first list: orphaning an owner whose
 //! dependents are not in the graph yet would leave them with a dangling reference, and the next
-//! look would delete them.
+//! look would delete them. As upstream, they start anyway after [`INITIAL_SYNC_TIMEOUT`] (a
+//! kind that cannot be listed should not stop the collection of all the others), with a warning.
 //!
 //! | file | what | upstream |
 //! |---|---|---|
@@ -74,6 +75,7 @@ mod tests;
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::stream::{self, BoxStream, StreamExt};
 use parking_lot::Mutex;
@@ -81,7 +83,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::client::{ApiError, GarbageCollectorClient};
 use crate::events::{Event, EventRecorder, EventType, Reference};
@@ -91,6 +93,10 @@ use graph_builder::{process_graph_changes, GraphChange};
 use skiff_client::WorkQueue;
 
 pub use monitors::{changes_of, dynamic_changes, monitored_resources};
+
+/// How long the workers wait for every kind's first list before they start anyway (upstream's
+/// `syncPeriod`, given to `GarbageCollector.Run` as its initial sync timeout).
+pub const INITIAL_SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The finalizer of an orphaning deletion (`metav1.FinalizerOrphanDependents`).
 pub const ORPHAN_FINALIZER: &str = "orphan";
@@ -203,6 +209,7 @@ pub enum WorkQueueItemAction {
 
 impl GarbageCollector {
     pub fn new(client: Arc<dyn GarbageCollectorClient>, recorder: Arc<dyn EventRecorder>) -> Arc<GarbageCollector> {
+        metrics::register_all();
         let (graph_changes, pending) = mpsc::unbounded_channel();
         Arc::new(GarbageCollector {
             graph: Mutex::new(Graph::default()),
@@ -217,7 +224,8 @@ impl GarbageCollector {
     }
 
     /// Builds the graph from `sources` (one stream per watched kind, see [`changes_of`]) and
-    /// runs `workers` workers on each queue once every kind has been listed, until `shutdown`.
+    /// runs `workers` workers on each queue once every kind has been listed (or
+    /// [`INITIAL_SYNC_TIMEOUT`] has passed), until `shutdown`.
     pub async fn run(
         self: Arc<Self>,
         sources: Vec<BoxStream<'static, GraphChange>>,
@@ -225,14 +233,24 @@ impl GarbageCollector {
         shutdown: CancellationToken,
     ) {
         let tasks = TaskTracker::new();
-        let (synced, mut graph_synced) = watch::channel(false);
-        tasks.spawn(self.clone().run_process_graph_changes(sources, synced, shutdown.clone()));
-        let ready = tokio::select! {
-            _ = shutdown.cancelled() => false,
-            ready = graph_synced.wait_for(|s| *s) => ready.is_ok(),
+        let kinds = sources.len();
+        let (listed, mut kinds_listed) = watch::channel(0);
+        tasks.spawn(self.clone().run_process_graph_changes(sources, listed, shutdown.clone()));
+        let all_listed = tokio::time::timeout(INITIAL_SYNC_TIMEOUT, kinds_listed.wait_for(|listed| *listed >= kinds));
+        let synced = tokio::select! {
+            _ = shutdown.cancelled() => None,
+            synced = all_listed => Some(synced.is_ok()),
         };
-        if ready {
-            info!(nodes = self.graph.lock().len(), "garbage collector: graph synced, collecting garbage");
+        match synced {
+            Some(true) => info!(nodes = self.graph.lock().len(), "garbage collector: every kind listed"),
+            Some(false) => {
+                let listed = *kinds_listed.borrow();
+                warn!(listed, kinds, "garbage collector: not every kind could be listed; proceeding anyway");
+            }
+            None => {}
+        }
+        if synced.is_some() {
+            info!("garbage collector: collecting garbage");
             for _ in 0..workers.max(1) {
                 tasks.spawn(self.clone().run_attempt_to_delete_worker());
                 tasks.spawn(self.clone().run_attempt_to_orphan_worker());
@@ -246,28 +264,30 @@ impl GarbageCollector {
     }
 
     /// The graph builder's loop: every change from the informers and the workers, one at a time.
-    /// `synced` turns true once each of the `sources` has delivered its first list.
+    /// `listed` counts the kinds whose first list is in the graph.
     async fn run_process_graph_changes(
         self: Arc<Self>,
         sources: Vec<BoxStream<'static, GraphChange>>,
-        synced: watch::Sender<bool>,
+        listed: watch::Sender<usize>,
         shutdown: CancellationToken,
     ) {
         let Some(virtual_deletes) = self.pending_graph_changes.lock().take() else {
             tracing::warn!("the garbage collector runs only once");
             return;
         };
-        let kinds = sources.len();
         let all = sources.into_iter().chain([UnboundedReceiverStream::new(virtual_deletes).boxed()]);
         let mut changes = Box::pin(stream::select_all(all).take_until(shutdown.cancelled_owned()));
-        let mut listed = HashSet::new();
+        let mut kinds_listed = HashSet::new();
         while let Some(change) = changes.next().await {
-            if let GraphChange::Restarted { api_version, kind, .. } = &change {
-                listed.insert((api_version.clone(), kind.clone()));
-            }
+            let first_list = match &change {
+                GraphChange::Restarted { api_version, kind, .. } => {
+                    kinds_listed.insert((api_version.clone(), kind.clone()))
+                }
+                _ => false,
+            };
             self.process_graph_change(change);
-            if listed.len() >= kinds && !*synced.borrow() {
-                synced.send_replace(true);
+            if first_list {
+                listed.send_replace(kinds_listed.len());
             }
         }
     }

@@ -513,3 +513,62 @@ async fn a_cluster_scoped_object_naming_a_namespaced_owner_is_given_up_on() {
     assert_eq!(f.gc.attempt_to_delete_worker("pv").await, WorkQueueItemAction::Forget);
     assert!(f.api.writes().is_empty());
 }
+
+/// Lets every ready task run (the fake never sleeps, so nothing here needs the clock).
+async fn settle() {
+    for _ in 0..200 {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// A running collector fed by two kinds' streams, pods and ReplicaSets, where a pod's owner
+/// never existed.
+struct Running {
+    f: Fixture,
+    pods: tokio::sync::mpsc::UnboundedSender<GraphChange>,
+    replica_sets: tokio::sync::mpsc::UnboundedSender<GraphChange>,
+    shutdown: tokio_util::sync::CancellationToken,
+    done: tokio::task::JoinHandle<()>,
+}
+
+fn running() -> Running {
+    use futures::StreamExt;
+    use tokio_stream::wrappers::UnboundedReceiverStream;
+    let f = fixture();
+    let (pods, pod_changes) = tokio::sync::mpsc::unbounded_channel();
+    let (replica_sets, rs_changes) = tokio::sync::mpsc::unbounded_channel();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let sources =
+        vec![UnboundedReceiverStream::new(pod_changes).boxed(), UnboundedReceiverStream::new(rs_changes).boxed()];
+    let done = tokio::spawn(f.gc.clone().run(sources, 1, shutdown.clone()));
+    let orphan = owned_by(pod("p1"), &replica_set("ghost"), true);
+    f.api.put("pods", &orphan);
+    pods.send(GraphChange::Restarted { api_version: "v1".into(), kind: "Pod".into(), objects: vec![orphan] }).unwrap();
+    Running { f, pods, replica_sets, shutdown, done }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_workers_wait_for_every_kind_first_list_before_deciding_anything() {
+    let r = running();
+    settle().await;
+    assert!(r.f.api.gets().is_empty(), "the ReplicaSets are not listed yet: the ghost may be among them");
+    let rs_list = GraphChange::Restarted { api_version: "apps/v1".into(), kind: "ReplicaSet".into(), objects: vec![] };
+    r.replica_sets.send(rs_list).unwrap();
+    settle().await;
+    assert_eq!(r.f.api.writes(), ["delete pods p1 Background uid=p1 rv=1"]);
+    r.shutdown.cancel();
+    r.done.await.unwrap();
+    drop(r.pods);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_workers_start_anyway_when_a_kind_cannot_be_listed() {
+    let r = running();
+    settle().await;
+    tokio::time::sleep(super::INITIAL_SYNC_TIMEOUT + std::time::Duration::from_secs(1)).await;
+    settle().await;
+    assert_eq!(r.f.api.writes(), ["delete pods p1 Background uid=p1 rv=1"]);
+    r.shutdown.cancel();
+    r.done.await.unwrap();
+    drop((r.pods, r.replica_sets));
+}
