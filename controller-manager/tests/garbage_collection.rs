@@ -72,7 +72,15 @@ fn start_controller_manager(plane: &ControlPlane) -> (CancellationToken, JoinHan
     (stop.clone(), tokio::spawn(async move { running.await.unwrap().unwrap() }))
 }
 
+/// Logs as `RUST_LOG` says (`RUST_LOG=skiff_controller_manager::garbage_collector=debug` shows
+/// every decision); nothing by default.
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+}
+
 async fn start() -> (ControlPlane, CancellationToken) {
+    init_logs();
     let plane = ControlPlane::start().await;
     let (stop, _) = start_controller_manager(&plane);
     ready_every_pod(plane.client("fake-kubelet").await, stop.clone());
@@ -250,6 +258,7 @@ async fn a_pod_owned_by_a_replica_set_that_never_existed_is_collected() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_controller_manager_restarted_half_way_through_a_foreground_deletion_finishes_it() {
+    init_logs();
     let plane = ControlPlane::start().await;
     let (stop, running) = start_controller_manager(&plane);
     let stand_in = CancellationToken::new();

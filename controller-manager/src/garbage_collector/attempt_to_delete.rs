@@ -8,9 +8,10 @@
 //!    will queue its dependents.
 //! 2. Read it live. Not found, or another uid under its name: tell the graph builder (a virtual
 //!    delete), which forgets it and queues its dependents.
-//! 3. Being deleted in the foreground: if no dependent blocks it any more, remove its
-//!    `foregroundDeletion` finalizer (the API server then deletes it); else queue the blocking
-//!    dependents.
+//! 3. Being deleted in the foreground (as the graph or the live object says): if no dependent
+//!    blocks it any more, remove its `foregroundDeletion` finalizer (the API server then deletes
+//!    it); else queue the blocking dependents. Being deleted otherwise, live: as 1 (the graph has
+//!    not heard yet; deleting it again would change nothing).
 //! 4. No owner references: nothing to do.
 //! 5. Look every owner up live (unless the absent owner cache knows it is gone) and classify the
 //!    references: solid, dangling, waiting for dependents deletion (`classify.rs`).
@@ -93,11 +94,17 @@ impl GarbageCollector {
             debug!(found = uid_of(&latest), "another object has the name now");
             return Ok(self.virtual_delete(&item.identity));
         }
-        if item.deleting_dependents {
+        let meta = metadata_of(&latest, &item.identity)?;
+        let live_deleting_dependents =
+            meta.deletion_timestamp.is_some() && meta.finalizers.iter().flatten().any(|f| f == FOREGROUND_FINALIZER);
+        if item.deleting_dependents || live_deleting_dependents {
             self.process_deleting_dependents_item(item).await?;
             return Ok(Attempted::Done);
         }
-        let meta = metadata_of(&latest, &item.identity)?;
+        if meta.deletion_timestamp.is_some() {
+            debug!("being deleted (the graph has not heard yet); waiting for its final deletion");
+            return Ok(Attempted::Done);
+        }
         let owner_references = meta.owner_references.clone().unwrap_or_default();
         if owner_references.is_empty() {
             debug!("no owners");

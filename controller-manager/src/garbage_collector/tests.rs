@@ -484,6 +484,26 @@ async fn an_object_being_deleted_is_left_to_finish_and_one_without_owners_is_lef
 }
 
 #[tokio::test]
+async fn an_object_the_graph_does_not_know_is_being_deleted_yet_is_not_deleted_again() {
+    let cases = [
+        ("deleted with another finalizer: left to finish", "example.com/x", vec![]),
+        (
+            "deleted in the foreground, nothing blocks: let go",
+            FOREGROUND_FINALIZER,
+            vec!["patch replicasets web-rs owners=[gone] finalizers=[]"],
+        ),
+    ];
+    for (name, finalizer, writes) in cases {
+        let f = fixture();
+        let rs = owned_by(replica_set("rs"), &replica_set("gone"), true);
+        f.exists("replicasets", &rs);
+        f.api.put("replicasets", &deleting(rs, finalizer));
+        assert_eq!(f.gc.attempt_to_delete_worker("rs").await, WorkQueueItemAction::Forget, "{name}");
+        assert_eq!(f.api.writes(), writes, "{name}");
+    }
+}
+
+#[tokio::test]
 async fn a_reference_across_namespaces_is_reported_with_an_event() {
     let f = fixture();
     let mut rs = replica_set("rs");
