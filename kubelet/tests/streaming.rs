@@ -144,3 +144,39 @@ spec:
         (tonic::Code::NotFound, "container \"nope\" not found in pod default/talk")
     );
 }
+
+/// The whole path: the real kubectl → the API server (WebSocket, HTTP) → this kubelet (gRPC).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_logs_and_exec_reach_the_kubelet_through_the_api_server() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let node = Node::start("kubectl", |c| c.listen = Some(format!("127.0.0.1:{port}").parse().unwrap())).await;
+    node.apply(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: shell}
+spec:
+  nodeName: NODE
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: sh, image: "skiff/toolbox:1", command: [sh, -c, "echo started; echo warned >&2; exec sleep 3600"]}
+"#,
+    )
+    .await;
+    node.wait_for("shell", 60, "Running", |p| phase(p) == "Running").await;
+    let logs = common::eventually(10, "the log", || async {
+        let out = node.cluster.ok(&["logs", "shell"]).await;
+        (out.lines().count() == 2).then_some(out)
+    })
+    .await;
+    assert_eq!(logs, "started\nwarned\n");
+    assert_eq!(node.cluster.ok(&["logs", "shell", "--tail=1"]).await, "warned\n");
+
+    let out = node.cluster.kubectl(&["exec", "shell", "--", "sh", "-c", "echo from $(hostname); exit 3"]).await;
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "from shell\n");
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let out =
+        node.cluster.kubectl_with_input(&["exec", "-i", "shell", "--", "tr", "a-z", "A-Z"], Some("quiet\n")).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "QUIET\n");
+}
