@@ -26,7 +26,7 @@
 //! - [`forward`]: proxying: headers, `Upgrade`, keep-alive pools, retry before send, 502/504.
 //! - [`server`]: the listener, graceful shutdown, per-request metrics and logs.
 //! - [`sync`]: informers → table → snapshot swapped whole.
-//! - [`status`]: `status.loadBalancer.ingress`.
+//! - [`status`]: the node's address in `status.loadBalancer.ingress`.
 //! - [`metrics`]: Prometheus counters in ingress-nginx's names.
 //!
 //! The proxy's `run()` starts it with [`run`] (or [`serve`], on a listener of its own).

@@ -115,8 +115,9 @@ mod tests {
     #[test]
     fn the_node_address_is_added_to_served_ingresses_and_removed_from_others() {
         let ip = "192.0.2.10";
-        // (case, addresses listed now, served, addresses after, or None: no write)
-        let cases: [(&str, &[&str], bool, Option<&[&str]>); 5] = [
+        /// (case, addresses listed now, served, addresses after, or None: no write)
+        type Case<'a> = (&'a str, &'a [&'a str], bool, Option<&'a [&'a str]>);
+        let cases: [Case; 5] = [
             ("a new served Ingress", &[], true, Some(&[ip])),
             ("already listed", &[ip], true, None),
             ("another router's address is kept", &["192.0.2.20"], true, Some(&[ip, "192.0.2.20"])),

@@ -120,9 +120,13 @@ impl Backend {
         (count > 0).then(|| self.endpoints[self.next.fetch_add(1, Ordering::Relaxed) % count])
     }
 
-    /// The next endpoint other than `tried`, for a retry.
+    /// The endpoint after `tried`, for a retry. It leaves the round-robin position alone, so
+    /// that a dead endpoint costs only the requests that land on it (one in two of `[dead,
+    /// live]`), not every request after a retry.
     pub fn pick_other(&self, tried: SocketAddr) -> Option<SocketAddr> {
-        (0..self.endpoints.len()).filter_map(|_| self.pick()).find(|endpoint| *endpoint != tried)
+        let at = self.endpoints.iter().position(|endpoint| *endpoint == tried)?;
+        let next = self.endpoints[(at + 1) % self.endpoints.len()];
+        (next != tried).then_some(next)
     }
 }
 

@@ -434,7 +434,9 @@ fn backends_spread_requests_round_robin_and_retry_elsewhere() {
     let backend = Backend::new("default", "web", "80", addresses.clone());
     let picked: Vec<SocketAddr> = (0..6).map(|_| backend.pick().unwrap()).collect();
     assert_eq!(picked, [&addresses[..], &addresses[..]].concat());
-    assert_ne!(backend.pick_other(addresses[0]), Some(addresses[0]));
+    assert_eq!(backend.pick_other(addresses[0]), Some(addresses[1]));
+    assert_eq!(backend.pick_other(addresses[2]), Some(addresses[0]));
+    assert_eq!(backend.pick().unwrap(), addresses[0], "a retry does not move the round-robin position");
     let alone = Backend::new("default", "web", "80", vec![addresses[0]]);
     assert_eq!(alone.pick_other(addresses[0]), None);
     assert_eq!(Backend::new("default", "web", "80", Vec::new()).pick(), None);
