@@ -50,7 +50,12 @@ async fn typed_objects_are_created_read_listed_patched_and_deleted_with_kubernet
     assert_eq!(bad.to_string(), "field label not supported: spec.nodeName (BadRequest, 400)");
 
     let patched = maps.patch("cfg", &Patch::Merge(json!({"data": {"b": "2"}}))).await.unwrap();
-    assert_eq!(patched.data.unwrap().len(), 2);
+    assert_eq!(patched.data.clone().unwrap().len(), 2);
+    // A resourceVersion in a patch is a precondition.
+    let stale = json!({"metadata": {"resourceVersion": created.metadata.resource_version}, "data": {"z": "9"}});
+    assert!(maps.patch("cfg", &Patch::Merge(stale)).await.unwrap_err().is_conflict());
+    let current = json!({"metadata": {"resourceVersion": patched.metadata.resource_version}, "data": {"z": "9"}});
+    maps.patch("cfg", &Patch::Merge(current)).await.unwrap();
 
     // A stale resourceVersion is a conflict.
     let mut stale = created.clone();

@@ -4,8 +4,9 @@
 //! formats of `../shared/kubectl-compat.md` section 8 (the algorithms are `skiff_api::patch` and
 //! `skiff_api::strategic`). A patch does not carry a resourceVersion unless it sets one, so
 //! when the object changes between the read and the write the patch is applied again to the
-//! new version (as kube-apiserver does), a few times, before giving up with `409 Conflict`.
-//! The patched object then goes through [`Verbs::update`], so defaults and immutable fields are
+//! new version (as kube-apiserver does), a few times, before giving up with `409 Conflict`. A
+//! patch that sets `metadata.resourceVersion` makes it a precondition: a stale one is a `409`
+//! at once. The patched object then goes through [`Verbs::update`], so defaults and immutable fields are
 //! handled as for a PUT.
 //!
 //! Server-side apply (`application/apply-patch+yaml`) merges by field ownership instead
@@ -103,10 +104,14 @@ impl Verbs {
             let revision = object["metadata"]["resourceVersion"].clone();
             apply_patch(&mut object, kind, body)?;
             let warnings = check_fields(target.resource, options, body, &mut object, true)?;
-            // The write is guarded by the revision read, whatever the patch did to it.
-            object["metadata"]["resourceVersion"] = revision;
+            // A resourceVersion the patch sets is a precondition (a stale one is a 409, at once);
+            // otherwise the write is guarded by the revision read.
+            let pinned = object["metadata"]["resourceVersion"].as_str().is_some_and(|rv| Some(rv) != revision.as_str());
+            if !pinned {
+                object["metadata"]["resourceVersion"] = revision;
+            }
             match self.update(target, name, object, options).await {
-                Err(status) if status.reason == "Conflict" => continue,
+                Err(status) if status.reason == "Conflict" && !pinned => continue,
                 other => return other.map(|object| Patched { object, created: false, warnings }),
             }
         }
