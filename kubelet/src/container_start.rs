@@ -9,12 +9,14 @@
 //! 3. create the container, joined to the pause container's network namespace, named and
 //!    labelled as [`crate::naming`] says, with Docker's CPU and memory limits from the
 //!    container's resources; event `Created`;
-//! 4. start it; event `Started`.
+//! 4. start it; event `Started`;
+//! 5. run its `postStart` hook ([`crate::hooks`]); a failure (`FailedPostStartHook`) stops the
+//!    container again, and it is restarted as a crashed one would be.
 //!
 //! A failed step records a `Failed` event (`Error: …`) and returns the waiting reason the pod
 //! status shows until the next try.
 //!
-//! Left out: `postStart` hooks, `securityContext` (users, capabilities), the termination
+//! Left out: `securityContext` (users, capabilities), the termination
 //! message file, `ephemeral-storage` limits.
 
 use std::collections::HashMap;
@@ -173,6 +175,16 @@ pub async fn start_container(
         return Err(failed(waiting(events::RUN_CONTAINER_ERROR, err.to_string())).await);
     }
     events.container(pod, name, EventType::Normal, events::STARTED, &format!("Started container {name}")).await;
+    // 5. postStart: a failure kills the container again.
+    if let Some(hook) = container.lifecycle.as_ref().and_then(|l| l.post_start.as_ref()) {
+        let budget = std::time::Duration::from_secs(30);
+        let ran = crate::hooks::run_hook(runtime, pod, hook, container, &id, target.pod_ip, budget).await;
+        if let Err(message) = ran {
+            events.container(pod, name, EventType::Warning, events::FAILED_POST_START_HOOK, &message).await;
+            let _ = runtime.stop_container(&id, crate::termination::MIN_GRACE).await;
+            return Err(waiting(events::POST_START_HOOK_ERROR, message));
+        }
+    }
     kubelet
         .metrics
         .started_containers

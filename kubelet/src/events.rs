@@ -20,6 +20,7 @@ pub const FAILED_MOUNT: &str = "FailedMount";
 pub const FAILED_CREATE_POD_SANDBOX: &str = "FailedCreatePodSandBox";
 pub const SANDBOX_CHANGED: &str = "SandboxChanged";
 pub const FAILED_PRE_STOP_HOOK: &str = "FailedPreStopHook";
+pub const FAILED_POST_START_HOOK: &str = "FailedPostStartHook";
 
 /// Container waiting reasons (`kubecontainer` and `images` errors).
 pub const CONTAINER_CREATING: &str = "ContainerCreating";
@@ -27,6 +28,7 @@ pub const CRASH_LOOP_BACK_OFF: &str = "CrashLoopBackOff";
 pub const CREATE_CONTAINER_CONFIG_ERROR: &str = "CreateContainerConfigError";
 pub const CREATE_CONTAINER_ERROR: &str = "CreateContainerError";
 pub const RUN_CONTAINER_ERROR: &str = "RunContainerError";
+pub const POST_START_HOOK_ERROR: &str = "PostStartHookError";
 pub const ERR_IMAGE_PULL: &str = "ErrImagePull";
 pub const IMAGE_PULL_BACK_OFF: &str = "ImagePullBackOff";
 

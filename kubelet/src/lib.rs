@@ -16,7 +16,8 @@
 //!   relist; [`housekeeping`]: orphans.
 //! - [`pod_sync`]: one sync of one pod; [`pod_actions`]: what it must do (pure);
 //!   [`pod_runtime`]: what Docker runs for a pod; [`sandbox`]: the pause container;
-//!   [`container_start`]: one container; [`termination`]: stopping them; [`kubelet`]: the shared
+//!   [`container_start`]: one container; [`hooks`]: postStart and preStop; [`termination`]:
+//!   stopping them; [`kubelet`]: the shared
 //!   state.
 //! - [`env`]: environment and `$(VAR)`; [`dns`]: hostname and resolv.conf; [`volumes`]: volumes
 //!   and mounts; [`images`]: pull policy; [`backoff`]: restart and pull back-off.
@@ -198,6 +199,7 @@ pub mod container_start;
 pub mod dns;
 pub mod env;
 pub mod events;
+pub mod hooks;
 pub mod housekeeping;
 pub mod images;
 pub mod kubelet;

@@ -20,14 +20,12 @@
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
-use k8s_openapi::api::core::v1::{Container, LifecycleHandler, Pod};
+use k8s_openapi::api::core::v1::Pod;
 use skiff_client::events::EventType;
 
 use crate::events;
 use crate::kubelet::Kubelet;
 use crate::pod_runtime::{Instance, PodRuntime};
-use crate::probes::prober::{http_get, resolve_port, ProbeResult};
-use crate::runtime::run_to_end;
 
 /// The least time a container gets between SIGTERM and SIGKILL (`minimumGracePeriodInSeconds`).
 pub const MIN_GRACE: Duration = Duration::from_secs(2);
@@ -41,42 +39,6 @@ pub fn grace_period(pod: &Pod) -> Duration {
         .or(pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds))
         .unwrap_or(30);
     Duration::from_secs(seconds.max(0) as u64)
-}
-
-async fn run_hook(
-    kubelet: &Kubelet,
-    handler: &LifecycleHandler,
-    container: &Container,
-    id: &str,
-    pod_ip: &str,
-    budget: Duration,
-) -> Result<(), String> {
-    if let Some(exec) = &handler.exec {
-        let command = exec.command.clone().unwrap_or_default();
-        return match run_to_end(&*kubelet.runtime, id, &command, budget).await {
-            Ok(done) if done.exit_code == 0 => Ok(()),
-            Ok(done) => Err(format!(
-                "command {:?} exited with {}: {}",
-                command.join(" "),
-                done.exit_code,
-                done.output.trim_end()
-            )),
-            Err(err) => Err(err.to_string()),
-        };
-    }
-    if let Some(http) = &handler.http_get {
-        let port = resolve_port(&http.port, container)?;
-        let host = http.host.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| pod_ip.to_string());
-        let path = http.path.clone().unwrap_or_else(|| "/".into());
-        return match http_get(&host, port, &path, &[], budget).await {
-            ProbeResult::Success => Ok(()),
-            ProbeResult::Failure(message) => Err(message),
-        };
-    }
-    if let Some(sleep) = &handler.sleep {
-        tokio::time::sleep(Duration::from_secs(sleep.seconds.max(0) as u64).min(budget)).await;
-    }
-    Ok(())
 }
 
 /// Stops one container within `grace`, with `message` as the `Killing` event.
@@ -99,11 +61,11 @@ pub async fn kill_container(
     // 2. preStop.
     if let Some(hook) = container.and_then(|c| c.lifecycle.as_ref()).and_then(|l| l.pre_stop.as_ref()) {
         if instance.is_running() {
-            if let Err(err) =
-                run_hook(kubelet, hook, container.expect("found above"), instance.id(), pod_ip, grace).await
-            {
-                let text = format!("PreStopHook failed: {err}");
-                kubelet.events.container(pod, name, EventType::Warning, events::FAILED_PRE_STOP_HOOK, &text).await;
+            let container = container.expect("found above");
+            let ran =
+                crate::hooks::run_hook(&*kubelet.runtime, pod, hook, container, instance.id(), pod_ip, grace).await;
+            if let Err(message) = ran {
+                kubelet.events.container(pod, name, EventType::Warning, events::FAILED_PRE_STOP_HOOK, &message).await;
             }
         }
     }

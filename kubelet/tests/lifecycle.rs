@@ -26,7 +26,9 @@ spec:
   - name: side
     image: skiff/toolbox:1
     command: [sh, -c, "trap 'exit 0' TERM; while true; do sleep 0.1; done"]
-    lifecycle: {preStop: {exec: {command: [sh, -c, "echo bye > /hooks/said"]}}}
+    lifecycle:
+      postStart: {exec: {command: [sh, -c, "echo hello > /hooks/started"]}}
+      preStop: {exec: {command: [sh, -c, "echo bye > /hooks/said"]}}
     volumeMounts: [{name: hooks, mountPath: /hooks}]
 ---
 apiVersion: v1
@@ -43,6 +45,7 @@ spec:
     node.wait_for("polite", 60, "Running", |p| phase(p) == "Running" && state(p, "side") == "running").await;
     node.wait_for("stubborn", 60, "Running", |p| phase(p) == "Running").await;
     assert_eq!(node.guard.containers().len(), 5, "two pause containers and three others");
+    assert_eq!(std::fs::read_to_string(hooks.join("started")).unwrap(), "hello\n", "postStart ran");
 
     // demo-web and the trap exit on SIGTERM: the pod goes long before its 20 s.
     let started = Instant::now();
