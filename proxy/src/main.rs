@@ -1,0 +1,61 @@
+//! `skiff-proxy`: the binary. Flags, logging and signals; everything else is in the library.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use clap::Parser;
+use skiff_proxy::net::Cidr;
+use tokio_util::sync::CancellationToken;
+
+/// Each host's Service data path (iptables) and cluster DNS.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// The API server's internal gRPC address.
+    #[arg(long, default_value = "127.0.0.1:6444")]
+    api: String,
+    /// This host's Node name.
+    #[arg(long)]
+    node_name: String,
+    /// The pods' addresses (traffic from elsewhere to a ClusterIP is masqueraded).
+    #[arg(long, default_value = "10.244.0.0/16")]
+    cluster_cidr: Cidr,
+    /// Where the DNS server listens: the pod bridge's gateway.
+    #[arg(long, default_value = "10.244.0.1:53")]
+    dns_listen: SocketAddr,
+    /// The kube-dns Service's ClusterIP (the kubelet's --cluster-dns).
+    #[arg(long, default_value = "10.96.0.10")]
+    cluster_dns: Ipv4Addr,
+    /// Where to serve Prometheus metrics.
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "skiff_proxy=info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let shutdown = CancellationToken::new();
+    let on_signal = shutdown.clone();
+    tokio::spawn(async move {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM can be handled");
+        tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term.recv() => {} }
+        on_signal.cancel();
+    });
+    let services = skiff_proxy::services::Config { cluster_cidr: Some(args.cluster_cidr), ..Default::default() };
+    let dns = skiff_proxy::dns::Config { listen: args.dns_listen, service_ip: args.cluster_dns, ..Default::default() };
+    let config = skiff_proxy::Config {
+        api: args.api,
+        node_name: args.node_name,
+        metrics_listen: args.metrics_listen,
+        services,
+        dns,
+    };
+    skiff_proxy::run(config, shutdown).await?;
+    Ok(())
+}

@@ -1,0 +1,89 @@
+//! The Service data path: ClusterIPs and NodePorts as iptables rules, in the manner of
+//! kube-proxy's iptables mode (`pkg/proxy/iptables/`, Kubernetes 1.32).
+//!
+//! The split follows "pure decisions, narrow side effects":
+//!
+//! - [`service_ports`] and [`endpoints`] turn the informers' caches into a [`ProxyState`];
+//! - [`rules::rules`] turns a state into the whole `iptables-restore` text;
+//! - [`conntrack::stale`] says which conntrack entries a change left pointing nowhere;
+//! - [`kernel::Kernel`] is the only thing that touches the kernel (`iptables-restore`,
+//!   `iptables` for the jumps, `conntrack -D`, `ip route`), with a recording fake for tests;
+//! - [`sync`] runs the loop: a change arrives, changes within `min_sync_period` coalesce, one
+//!   restore applies them; on shutdown every rule of ours is removed.
+//!
+//! **ClusterIPs need no device on a host with a default route**: DNAT in nat `OUTPUT` (the
+//! host's own connections) and `PREROUTING` (pods') rewrites the destination before the packet
+//! leaves, so the kernel never needs the ClusterIP to be an address of its own. What it needs is
+//! a *route* covering the service range, for `connect()` to get as far as `OUTPUT`: measured in
+//! a network namespace without one, `connect()` to a ClusterIP fails with `ENETUNREACH` before
+//! any rule runs; with `10.96.0.0/12` routed to a bridge that has no ports, the DNAT works and
+//! a ClusterIP nobody serves goes nowhere. [`presence`] adds that route (to a `skiff-vips`
+//! bridge: this kernel has no dummy interfaces) only when the host has no route for the range.
+//! Putting the ClusterIPs on a device as /32 addresses (IPVS mode's way) is not done: a
+//! ClusterIP would then also be a local address, and any port nobody proxies would reach
+//! whatever listens on the host's wildcard address.
+
+pub mod chains;
+pub mod conntrack;
+pub mod endpoints;
+pub mod kernel;
+pub mod presence;
+pub mod rules;
+pub mod service_ports;
+pub mod sync;
+
+#[cfg(test)]
+pub(crate) mod fake;
+
+use std::time::Duration;
+
+pub use endpoints::{Endpoint, EndpointsMap};
+pub use kernel::{Kernel, KernelError, SystemKernel};
+pub use service_ports::{Protocol, ServicePort, ServicePortName, ServicePorts};
+pub use sync::run;
+
+use crate::net::Cidr;
+
+/// What the data path serves: the Service ports, and the endpoints of each.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProxyState {
+    pub services: ServicePorts,
+    pub endpoints: EndpointsMap,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The first word of every chain name (`SKIFF` → `SKIFF-SERVICES`); at most
+    /// [`chains::MAX_PREFIX`] characters. One proxy per prefix per host.
+    pub chain_prefix: String,
+    /// The pods' addresses; traffic to a ClusterIP from elsewhere is masqueraded.
+    pub cluster_cidr: Option<Cidr>,
+    /// The ClusterIP range, which needs a route for the host's own connections.
+    pub service_cidr: Cidr,
+    /// Changes within this long of the first one are applied by one restore.
+    pub min_sync_period: Duration,
+    /// A full sync (jumps checked, rules rewritten) at least this often, even with no change.
+    pub sync_period: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            chain_prefix: "SKIFF".into(),
+            cluster_cidr: Some("10.244.0.0/16".parse().expect("a valid CIDR")),
+            service_cidr: "10.96.0.0/12".parse().expect("a valid CIDR"),
+            min_sync_period: Duration::from_millis(20),
+            sync_period: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("chain prefix {0:?} must be 1 to {max} characters of A-Z, 0-9", max = chains::MAX_PREFIX)]
+    Prefix(String),
+    #[error("the first sync of the rules failed")]
+    FirstSync(#[source] KernelError),
+    #[error("removing the rules at shutdown failed")]
+    Cleanup(#[source] KernelError),
+}

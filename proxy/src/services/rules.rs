@@ -1,0 +1,270 @@
+//! The pure heart of the data path: the proxy's state in, the `iptables-restore` text out.
+//!
+//! Mirrors `syncProxyRules` in `pkg/proxy/iptables/proxier.go` (Kubernetes 1.32), at teaching
+//! scale. The text names only this proxy's chains and is applied with `iptables-restore
+//! --noflush`: declaring a chain (`:SKIFF-SERVICES - [0:0]`) empties it, so one restore
+//! replaces every rule of ours at once, atomically, and leaves every other rule (Docker's, a
+//! second proxy's) alone.
+//!
+//! How a packet travels, for a Service `web:http` at 10.96.0.20:80 with three ready endpoints:
+//!
+//! ```text
+//! nat PREROUTING (pods) / OUTPUT (host)
+//!  └─ SKIFF-SERVICES    -d 10.96.0.20/32 -p tcp --dport 80        → SKIFF-SVC-…
+//!      └─ SKIFF-SVC-…   ! -s <cluster CIDR> (from the host)        → SKIFF-MARK-MASQ
+//!                       probability 1/3                            → SKIFF-SEP-a
+//!                       probability 1/2 (of the remaining 2/3)     → SKIFF-SEP-b
+//!                       always (the remaining 1/3)                 → SKIFF-SEP-c
+//!          └─ SKIFF-SEP-a  -s <a> (a pod reaching itself)          → SKIFF-MARK-MASQ
+//!                          DNAT --to-destination <a>:8080
+//!  └─ SKIFF-SERVICES   (last) dst-type LOCAL                       → SKIFF-NODEPORTS
+//!      └─ SKIFF-NODEPORTS  --dport 30080  → SKIFF-EXT-… (mark for masquerade) → SKIFF-SVC-…
+//! nat POSTROUTING → SKIFF-POSTROUTING: marked packets are masqueraded
+//! filter OUTPUT/FORWARD (NEW only) → SKIFF-SERVICES: REJECT for ClusterIPs with no ready endpoint
+//! filter INPUT (NEW only) → SKIFF-EXTERNAL-SERVICES: REJECT for NodePorts with no ready endpoint
+//! filter FORWARD → SKIFF-FORWARD: accept what was marked (Docker's FORWARD policy is DROP)
+//! ```
+//!
+//! The probabilities, worked out: with n endpoints the i-th rule (from 0) matches with
+//! probability 1/(n−i) of what reached it, so every endpoint gets 1/n: 1/3; (2/3)·(1/2) = 1/3;
+//! (2/3)·(1/2)·1 = 1/3.
+//!
+//! Only **ready** endpoints get rules. A terminating endpoint that still serves keeps the
+//! connections it has (conntrack remembers their DNAT; no rule is consulted again), but no new
+//! connection reaches it. With no ready endpoint at all, the filter table REJECTs new
+//! connections with an ICMP port-unreachable, so a client fails at once instead of waiting for
+//! a SYN timeout.
+//!
+//! Session affinity (`ClientIP`) uses the `recent` match, as upstream: each endpoint's chain
+//! records the client's address in a list named after the chain, and the Service's chain first
+//! sends a client found in a list (seen within the timeout) back to that endpoint.
+//!
+//! Left out: `externalTrafficPolicy: Local` (and its health-check node port), externalIPs and
+//! load-balancer IPs, the firewall chains for `loadBalancerSourceRanges`, the partial syncs
+//! of large clusters (every sync writes every chain; a few hundred Services restore in
+//! milliseconds), NodePorts on 127.0.0.1 (they need `route_localnet`), IPv6.
+
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+use super::chains::{Chains, Table};
+use super::endpoints::Endpoint;
+use super::service_ports::ServicePort;
+use super::ProxyState;
+use crate::net::Cidr;
+
+/// The bit of the packet mark that means "masquerade me": kube-proxy's `0x4000`. Several
+/// proxies on a host share it: whichever POSTROUTING chain sees it first masquerades and clears
+/// it.
+pub const MASQUERADE_MARK: &str = "0x4000";
+
+/// What the rules depend on besides the Services.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleConfig {
+    pub chains: Chains,
+    /// The pods' addresses. Traffic to a ClusterIP from anywhere else (the host, another host)
+    /// is masqueraded, so that the pod's reply comes back through this host to be un-NATed
+    /// (kube-proxy's `--cluster-cidr`). `None`: nothing is masqueraded for that reason.
+    pub cluster_cidr: Option<Cidr>,
+}
+
+/// A chain of ours, in its table.
+pub type ChainSet = BTreeSet<(Table, String)>;
+
+/// The text to restore, and the chains it leaves in place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ruleset {
+    pub text: String,
+    pub chains: ChainSet,
+}
+
+/// One table's part of the text: chain declarations, then rules.
+#[derive(Default)]
+struct TableText {
+    chains: Vec<String>,
+    rules: Vec<String>,
+}
+
+impl TableText {
+    fn chain(&mut self, name: String) {
+        self.chains.push(name);
+    }
+    fn rule(&mut self, chain: &str, args: &str) {
+        self.rules.push(format!("-A {chain} {args}"));
+    }
+}
+
+/// `-d 10.96.0.20/32 -p tcp -m tcp --dport 80`.
+fn destination(port: &ServicePort) -> String {
+    let p = port.name.protocol.iptables();
+    format!("-d {}/32 -p {p} -m {p} --dport {}", port.cluster_ip, port.port)
+}
+
+fn comment(text: &str) -> String {
+    format!("-m comment --comment \"{text}\"")
+}
+
+/// The rules for `state`, deleting the chains of `previous` that are no longer needed.
+pub fn rules(state: &ProxyState, config: &RuleConfig, previous: &ChainSet) -> Ruleset {
+    let chains = &config.chains;
+    let (mut nat, mut filter) = (TableText::default(), TableText::default());
+    let (services, node_ports, mark_masq, postrouting) =
+        (chains.services(), chains.node_ports(), chains.mark_masq(), chains.postrouting());
+    let (external, forward) = (chains.external_services(), chains.forward());
+    for chain in [&services, &node_ports, &postrouting, &mark_masq] {
+        nat.chain(chain.clone());
+    }
+    for chain in [&services, &external, &forward] {
+        filter.chain(chain.clone());
+    }
+
+    // 1. The fixed rules: masquerade what is marked (once), accept marked and established
+    //    traffic through FORWARD.
+    nat.rule(&postrouting, &format!("-m mark ! --mark {MASQUERADE_MARK}/{MASQUERADE_MARK} -j RETURN"));
+    nat.rule(&postrouting, &format!("-j MARK --xor-mark {MASQUERADE_MARK}"));
+    nat.rule(
+        &postrouting,
+        &format!("{} -j MASQUERADE --random-fully", comment("skiff service traffic requiring SNAT")),
+    );
+    nat.rule(&mark_masq, &format!("-j MARK --or-mark {MASQUERADE_MARK}"));
+    filter.rule(
+        &forward,
+        &format!("{} -m mark --mark {MASQUERADE_MARK}/{MASQUERADE_MARK} -j ACCEPT", comment("skiff forwarding rules")),
+    );
+    filter.rule(
+        &forward,
+        &format!("{} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT", comment("skiff forwarding conntrack rule")),
+    );
+
+    // 2. Each Service port: a REJECT if nothing is ready, else its chains.
+    let no_endpoints = Vec::new();
+    for (name, port) in &state.services {
+        let mut ready: Vec<&Endpoint> =
+            state.endpoints.get(name).unwrap_or(&no_endpoints).iter().filter(|e| e.ready).collect();
+        ready.sort();
+        if ready.is_empty() {
+            reject(&mut filter, &services, &external, port);
+        } else {
+            service_chains(&mut nat, config, port, &ready);
+        }
+    }
+
+    // 3. NodePorts last, so that a ClusterIP rule always decides first. Loopback is left out.
+    nat.rule(
+        &services,
+        &format!(
+            "{} -m addrtype --dst-type LOCAL ! -d 127.0.0.0/8 -j {node_ports}",
+            comment("skiff service nodeports")
+        ),
+    );
+
+    // 4. Chains of the last sync that no Service needs now: flush (declare) and delete.
+    let mut current = ChainSet::new();
+    current.extend(nat.chains.iter().map(|c| (Table::Nat, c.clone())));
+    current.extend(filter.chains.iter().map(|c| (Table::Filter, c.clone())));
+    let stale: Vec<&(Table, String)> = previous.difference(&current).filter(|(_, c)| chains.owns(c)).collect();
+
+    let mut text = String::new();
+    for (table, body) in [(Table::Filter, &filter), (Table::Nat, &nat)] {
+        let stale: Vec<&String> = stale.iter().filter(|(t, _)| *t == table).map(|(_, c)| c).collect();
+        let _ = writeln!(text, "*{}", table.name());
+        for chain in body.chains.iter().chain(stale.iter().copied()) {
+            let _ = writeln!(text, ":{chain} - [0:0]");
+        }
+        for rule in &body.rules {
+            let _ = writeln!(text, "{rule}");
+        }
+        for chain in stale {
+            let _ = writeln!(text, "-X {chain}");
+        }
+        let _ = writeln!(text, "COMMIT");
+    }
+    Ruleset { text, chains: current }
+}
+
+/// The text that removes every chain of ours in `chains` (after the jumps to them are gone).
+pub fn cleanup(chains: &ChainSet) -> String {
+    let mut text = String::new();
+    for table in [Table::Filter, Table::Nat] {
+        let ours: Vec<&String> = chains.iter().filter(|(t, _)| *t == table).map(|(_, c)| c).collect();
+        let _ = writeln!(text, "*{}", table.name());
+        for chain in &ours {
+            let _ = writeln!(text, ":{chain} - [0:0]");
+        }
+        for chain in &ours {
+            let _ = writeln!(text, "-X {chain}");
+        }
+        let _ = writeln!(text, "COMMIT");
+    }
+    text
+}
+
+/// No ready endpoint: refuse new connections at once.
+fn reject(filter: &mut TableText, services: &str, external: &str, port: &ServicePort) {
+    let why = comment(&format!("{} has no endpoints", port.name));
+    let reject = "-j REJECT --reject-with icmp-port-unreachable";
+    filter.rule(services, &format!("{why} {} {reject}", destination(port)));
+    if let Some(node_port) = port.node_port {
+        let p = port.name.protocol.iptables();
+        filter
+            .rule(external, &format!("{why} -m addrtype --dst-type LOCAL -p {p} -m {p} --dport {node_port} {reject}"));
+    }
+}
+
+/// The Service's chain, its NodePort entry, and one chain per ready endpoint.
+fn service_chains(nat: &mut TableText, config: &RuleConfig, port: &ServicePort, ready: &[&Endpoint]) {
+    let chains = &config.chains;
+    let (name, p) = (&port.name, port.name.protocol.iptables());
+    let svc = chains.service(name);
+    nat.chain(svc.clone());
+    nat.rule(&chains.services(), &format!("{} {} -j {svc}", comment(&format!("{name} cluster IP")), destination(port)));
+    if let Some(cidr) = config.cluster_cidr {
+        let why = comment(&format!("{name} cluster IP"));
+        nat.rule(&svc, &format!("{why} ! -s {cidr} {} -j {}", destination(port), chains.mark_masq()));
+    }
+    if let Some(node_port) = port.node_port {
+        let ext = chains.external(name);
+        nat.chain(ext.clone());
+        nat.rule(
+            &chains.node_ports(),
+            &format!("{} -p {p} -m {p} --dport {node_port} -j {ext}", comment(&name.to_string())),
+        );
+        nat.rule(
+            &ext,
+            &format!("{} -j {}", comment("masquerade traffic for the service from outside"), chains.mark_masq()),
+        );
+        nat.rule(&ext, &format!("-j {svc}"));
+    }
+
+    let endpoint_chains: Vec<String> = ready.iter().map(|e| chains.endpoint(name, e)).collect();
+    // Affinity first: a client seen recently goes back where it went.
+    if let Some(seconds) = port.affinity_seconds {
+        for (endpoint, sep) in ready.iter().zip(&endpoint_chains) {
+            let why = comment(&format!("{name} -> {}", endpoint.address()));
+            nat.rule(&svc, &format!("{why} -m recent --name {sep} --rcheck --seconds {seconds} --reap -j {sep}"));
+        }
+    }
+    let n = ready.len();
+    for (i, (endpoint, sep)) in ready.iter().zip(&endpoint_chains).enumerate() {
+        let why = comment(&format!("{name} -> {}", endpoint.address()));
+        let chance = if i + 1 < n {
+            format!(" -m statistic --mode random --probability {:.10}", 1.0 / (n - i) as f64)
+        } else {
+            String::new()
+        };
+        nat.rule(&svc, &format!("{why}{chance} -j {sep}"));
+    }
+
+    for (endpoint, sep) in ready.iter().zip(endpoint_chains) {
+        nat.chain(sep.clone());
+        let why = comment(&name.to_string());
+        nat.rule(&sep, &format!("{why} -s {}/32 -j {}", endpoint.ip, chains.mark_masq()));
+        let remember =
+            if port.affinity_seconds.is_some() { format!(" -m recent --name {sep} --set") } else { String::new() };
+        nat.rule(&sep, &format!("{why} -p {p}{remember} -m {p} -j DNAT --to-destination {}", endpoint.address()));
+    }
+}
+
+#[cfg(test)]
+#[path = "rules_tests.rs"]
+mod tests;

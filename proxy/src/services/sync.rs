@@ -1,0 +1,239 @@
+//! The sync loop: from a change in the caches to the rules in the kernel.
+//!
+//! Mirrors `Proxier.syncProxyRules`' surroundings in `pkg/proxy/iptables/proxier.go` and the
+//! `BoundedFrequencyRunner` that drives it (Kubernetes 1.32), as one loop:
+//!
+//! 1. Wait for the informers' first lists; list the chains of ours a predecessor may have left
+//!    (the first restore deletes those no Service needs); add a route for the service range if
+//!    the host has none ([`super::presence`]).
+//! 2. Sync once: rules, one `iptables-restore`, then the jumps from the built-in chains (after
+//!    the restore, because a jump needs its chain to exist).
+//! 3. On a change, wait `min_sync_period` (20 ms) so that a burst — a rollout replacing a pod
+//!    writes its EndpointSlice several times — becomes one restore; then read the caches whole
+//!    and sync. Text identical to the last restore is not restored again. Every `sync_period`
+//!    a full sync restores regardless and checks the jumps (someone may have flushed a chain).
+//! 4. A failed restore changes nothing in the kernel (it is all or nothing) and is retried a
+//!    second later.
+//! 5. On shutdown: delete the jumps, then the chains, then the route if it was added here.
+//!    Established connections live on: conntrack holds their NAT, which no rule is needed for.
+//!    New connections find no rule until the next proxy has synced.
+//!
+//! Left out: upstream's partial syncs and its separate minimum interval between syncs.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::{FutureExt, Stream, StreamExt};
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::chains::{jumps, Chains, Table, MAX_PREFIX};
+use super::conntrack::stale;
+use super::endpoints::endpoints_map;
+use super::kernel::{Kernel, KernelError};
+use super::rules::{cleanup, rules, ChainSet, RuleConfig};
+use super::service_ports::all_service_ports;
+use super::{presence, Config, Error, ProxyState};
+use crate::cluster::Cluster;
+use crate::metrics;
+
+/// How long after a failed sync the next one is tried.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
+
+impl ProxyState {
+    /// The state of the caches' contents.
+    pub fn from_caches(services: &[Arc<Service>], slices: &[Arc<EndpointSlice>]) -> ProxyState {
+        ProxyState {
+            services: all_service_ports(services.iter().map(|s| s.as_ref())),
+            endpoints: endpoints_map(slices.iter().map(|s| s.as_ref())),
+        }
+    }
+}
+
+/// Runs the data path until `shutdown`, then removes its rules.
+pub async fn run(
+    config: Config,
+    cluster: Cluster,
+    kernel: Arc<dyn Kernel>,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let changes = cluster.changes();
+    tokio::select! {
+        _ = shutdown.cancelled() => return Ok(()),
+        _ = cluster.synced() => {}
+    }
+    let (services, slices) = (cluster.service_store(), cluster.slice_store());
+    let state = move || ProxyState::from_caches(&services.list(), &slices.list());
+    sync_loop(config, kernel, state, changes, shutdown).await
+}
+
+/// The loop over any source of states and changes (the caches, or a test's).
+pub async fn sync_loop(
+    config: Config,
+    kernel: Arc<dyn Kernel>,
+    state: impl Fn() -> ProxyState,
+    changes: impl Stream<Item = ()>,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let prefix = &config.chain_prefix;
+    let valid = |c: char| c.is_ascii_uppercase() || c.is_ascii_digit();
+    if prefix.is_empty() || prefix.len() > MAX_PREFIX || !prefix.chars().all(valid) {
+        return Err(Error::Prefix(prefix.clone()));
+    }
+    let mut changes = Box::pin(changes);
+    let rule_config = RuleConfig { chains: Chains::new(prefix), cluster_cidr: config.cluster_cidr };
+    let mut syncer = Syncer::start(rule_config, kernel.clone()).await.map_err(Error::FirstSync)?;
+    let route_added = match presence::ensure(&kernel, config.service_cidr).await {
+        Ok(added) => added,
+        Err(err) => {
+            tracing::warn!(cause = %err, "cannot check the route of the service range");
+            false
+        }
+    };
+    if let Err(err) = syncer.sync(state(), true).await {
+        syncer.cleanup().await;
+        return Err(Error::FirstSync(err));
+    }
+    tracing::info!(prefix = %prefix, services = syncer.applied.services.len(), "rules in place");
+
+    let mut full_sync = tokio::time::interval_at(Instant::now() + config.sync_period, config.sync_period);
+    let mut retry: Option<Instant> = None;
+    loop {
+        let full = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            change = changes.next() => match change {
+                Some(()) => false,
+                // The informers stopped: only a shutdown does that.
+                None => { shutdown.cancelled().await; break }
+            },
+            _ = full_sync.tick() => true,
+            _ = tokio::time::sleep_until(retry.unwrap_or_else(Instant::now)), if retry.is_some() => true,
+        };
+        let since = Instant::now();
+        if !full {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(config.min_sync_period) => {}
+            }
+        }
+        // Everything that arrived meanwhile is in the caches already: one sync covers it.
+        while let Some(Some(())) = changes.next().now_or_never() {}
+        match syncer.sync(state(), full).await {
+            Ok(restored) => {
+                retry = None;
+                if restored {
+                    metrics::PROGRAMMING_DURATION.observe(since.elapsed().as_secs_f64());
+                }
+            }
+            Err(err) => {
+                metrics::SYNC_FAILURES.inc();
+                tracing::warn!(cause = %err, "syncing the rules failed; retrying");
+                retry = Some(Instant::now() + RETRY_AFTER_FAILURE);
+            }
+        }
+    }
+    syncer.cleanup().await;
+    if route_added {
+        if let Err(err) = presence::remove(&kernel, config.service_cidr).await {
+            tracing::warn!(cause = %err, "cannot remove the route of the service range");
+        }
+    }
+    tracing::info!(prefix = %prefix, "rules removed");
+    Ok(())
+}
+
+/// What the kernel holds of ours, and how to change it.
+struct Syncer {
+    config: RuleConfig,
+    kernel: Arc<dyn Kernel>,
+    /// Our chains in the kernel: listed at start, then what each restore left.
+    chains: ChainSet,
+    /// The state the kernel's rules were made from.
+    applied: ProxyState,
+    /// The text of the last restore: an identical one is skipped.
+    last_text: Option<String>,
+    jumps_in_place: bool,
+    /// Warned once that `conntrack` is missing.
+    warned_conntrack: bool,
+}
+
+impl Syncer {
+    async fn start(config: RuleConfig, kernel: Arc<dyn Kernel>) -> Result<Syncer, KernelError> {
+        let mut chains = ChainSet::new();
+        for table in [Table::Nat, Table::Filter] {
+            let names = kernel.chains(table).await?;
+            chains.extend(names.into_iter().filter(|c| config.chains.owns(c)).map(|c| (table, c)));
+        }
+        if !chains.is_empty() {
+            tracing::info!(chains = chains.len(), "found chains of a previous run; the first sync replaces them");
+        }
+        Ok(Syncer {
+            config,
+            kernel,
+            chains,
+            applied: ProxyState::default(),
+            last_text: None,
+            jumps_in_place: false,
+            warned_conntrack: false,
+        })
+    }
+
+    /// Makes the kernel's rules those of `state`; true if it restored.
+    async fn sync(&mut self, state: ProxyState, full: bool) -> Result<bool, KernelError> {
+        let started = std::time::Instant::now();
+        let ruleset = rules(&state, &self.config, &self.chains);
+        let unchanged = self.last_text.as_deref() == Some(ruleset.text.as_str());
+        if unchanged && !full {
+            return Ok(false);
+        }
+        self.kernel.restore(&ruleset.text).await?;
+        self.chains = ruleset.chains;
+        self.last_text = Some(ruleset.text);
+        if full || !self.jumps_in_place {
+            for jump in jumps(&self.config.chains) {
+                if self.kernel.ensure_jump(&jump).await? && self.jumps_in_place {
+                    tracing::warn!(chain = jump.chain, "a jump to our chains had gone; put it back");
+                }
+            }
+            self.jumps_in_place = true;
+        }
+        for entry in stale(&self.applied, &state) {
+            match self.kernel.delete_conntrack(&entry).await {
+                Ok(()) => tracing::debug!(?entry, "deleted stale conntrack entries"),
+                Err(KernelError::Missing { .. }) if self.warned_conntrack => {}
+                Err(err) => {
+                    self.warned_conntrack |= matches!(err, KernelError::Missing { .. });
+                    tracing::warn!(cause = %err, ?entry, "cannot delete stale conntrack entries");
+                }
+            }
+        }
+        let elapsed = started.elapsed();
+        metrics::SYNC_DURATION.observe(elapsed.as_secs_f64());
+        metrics::LAST_SYNC.set(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64());
+        tracing::debug!(services = state.services.len(), ?elapsed, "synced the rules");
+        self.applied = state;
+        Ok(true)
+    }
+
+    /// Removes the jumps, then every chain of ours.
+    async fn cleanup(&mut self) {
+        for jump in jumps(&self.config.chains) {
+            if let Err(err) = self.kernel.delete_jump(&jump).await {
+                tracing::warn!(cause = %err, chain = jump.chain, "cannot delete a jump to our chains");
+            }
+        }
+        if self.chains.is_empty() {
+            return;
+        }
+        match self.kernel.restore(&cleanup(&self.chains)).await {
+            Ok(()) => self.chains.clear(),
+            Err(err) => tracing::warn!(cause = %err, "cannot delete our chains"),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "sync_tests.rs"]
+mod tests;
