@@ -206,9 +206,97 @@ impl Waiting {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use serde_json::json;
 
     use super::*;
+    use crate::runtime::fake::FakeRuntime;
+
+    fn pod(container: serde_json::Value) -> (Pod, Container) {
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "web", "namespace": "default", "uid": "u1"},
+            "spec": {"terminationGracePeriodSeconds": 5, "containers": [container]}
+        }))
+        .unwrap();
+        let container = pod.spec.as_ref().unwrap().containers[0].clone();
+        (pod, container)
+    }
+
+    fn target(volumes: &HashMap<String, Prepared>) -> Target<'_> {
+        Target { sandbox_id: "pause1", pod_ip: "10.244.1.2", attempt: 3, init: false, volumes, resolv_conf: None }
+    }
+
+    #[tokio::test]
+    async fn a_container_is_created_joined_to_the_pause_container_with_its_spec() {
+        let runtime = FakeRuntime::new().with_image("skiff/toolbox:1");
+        let kubelet = Kubelet::for_tests(Arc::new(runtime.clone()), None);
+        let (pod, container) = pod(json!({
+            "name": "app", "image": "skiff/toolbox:1", "command": ["sh", "-c"], "args": ["echo $(WHO) at $(POD_IP)"],
+            "workingDir": "/tmp", "env": [{"name": "WHO", "value": "me"},
+                                           {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+            "resources": {"limits": {"memory": "32Mi", "cpu": "1"}}
+        }));
+        let volumes = HashMap::new();
+        start_container(&kubelet, &pod, &container, &target(&volumes)).await.unwrap();
+        let (created, config) = runtime.containers().remove(0);
+        assert_eq!(created.state, crate::runtime::ContainerState::Running);
+        assert_eq!(config.name, "k8s_app_web_default_u1_3");
+        assert_eq!(config.entrypoint, Some(vec!["sh".to_string(), "-c".to_string()]));
+        assert_eq!(config.cmd, Some(vec!["echo me at 10.244.1.2".to_string()]));
+        assert_eq!(config.env, vec!["WHO=me", "POD_IP=10.244.1.2"]);
+        assert_eq!(config.working_dir.as_deref(), Some("/tmp"));
+        assert_eq!(config.network, Some(NetworkMode::Container("pause1".into())));
+        assert_eq!((config.memory_limit, config.nano_cpus), (Some(32 << 20), Some(1_000_000_000)));
+        assert_eq!(config.labels[naming::RESTART_COUNT], "3");
+        assert_eq!(config.labels[naming::SANDBOX_ID], "pause1");
+        assert_eq!(config.labels[naming::CONTAINER_HASH], naming::hash_container(&container));
+        assert_eq!(config.labels[naming::GRACE_PERIOD], "5");
+    }
+
+    #[tokio::test]
+    async fn failures_become_the_waiting_reasons_kubernetes_shows() {
+        let runtime = FakeRuntime::new().with_image("skiff/toolbox:1");
+        let kubelet = Kubelet::for_tests(Arc::new(runtime.clone()), None);
+        let volumes = HashMap::new();
+        let (p, never) = pod(json!({"name": "app", "image": "skiff/absent:0", "imagePullPolicy": "Never"}));
+        let waiting = start_container(&kubelet, &p, &never, &target(&volumes)).await.unwrap_err();
+        assert_eq!(waiting.reason, "ErrImageNeverPull");
+
+        let (p, pulled) = pod(json!({"name": "app", "image": "skiff/absent:0"}));
+        let first = start_container(&kubelet, &p, &pulled, &target(&volumes)).await.unwrap_err();
+        assert_eq!(first.reason, "ErrImagePull");
+        let second = start_container(&kubelet, &p, &pulled, &target(&volumes)).await.unwrap_err();
+        assert_eq!(
+            (second.reason.as_str(), second.message.as_str()),
+            ("ImagePullBackOff", "Back-off pulling image \"skiff/absent:0\"")
+        );
+        assert_eq!(
+            runtime.calls().iter().filter(|c| c.starts_with("pull_image")).count(),
+            1,
+            "no pull during the back-off"
+        );
+
+        let (p, mounting) = pod(
+            json!({"name": "app", "image": "skiff/toolbox:1", "volumeMounts": [{"name": "nope", "mountPath": "/x"}]}),
+        );
+        let waiting = start_container(&kubelet, &p, &mounting, &target(&volumes)).await.unwrap_err();
+        assert_eq!(waiting.reason, "CreateContainerConfigError");
+
+        runtime.fail_next(
+            "start_container",
+            crate::runtime::RuntimeError::Refused {
+                status: 400,
+                message: "exec: \"nope\": executable file not found".into(),
+            },
+        );
+        let (p, broken) = pod(json!({"name": "app", "image": "skiff/toolbox:1", "command": ["nope"]}));
+        let waiting = start_container(&kubelet, &p, &broken, &target(&volumes)).await.unwrap_err();
+        assert_eq!(
+            (waiting.reason.as_str(), waiting.message.as_str()),
+            ("RunContainerError", "exec: \"nope\": executable file not found")
+        );
+    }
 
     #[test]
     fn resources_become_docker_limits() {

@@ -83,6 +83,49 @@ impl Kubelet {
     }
 }
 
+#[cfg(test)]
+impl Kubelet {
+    /// A kubelet over `runtime` whose API server is nowhere (events and status writes fail and
+    /// are logged), for unit tests of the steps that talk to the runtime.
+    pub fn for_tests(runtime: Arc<dyn ContainerRuntime>, pod_cidr: Option<&str>) -> Kubelet {
+        let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:9").connect_lazy();
+        let client = Client::from_channel(channel, "test");
+        let config = Config::new("127.0.0.1:9", "node-1");
+        let recorder = skiff_client::events::Recorder::new(client.clone(), "kubelet", Some("node-1"));
+        let (changes, _) = tokio::sync::mpsc::unbounded_channel();
+        let gateway = config.network.gateway;
+        Kubelet {
+            volumes: VolumeManager::new(&std::env::temp_dir().join("skiff-kubelet-unit"), client.clone()),
+            status: StatusManager::new(client.clone()),
+            probes: ProbeManager::new(
+                runtime.clone(),
+                recorder.clone(),
+                changes,
+                tokio_util::sync::CancellationToken::new(),
+            ),
+            events: Events::new(recorder),
+            pod_ips: pod_cidr.map(|c| PodIps::new(crate::network::Cidr::parse(c).unwrap(), gateway)),
+            network: Network {
+                id: "net0".into(),
+                name: "skiff".into(),
+                subnet: config.network.subnet.clone(),
+                gateway,
+            },
+            host_ip: gateway,
+            node_cpu_milli: 2000,
+            node_memory: 1 << 30,
+            restart_backoff: Default::default(),
+            pull_backoff: Default::default(),
+            image_refs: Default::default(),
+            memory: Default::default(),
+            metrics: Arc::new(Metrics::new()),
+            runtime,
+            client,
+            config,
+        }
+    }
+}
+
 /// Go's `Duration.String()` for whole seconds, as Kubernetes' messages print back-offs:
 /// `10s`, `1m20s`, `5m0s`.
 pub fn go_duration(d: std::time::Duration) -> String {

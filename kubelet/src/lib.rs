@@ -16,9 +16,8 @@
 //!   relist; [`housekeeping`]: orphans.
 //! - [`pod_sync`]: one sync of one pod; [`pod_actions`]: what it must do (pure);
 //!   [`pod_runtime`]: what Docker runs for a pod; [`sandbox`]: the pause container;
-//!   [`container_start`]: one container; [`hooks`]: postStart and preStop; [`termination`]:
-//!   stopping them; [`kubelet`]: the shared
-//!   state.
+//!   [`container_start`]: one container; [`hooks`]: postStart and preStop;
+//!   [`termination`]: stopping them; [`kubelet`]: the state they share.
 //! - [`env`]: environment and `$(VAR)`; [`dns`]: hostname and resolv.conf; [`volumes`]: volumes
 //!   and mounts; [`images`]: pull policy; [`backoff`]: restart and pull back-off.
 //! - [`probes`]: liveness, readiness, startup; [`status`]: the pod status and its manager;
@@ -26,14 +25,42 @@
 //! - [`server`]: the streaming API (logs, exec, attach) the API server calls
 //!   (`proto/skiff/kubelet.proto`).
 //!
-//! On shutdown the kubelet stops its loops and leaves the pods running, as the real one does.
+//! [`run`] in order: connect to the API server and Docker, make sure the pod network exists,
+//! register the Node, re-reserve the pod IPs of pods already running (adoption), then start the
+//! loops — the pod sync loop, the streaming server, the Lease, the status heartbeat, metrics —
+//! and wait. On shutdown the kubelet stops its loops and leaves the pods running, as the real
+//! one does.
 
+pub mod backoff;
 pub mod config;
+pub mod container_start;
+pub mod dns;
+pub mod env;
+pub mod events;
+pub mod hooks;
+pub mod housekeeping;
+pub mod images;
+pub mod kubelet;
+pub mod metrics;
 pub mod naming;
 pub mod network;
 pub mod node;
+pub mod pleg;
+pub mod pod_actions;
+pub mod pod_runtime;
+pub mod pod_sync;
+pub mod pod_workers;
+pub mod probes;
+pub mod qos;
 pub mod runtime;
+pub mod sandbox;
+pub mod server;
+pub mod status;
+pub mod sync_loop;
+pub mod termination;
+pub mod volumes;
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use skiff_client::{ApiError, Client};
@@ -56,6 +83,8 @@ pub enum Error {
     Node(#[from] node::NodeError),
     #[error("invalid --pod-cidr")]
     PodCidr(#[source] network::NetworkError),
+    #[error("the pod CIDR {cidr} is not inside the Docker network {network} ({subnet})")]
+    PodCidrOutside { cidr: String, network: String, subnet: String },
     #[error("cannot create the root directory {path}")]
     RootDir {
         path: String,
@@ -73,14 +102,11 @@ pub enum Error {
 /// Where the streaming server listens: `--listen`, and, if that is a loopback address, the same
 /// port on the node's InternalIP too, because that is where the API server dials it (the Node
 /// advertises only a port). `0.0.0.0` already covers both.
-fn streaming_addresses(
-    listen: Option<std::net::SocketAddr>,
-    internal_ip: std::net::Ipv4Addr,
-) -> Vec<std::net::SocketAddr> {
+fn streaming_addresses(listen: Option<SocketAddr>, internal_ip: Ipv4Addr) -> Vec<SocketAddr> {
     let Some(listen) = listen else { return vec![] };
     let mut addresses = vec![listen];
     if listen.ip().is_loopback() && !internal_ip.is_loopback() {
-        addresses.push(std::net::SocketAddr::new(internal_ip.into(), listen.port()));
+        addresses.push(SocketAddr::new(internal_ip.into(), listen.port()));
     }
     addresses
 }
@@ -118,19 +144,13 @@ pub async fn run_with_runtime(
     let registered = node::register(&client, &wanted).await?;
     let node_uid = registered.metadata.uid.clone().unwrap_or_default();
 
-    let tasks = TaskTracker::new();
     let pod_cidr = config.pod_cidr.clone().or_else(|| registered.spec.as_ref().and_then(|s| s.pod_cidr.clone()));
     let pod_ips = match pod_cidr {
-        Some(cidr) => Some(network::PodIps::new(network::Cidr::parse(&cidr).map_err(Error::PodCidr)?, network.gateway)),
+        Some(cidr) => Some(pod_ips(&*runtime, &config.node_name, &cidr, &network).await?),
         None => None,
     };
-    if let Some(ips) = &pod_ips {
-        // Adoption: the addresses of the pods already running stay theirs.
-        let found = runtime.list_containers(&[(naming::NODE, &config.node_name)]).await.map_err(Error::Runtime)?;
-        for ip in found.iter().filter_map(|c| c.labels.get(naming::POD_IP)).filter_map(|ip| ip.parse().ok()) {
-            ips.reserve(ip);
-        }
-    }
+
+    let tasks = TaskTracker::new();
     let metrics = Arc::new(metrics::Metrics::new());
     if let Some(address) = config.metrics_listen {
         let listener =
@@ -194,26 +214,26 @@ pub async fn run_with_runtime(
     tracing::info!(node = %config.node_name, "kubelet stopped; its pods keep running");
     Ok(())
 }
-pub mod backoff;
-pub mod container_start;
-pub mod dns;
-pub mod env;
-pub mod events;
-pub mod hooks;
-pub mod housekeeping;
-pub mod images;
-pub mod kubelet;
-pub mod metrics;
-pub mod pleg;
-pub mod pod_actions;
-pub mod pod_runtime;
-pub mod pod_sync;
-pub mod pod_workers;
-pub mod probes;
-pub mod qos;
-pub mod sandbox;
-pub mod server;
-pub mod status;
-pub mod sync_loop;
-pub mod termination;
-pub mod volumes;
+
+/// This node's pod addresses: the CIDR checked against the Docker network, and the addresses of
+/// the pods already running reserved (adoption after a restart).
+async fn pod_ips(
+    runtime: &dyn ContainerRuntime,
+    node: &str,
+    cidr: &str,
+    network: &runtime::Network,
+) -> Result<network::PodIps, Error> {
+    let parsed = network::Cidr::parse(cidr).map_err(Error::PodCidr)?;
+    let outside =
+        || Error::PodCidrOutside { cidr: cidr.into(), network: network.name.clone(), subnet: network.subnet.clone() };
+    let subnet = network::Cidr::parse(&network.subnet).map_err(|_| outside())?;
+    if !subnet.contains(parsed.base) || parsed.prefix < subnet.prefix {
+        return Err(outside());
+    }
+    let ips = network::PodIps::new(parsed, network.gateway);
+    let found = runtime.list_containers(&[(naming::NODE, node)]).await.map_err(Error::Runtime)?;
+    for ip in found.iter().filter_map(|c| c.labels.get(naming::POD_IP)).filter_map(|ip| ip.parse().ok()) {
+        ips.reserve(ip);
+    }
+    Ok(ips)
+}

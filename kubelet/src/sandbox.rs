@@ -127,3 +127,72 @@ pub async fn create_sandbox(kubelet: &Kubelet, pod: &Pod, attempt: u32) -> Resul
     }
     Err(SandboxError::Runtime(RuntimeError::Engine("no free pod address was accepted by Docker".into())))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::runtime::fake::FakeRuntime;
+
+    fn pod() -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": "web-0", "namespace": "prod", "uid": "u1"},
+            "spec": {"hostname": "web-0", "subdomain": "web", "containers": [{"name": "web"}]}
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_pause_container_gets_the_pods_address_name_and_labels() {
+        let runtime = FakeRuntime::new().with_image(PAUSE_IMAGE);
+        let kubelet = Kubelet::for_tests(Arc::new(runtime.clone()), Some("10.244.1.0/24"));
+        let sandbox = create_sandbox(&kubelet, &pod(), 0).await.unwrap();
+        assert_eq!(sandbox.ip, Some("10.244.1.2".parse().unwrap()));
+        let (_, config) = runtime.containers().remove(0);
+        assert_eq!(config.name, "k8s_POD_web-0_prod_u1_0");
+        assert_eq!(
+            (config.hostname.as_deref(), config.domainname.as_deref()),
+            (Some("web-0"), Some("web.prod.svc.cluster.local"))
+        );
+        assert_eq!(config.labels[naming::POD_IP], "10.244.1.2");
+        assert_eq!(config.labels[naming::CONTAINER_TYPE], naming::TYPE_SANDBOX);
+        assert_eq!(
+            config.network,
+            Some(NetworkMode::Bridge { network: "skiff".into(), address: Some("10.244.1.2".parse().unwrap()) })
+        );
+    }
+
+    #[tokio::test]
+    async fn an_address_docker_says_is_taken_is_skipped() {
+        let runtime = FakeRuntime::new().with_image(PAUSE_IMAGE);
+        let taken = RuntimeError::Refused { status: 500, message: "Address already in use".into() };
+        runtime.fail_next("start_container", taken);
+        let kubelet = Kubelet::for_tests(Arc::new(runtime.clone()), Some("10.244.1.0/24"));
+        let sandbox = create_sandbox(&kubelet, &pod(), 0).await.unwrap();
+        assert_eq!(sandbox.ip, Some("10.244.1.3".parse().unwrap()), ".2 is in use by something else");
+        let calls = runtime.calls();
+        let made: Vec<&String> = calls.iter().filter(|c| !c.starts_with("inspect")).collect();
+        assert_eq!(
+            made,
+            vec![
+                "create_container k8s_POD_web-0_prod_u1_0",
+                "start_container k8s_POD_web-0_prod_u1_0",
+                "remove_container k8s_POD_web-0_prod_u1_0",
+                "create_container k8s_POD_web-0_prod_u1_0",
+                "start_container k8s_POD_web-0_prod_u1_0",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn without_the_pause_image_nothing_is_created() {
+        let runtime = FakeRuntime::new();
+        let kubelet = Kubelet::for_tests(Arc::new(runtime.clone()), None);
+        let err = create_sandbox(&kubelet, &pod(), 0).await.unwrap_err();
+        assert_eq!(err.to_string(), "the pause image skiff/pause:1 is not on this machine (make images builds it)");
+        assert!(runtime.containers().is_empty());
+    }
+}

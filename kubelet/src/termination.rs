@@ -101,9 +101,49 @@ pub async fn kill_pod(kubelet: &Kubelet, pod: &Pod, runtime: &PodRuntime, grace:
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use serde_json::json;
 
     use super::*;
+    use crate::naming::ContainerIdentity;
+    use crate::runtime::fake::FakeRuntime;
+    use crate::runtime::{ContainerConfig, ContainerState};
+
+    #[tokio::test]
+    async fn a_pod_stops_its_containers_after_their_pre_stop_hooks_then_its_pause_container() {
+        let runtime = FakeRuntime::new();
+        let make = |container: &str| {
+            let identity = ContainerIdentity {
+                pod_name: "web".into(),
+                namespace: "default".into(),
+                pod_uid: "u1".into(),
+                container: container.into(),
+                attempt: 0,
+            };
+            ContainerConfig { name: identity.docker_name(), labels: identity.labels("node-1"), ..Default::default() }
+        };
+        runtime.insert_container(make("POD"), ContainerState::Running);
+        runtime.insert_container(make("web"), ContainerState::Running);
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "web", "namespace": "default", "uid": "u1", "deletionGracePeriodSeconds": 7},
+            "spec": {"containers": [{"name": "web", "lifecycle": {"preStop": {"exec": {"command": ["sh", "-c", "sleep 1"]}}}}]}
+        }))
+        .unwrap();
+        let kubelet = crate::kubelet::Kubelet::for_tests(Arc::new(runtime.clone()), None);
+        let view = PodRuntime::load(&runtime, "node-1", "u1").await.unwrap();
+        runtime.clear_calls();
+        kill_pod(&kubelet, &pod, &view, grace_period(&pod)).await;
+        let calls: Vec<String> = runtime.calls().into_iter().filter(|c| !c.starts_with("inspect")).collect();
+        assert_eq!(
+            calls,
+            vec![
+                "exec k8s_web_web_default_u1_0 sh -c sleep 1",
+                "stop_container k8s_web_web_default_u1_0 7s",
+                "stop_container k8s_POD_web_default_u1_0 2s",
+            ]
+        );
+    }
 
     #[test]
     fn the_grace_period_is_the_deletions_then_the_specs_then_30_seconds() {

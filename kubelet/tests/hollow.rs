@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 async fn a_hollow_node_runs_and_deletes_a_pod_through_the_fake_runtime() {
     let cluster = Cluster::start().await;
     let mut config = cluster.kubelet_config("hollow-1");
-    config.pod_cidr = Some("10.250.1.0/24".into());
+    config.pod_cidr = Some("10.244.250.0/24".into());
     config.network.name = "fake".into();
     let runtime = FakeRuntime::new().with_image("skiff/pause:1").with_image("skiff/demo-web:v1");
     let stop = CancellationToken::new();
@@ -38,7 +38,7 @@ spec:
     let running =
         eventually(20, "Running", || async { pods.get("web").await.ok().filter(|p| phase(p) == "Running") }).await;
     let status = running.status.unwrap();
-    assert_eq!(status.pod_ip.as_deref(), Some("10.250.1.2"), "the first address of the pod CIDR (.1 is a host's)");
+    assert_eq!(status.pod_ip.as_deref(), Some("10.244.250.2"), "the first address of the pod CIDR (.1 is a host's)");
     let container = &status.container_statuses.unwrap()[0];
     assert!(container.ready && container.image_id.starts_with("docker://sha256:"));
     let pod_uid = running.metadata.uid.clone().unwrap();
