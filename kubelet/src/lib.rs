@@ -63,7 +63,7 @@ pub mod volumes;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use skiff_client::{ApiError, Client};
+use skiff_client::Client;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -73,14 +73,10 @@ use runtime::{ContainerRuntime, RuntimeError};
 /// Why the kubelet could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot connect to the API server")]
-    Api(#[source] ApiError),
     #[error("cannot use Docker")]
     Runtime(#[source] RuntimeError),
     #[error("cannot set up the pod network")]
     Network(#[source] RuntimeError),
-    #[error(transparent)]
-    Node(#[from] node::NodeError),
     #[error("invalid --pod-cidr")]
     PodCidr(#[source] network::NetworkError),
     #[error("the pod CIDR {cidr} is not inside the Docker network {network} ({subnet})")]
@@ -125,7 +121,11 @@ pub async fn run_with_runtime(
 ) -> Result<(), Error> {
     std::fs::create_dir_all(&config.root_dir)
         .map_err(|source| Error::RootDir { path: config.root_dir.display().to_string(), source })?;
-    let client = Client::connect(&config.api, "kubelet").await.map_err(Error::Api)?;
+    let Some(client) =
+        until_ok(&shutdown, "connecting to the API server", || Client::connect(&config.api, "kubelet")).await
+    else {
+        return Ok(());
+    };
     let network = runtime
         .ensure_network(&config.network.name, &config.network.subnet, config.network.gateway)
         .await
@@ -141,7 +141,10 @@ pub async fn run_with_runtime(
     };
     let labels = node::node_labels(&config.node_name, &machine.architecture, &config.node_labels);
     let wanted = node::initial_node(&config.node_name, labels, config.pod_cidr.as_deref(), &facts);
-    let registered = node::register(&client, &wanted).await?;
+    let Some(registered) = until_ok(&shutdown, "registering the node", || node::register(&client, &wanted)).await
+    else {
+        return Ok(());
+    };
     let node_uid = registered.metadata.uid.clone().unwrap_or_default();
 
     let pod_cidr = config.pod_cidr.clone().or_else(|| registered.spec.as_ref().and_then(|s| s.pod_cidr.clone()));
@@ -213,6 +216,36 @@ pub async fn run_with_runtime(
     tasks.wait().await;
     tracing::info!(node = %config.node_name, "kubelet stopped; its pods keep running");
     Ok(())
+}
+
+/// Retries `attempt` with a growing pause (0.2 s doubling to 7 s, as upstream retries its
+/// registration) until it succeeds; `None` if `shutdown` came first. The API server may start
+/// after the kubelet (`make up` starts them together).
+async fn until_ok<T, E, F, Fut>(shutdown: &CancellationToken, what: &str, mut attempt: F) -> Option<T>
+where
+    E: std::error::Error,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let mut failures = 0;
+    loop {
+        match attempt().await {
+            Ok(done) => return Some(done),
+            Err(err) => {
+                failures += 1;
+                let delay = skiff_client::backoff::delay(
+                    failures,
+                    std::time::Duration::from_millis(200),
+                    std::time::Duration::from_secs(7),
+                );
+                tracing::warn!(cause = %node::skiff_error_chain(&err), ?delay, "{what} failed; retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return None,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
+    }
 }
 
 /// This node's pod addresses: the CIDR checked against the Docker network, and the addresses of

@@ -54,3 +54,15 @@ async fn the_kubelet_registers_its_node_ready_and_renews_its_lease() {
     assert!(shown.contains("Ready") && shown.contains("v1.31.0"), "{shown}");
     kubelet.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kubelet_waits_for_its_api_server_and_stops_cleanly_meanwhile() {
+    let nowhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = skiff_kubelet::Config::new(&nowhere.to_string(), &node_name("early"));
+    config.root_dir = dir.path().to_path_buf();
+    let kubelet = Kubelet::start(config);
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert!(!kubelet.done.as_ref().unwrap().is_finished(), "still trying, not failed");
+    tokio::time::timeout(std::time::Duration::from_secs(5), kubelet.shutdown()).await.expect("stops at once");
+}
