@@ -628,3 +628,52 @@ async fn set(cluster: &Cluster, name: &str, endpoints: &[(String, bool)]) {
     let endpoints: Vec<(&str, bool)> = endpoints.iter().map(|(ip, ready)| (ip.as_str(), *ready)).collect();
     cluster.endpoints(name, name, 8080, &endpoints).await;
 }
+
+/// The worst order a kubelet could choose: each old pod is stopped *before* it leaves the
+/// endpoints. New connections to it are refused and idle ones are closed by demo-web at once,
+/// so the router's retry before send is all that keeps these GETs from failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_get_fails_even_when_pods_stop_before_they_leave_the_endpoints() {
+    let docker = Docker::new("early-stop");
+    let cluster = Cluster::start().await;
+    let (a, b, c, d) = tokio::join!(docker.web("v1"), docker.web("v1"), docker.web("v2"), docker.web("v2"));
+    let (v1, v2) = ([a, b], [c, d]);
+    cluster.service("web").await;
+    cluster.endpoints("web", "web", 8080, &[(&v1[0].1, true), (&v1[1].1, true)]).await;
+    cluster.ingress("swap", &[], "swap.test", &[("/", "Prefix", "web")]).await;
+    cluster.until_body("swap.test", "/version", "v1").await;
+
+    let tally = Arc::new(Tally::default());
+    let done = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> =
+        (0..4).map(|_| tokio::spawn(load(http_client(), cluster.router, tally.clone(), done.clone()))).collect();
+    let settle = Duration::from_millis(400);
+    tokio::time::sleep(settle).await;
+    let mut current: Vec<(String, bool)> = v1.iter().map(|(_, ip)| (ip.clone(), true)).collect();
+    for i in 0..2 {
+        current.push((v2[i].1.clone(), true));
+        set(&cluster, "web", &current).await;
+        tokio::time::sleep(settle).await;
+        docker.terminate(&v1[i].0);
+        // The endpoints controller is slower than the kubelet here.
+        tokio::time::sleep(settle).await;
+        current.retain(|(ip, _)| *ip != v1[i].1);
+        set(&cluster, "web", &current).await;
+        tokio::time::sleep(settle).await;
+    }
+    done.store(true, Ordering::Relaxed);
+    for client in clients {
+        client.await.unwrap();
+    }
+    let failures = tally.failures.lock().unwrap().clone();
+    let by_version = tally.by_version.lock().unwrap().clone();
+    println!("{} requests with early stops, by version {by_version:?}, {} failed", tally.total(), failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {} failed: {:?}",
+        failures.len(),
+        tally.total(),
+        &failures[..failures.len().min(10)]
+    );
+    assert!(by_version.contains_key("v1") && by_version.contains_key("v2"), "{by_version:?}");
+}

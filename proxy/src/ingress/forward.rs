@@ -16,7 +16,10 @@
 //! dropped (closed). Endpoints that stay keep their pool across rebuilds.
 //!
 //! **Retry.** A request fails over to another endpoint of the same backend, once, when the
-//! failure happened before any response arrived and the request can be sent again:
+//! failure happened before any response arrived and the request can be sent again. The other
+//! endpoint comes from the newest table: a connect to a pod whose IP has just gone (its
+//! container stopped before it left the endpoints) hangs until the connect timeout, and by then
+//! the table has usually moved on. The cases:
 //! - a connect error (refused, unreachable, connect timeout): nothing was sent, any method;
 //! - any other error before the response head (the connection reset or closed under the
 //!   request): only for idempotent methods, as nginx does (it never retries POST, LOCK or
@@ -33,6 +36,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -45,6 +49,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 
+use crate::ingress::sync::{Routes, Routing};
 use crate::ingress::table::Backend;
 
 /// Bodies both ways: the client's or backend's stream, or one the router makes.
@@ -137,13 +142,16 @@ pub struct Forwarded {
     pub failure: Option<String>,
 }
 
-/// Sends `request` to an endpoint of `backend` as `uri` (path and query), retrying once
-/// elsewhere as the module doc says.
+/// Sends `request` to an endpoint of `backend` (of the snapshot `routing`) as `uri` (path and
+/// query), retrying once elsewhere as the module doc says. The retry takes its endpoint from
+/// the newest snapshot in `routes`: the first attempt may have waited seconds on an endpoint
+/// that has left the table since.
 pub async fn forward(
     mut request: Request<Incoming>,
+    routing: Arc<Routing>,
     backend: &Backend,
     uri: &str,
-    pools: &Pools,
+    routes: &Routes,
     settings: &Settings,
     peer: Peer,
 ) -> Forwarded {
@@ -159,9 +167,9 @@ pub async fn forward(
         Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
     );
     let mut body = Some(if bodiless { empty() } else { body.boxed() });
-    let mut retried = false;
+    let (mut snapshot, mut retried) = (routing, false);
     loop {
-        let Some(pool) = pools.by_endpoint.get(&endpoint) else {
+        let Some(pool) = snapshot.pools.by_endpoint.get(&endpoint) else {
             return failed(StatusCode::BAD_GATEWAY, Some(endpoint), retried, "no pool for the endpoint".into());
         };
         let mut upstream = Request::new(body.take().unwrap_or_else(empty));
@@ -184,10 +192,12 @@ pub async fn forward(
         };
         let unsent = failure.is_connect();
         if bodiless && !retried && (unsent || idempotent) {
-            if let Some(other) = backend.pick_other(endpoint) {
+            let newest = routes.current();
+            let other = newest.table.backend(&backend.key()).and_then(|fresh| fresh.pick_other(endpoint));
+            if let Some(other) = other {
                 tracing::debug!(%endpoint, next = %other, cause = %chain(&failure), "retrying on another endpoint");
                 crate::ingress::metrics::retried(backend);
-                (endpoint, retried) = (other, true);
+                (snapshot, endpoint, retried) = (newest, other, true);
                 continue;
             }
         }

@@ -120,7 +120,8 @@ async fn handle(
         Route::Proxy { ingress, backend, uri, canary } => {
             let labels = (ingress.map(|i| i.name.clone()).unwrap_or_default(), backend.clone(), canary);
             let peer = Peer { client, local_port: shared.local_port };
-            let forwarded = forward(request, backend, &uri, &routing.pools, &shared.settings, peer).await;
+            let snapshot = routing.clone();
+            let forwarded = forward(request, snapshot, backend, &uri, &shared.routes, &shared.settings, peer).await;
             let Forwarded { response, endpoint, retried, failure } = forwarded;
             (response, Some(labels), Some((endpoint, retried, failure)))
         }

@@ -58,7 +58,12 @@ pub struct Table {
     pub(crate) catch_all: Server,
     /// Every Ingress served (mains and canaries), for their status.
     pub served: Vec<ObjectKey>,
+    /// Every backend by [`Backend::key`]: a retry looks its backend up in the newest table.
+    pub(crate) backends: HashMap<BackendKey, Arc<Backend>>,
 }
+
+/// Namespace, Service, and port as the Ingress named it.
+pub type BackendKey = (String, String, String);
 
 /// One host's locations.
 #[derive(Debug, Default)]
@@ -120,11 +125,15 @@ impl Backend {
         (count > 0).then(|| self.endpoints[self.next.fetch_add(1, Ordering::Relaxed) % count])
     }
 
-    /// The endpoint after `tried`, for a retry. It leaves the round-robin position alone, so
-    /// that a dead endpoint costs only the requests that land on it (one in two of `[dead,
-    /// live]`), not every request after a retry.
+    pub fn key(&self) -> BackendKey {
+        (self.namespace.clone(), self.service.clone(), self.port.clone())
+    }
+
+    /// An endpoint other than `tried`, for a retry: the one after it, which leaves the
+    /// round-robin position alone (so that a dead endpoint costs only the requests that land on
+    /// it: one in two of `[dead, live]`), or the next in turn if `tried` is no longer listed.
     pub fn pick_other(&self, tried: SocketAddr) -> Option<SocketAddr> {
-        let at = self.endpoints.iter().position(|endpoint| *endpoint == tried)?;
+        let Some(at) = self.endpoints.iter().position(|endpoint| *endpoint == tried) else { return self.pick() };
         let next = self.endpoints[(at + 1) % self.endpoints.len()];
         (next != tried).then_some(next)
     }
@@ -139,16 +148,13 @@ pub struct Objects<'a> {
 }
 
 impl Table {
+    pub fn backend(&self, key: &BackendKey) -> Option<&Arc<Backend>> {
+        self.backends.get(key)
+    }
+
     /// Every endpoint any backend may send to.
     pub fn endpoints(&self) -> HashSet<SocketAddr> {
-        let servers = self.exact.values().chain(self.wildcards.iter().map(|(_, s)| s)).chain([&self.catch_all]);
-        let mut all = HashSet::new();
-        for server in servers {
-            let canaries = server.locations.iter().filter_map(|l| l.canary.as_ref().map(|c| &c.backend));
-            let backends = server.locations.iter().map(|l| &l.backend).chain(canaries).chain(&server.fallback);
-            all.extend(backends.flat_map(|backend| backend.endpoints.iter().copied()));
-        }
-        all
+        self.backends.values().flat_map(|backend| backend.endpoints.iter().copied()).collect()
     }
 }
 
@@ -238,6 +244,7 @@ pub fn build(objects: &Objects<'_>, filter: &ClassFilter) -> Table {
         }
     }
     table.wildcards.sort_by(|a, b| a.0.cmp(&b.0));
+    table.backends = backends.resolved;
     table
 }
 
@@ -289,7 +296,7 @@ fn attach_canary(
 struct Backends<'a> {
     services: HashMap<(&'a str, &'a str), &'a Service>,
     slices: HashMap<(&'a str, &'a str), Vec<&'a EndpointSlice>>,
-    resolved: HashMap<(String, String, String), Arc<Backend>>,
+    resolved: HashMap<BackendKey, Arc<Backend>>,
 }
 
 impl<'a> Backends<'a> {
