@@ -16,6 +16,11 @@
 //!    startup probe failed, or whose spec changed, is killed and (unless `Never`) started again.
 //! 4. Nothing left running and nothing to start: kill the pod (its pause container): it is done.
 //!
+//! **Sidecars** (init containers with `restartPolicy: Always`, Kubernetes 1.29+): one counts as
+//! done with initialization once it runs and passed its startup probe, so the next init
+//! container starts beside it; it is restarted whenever it exits, whatever the pod's policy; and
+//! it is stopped with the pod once the app containers are done.
+//!
 //! Back-off is not decided here: the executor checks it before each start.
 
 use k8s_openapi::api::core::v1::{Container, Pod};
@@ -43,6 +48,8 @@ pub struct PodActions {
     pub init_failed: bool,
     /// The init container to start next.
     pub next_init: Option<String>,
+    /// Sidecars (restartable init containers) that exited after initialization: start again.
+    pub restart_sidecars: Vec<String>,
     /// App containers to start.
     pub start: Vec<String>,
     /// Running containers to kill first.
@@ -53,6 +60,10 @@ pub struct PodActions {
 pub trait ProbeVerdicts {
     fn liveness_failed(&self, container_id: &str) -> bool;
     fn startup_failed(&self, container_id: &str) -> bool;
+    /// The container has a startup probe that has not succeeded yet.
+    fn startup_pending(&self, _container_id: &str) -> bool {
+        false
+    }
 }
 
 /// No probes: nothing ever failed.
@@ -99,7 +110,17 @@ enum InitProgress {
     Failed(String),
 }
 
-fn init_progress(init: &[Container], runtime: &PodRuntime, app: &[Container]) -> InitProgress {
+/// An init container with `restartPolicy: Always`: a sidecar.
+pub fn is_sidecar(container: &Container) -> bool {
+    container.restart_policy.as_deref() == Some("Always")
+}
+
+fn init_progress(
+    init: &[Container],
+    runtime: &PodRuntime,
+    app: &[Container],
+    probes: &dyn ProbeVerdicts,
+) -> InitProgress {
     // An app container that ever ran means initialization finished before.
     if app.iter().any(|c| runtime.latest(&c.name).is_some()) {
         return InitProgress::Done;
@@ -107,6 +128,13 @@ fn init_progress(init: &[Container], runtime: &PodRuntime, app: &[Container]) ->
     for container in init {
         match runtime.latest(&container.name) {
             None => return InitProgress::Start(container.name.clone()),
+            Some(instance) if is_sidecar(container) && instance.is_running() => {
+                if probes.startup_pending(instance.id()) {
+                    return InitProgress::Waiting;
+                }
+                continue;
+            }
+            Some(_) if is_sidecar(container) => return InitProgress::Start(container.name.clone()),
             Some(instance) if instance.is_running() => return InitProgress::Waiting,
             Some(instance) if succeeded(instance) => continue,
             Some(_) => return InitProgress::Failed(container.name.clone()),
@@ -144,7 +172,7 @@ pub fn compute_pod_actions(pod: &Pod, runtime: &PodRuntime, probes: &dyn ProbeVe
     }
 
     // 2. Init containers, one at a time.
-    match init_progress(&init, runtime, &spec.containers) {
+    match init_progress(&init, runtime, &spec.containers, probes) {
         InitProgress::Done => {}
         InitProgress::Waiting => return actions,
         InitProgress::Start(name) => {
@@ -159,6 +187,13 @@ pub fn compute_pod_actions(pod: &Pod, runtime: &PodRuntime, probes: &dyn ProbeVe
                 actions.next_init = Some(name);
             }
             return actions;
+        }
+    }
+
+    // Sidecars keep running beside the app containers.
+    for sidecar in init.iter().filter(|c| is_sidecar(c)) {
+        if runtime.latest(&sidecar.name).is_none_or(|i| !i.is_running()) {
+            actions.restart_sidecars.push(sidecar.name.clone());
         }
     }
 
@@ -197,9 +232,10 @@ pub fn compute_pod_actions(pod: &Pod, runtime: &PodRuntime, probes: &dyn ProbeVe
         }
     }
 
-    // 4. Nothing runs and nothing will: the pod is done.
+    // 4. Nothing runs and nothing will: the pod is done (its sidecars are stopped with it).
     if keep == 0 && actions.start.is_empty() {
         actions.kill_pod = true;
+        actions.restart_sidecars.clear();
     }
     actions
 }
@@ -378,6 +414,57 @@ mod tests {
         for (name, pod, runtime, want) in cases {
             assert_eq!(compute_pod_actions(&pod, &runtime, &NoProbes), want, "{name}");
         }
+    }
+
+    fn with_sidecar(mut pod: Pod) -> Pod {
+        let spec = pod.spec.as_mut().unwrap();
+        let init = spec.init_containers.get_or_insert_with(Vec::new);
+        init.insert(
+            0,
+            serde_json::from_value(json!({"name": "proxy", "image": "i", "restartPolicy": "Always"})).unwrap(),
+        );
+        pod
+    }
+
+    #[test]
+    fn sidecars_start_first_stay_running_and_restart_whatever_the_policy() {
+        let pod = with_sidecar(pod("Never", &["setup"], &["web"]));
+        let cases: Vec<(&str, PodRuntime, PodActions)> = vec![
+            (
+                "a running sidecar lets the next init container start",
+                runtime(&[("POD", 0, "running"), ("proxy", 0, "running")]),
+                actions(false, None, Some("setup"), &[]),
+            ),
+            (
+                "a sidecar that exited during init starts again, even under Never",
+                runtime(&[("POD", 0, "running"), ("proxy", 0, "exited:1")]),
+                actions(false, None, Some("proxy"), &[]),
+            ),
+            (
+                "init done: the app starts, the sidecar keeps running",
+                runtime(&[("POD", 0, "running"), ("proxy", 0, "running"), ("setup", 0, "exited:0")]),
+                actions(false, None, None, &["web"]),
+            ),
+        ];
+        for (name, runtime, want) in cases {
+            assert_eq!(compute_pod_actions(&pod, &runtime, &NoProbes), want, "{name}");
+        }
+        let exited = runtime(&[
+            ("POD", 0, "running"),
+            ("proxy", 1, "exited:1"),
+            ("setup", 0, "exited:0"),
+            ("web", 0, "running"),
+        ]);
+        let got = compute_pod_actions(&pod, &exited, &NoProbes);
+        assert_eq!(got.restart_sidecars, vec!["proxy"], "restarted beside the running app");
+        let done = runtime(&[
+            ("POD", 0, "running"),
+            ("proxy", 0, "running"),
+            ("setup", 0, "exited:0"),
+            ("web", 0, "exited:0"),
+        ]);
+        let got = compute_pod_actions(&pod, &done, &NoProbes);
+        assert!(got.kill_pod && got.restart_sidecars.is_empty(), "the app is done: the sidecar goes with the pod");
     }
 
     #[test]

@@ -165,10 +165,10 @@ impl Kubelet {
         let resolv = self.write_resolv_conf(pod);
         let spec = pod.spec.clone().unwrap_or_default();
         let mut to_start: Vec<(Container, bool)> = Vec::new();
-        if let Some(name) = &actions.next_init {
-            to_start
-                .extend(spec.init_containers.iter().flatten().filter(|c| &c.name == name).map(|c| (c.clone(), true)));
-        }
+        let init = spec.init_containers.iter().flatten();
+        let restarted =
+            |c: &&Container| actions.next_init.as_ref() == Some(&c.name) || actions.restart_sidecars.contains(&c.name);
+        to_start.extend(init.filter(restarted).map(|c| (c.clone(), true)));
         to_start.extend(spec.containers.iter().filter(|c| actions.start.contains(&c.name)).map(|c| (c.clone(), false)));
         for (container, init) in to_start {
             let target = Target {
@@ -268,7 +268,12 @@ impl Kubelet {
         let Some(pod_ip) = view.pod_ip().map(|ip| ip.to_string()) else { return };
         let spec = pod.spec.clone().unwrap_or_default();
         let statuses = pod.status.as_ref().and_then(|s| s.container_statuses.clone()).unwrap_or_default();
-        for container in &spec.containers {
+        let sidecars = spec.init_containers.iter().flatten().filter(|c| crate::pod_actions::is_sidecar(c));
+        let statuses: Vec<_> = statuses
+            .into_iter()
+            .chain(pod.status.as_ref().and_then(|s| s.init_container_statuses.clone()).unwrap_or_default())
+            .collect();
+        for container in spec.containers.iter().chain(sidecars) {
             let Some(latest) = view.latest(&container.name).filter(|l| l.is_running()) else { continue };
             let docker_id = format!("docker://{}", latest.id());
             let was_ready = statuses.iter().any(|s| s.ready && s.container_id.as_deref() == Some(docker_id.as_str()));

@@ -317,3 +317,49 @@ spec:
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sidecar_starts_before_the_next_init_container_and_is_restarted_beside_the_app() {
+    let node = Node::start("sidecar", |_| {}).await;
+    node.apply(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: sided}
+spec:
+  nodeName: NODE
+  terminationGracePeriodSeconds: 1
+  volumes: [{name: work, emptyDir: {}}]
+  initContainers:
+  - name: logger
+    image: skiff/toolbox:1
+    restartPolicy: Always
+    command: [sh, -c, "echo logger >> /work/order; exec sleep 3600"]
+    volumeMounts: [{name: work, mountPath: /work}]
+  - {name: setup, image: "skiff/toolbox:1", command: [sh, -c, "echo setup >> /work/order"], volumeMounts: [{name: work, mountPath: /work}]}
+  containers:
+  - {name: app, image: "skiff/toolbox:1", command: [sh, -c, "echo app >> /work/order; exec sleep 3600"], volumeMounts: [{name: work, mountPath: /work}]}
+"#,
+    )
+    .await;
+    let pod = node
+        .wait_for("sided", 60, "Running and Ready", |p| {
+            phase(p) == "Running" && common::condition(p, "Ready").as_deref() == Some("True")
+        })
+        .await;
+    assert_eq!(state(&pod, "logger"), "running");
+    assert_eq!(state(&pod, "setup"), "terminated:Completed:0");
+    let (_, order) = docker_exec(&container_id(&pod, "app"), &["cat", "/work/order"]);
+    assert_eq!(order, "logger\nsetup\napp\n");
+    // The sidecar dies: it comes back, the app keeps running.
+    let app = container_id(&pod, "app");
+    std::process::Command::new("docker").args(["kill", &container_id(&pod, "logger")]).output().unwrap();
+    let after = node
+        .wait_for("sided", 30, "the sidecar restarted", |p| {
+            common::container_status(p, "logger").is_some_and(|s| s.restart_count == 1)
+                && state(p, "logger") == "running"
+        })
+        .await;
+    assert_eq!(container_id(&after, "app"), app, "the app was not touched");
+    assert_eq!(phase(&after), "Running");
+}

@@ -198,4 +198,8 @@ impl ProbeVerdicts for ProbeManager {
     fn startup_failed(&self, container_id: &str) -> bool {
         outcome(&self.results, container_id, Kind::Startup) == Some(Outcome::Failure)
     }
+
+    fn startup_pending(&self, container_id: &str) -> bool {
+        self.has(container_id, Kind::Startup) && !passed_startup(&self.results, container_id)
+    }
 }

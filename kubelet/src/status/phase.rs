@@ -16,7 +16,10 @@
 //!   failed ones are being restarted → **Running**;
 //! - otherwise → **Pending**.
 //!
-//! Left out: sidecar (restartable) init containers, readiness gates, resize conditions.
+//! Sidecars (init containers with `restartPolicy: Always`) count as initialized once started,
+//! and their readiness counts for `Ready`.
+//!
+//! Left out: readiness gates, resize conditions.
 
 use k8s_openapi::api::core::v1::{ContainerStatus, PodCondition, PodSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -30,6 +33,13 @@ pub fn get_phase(spec: &PodSpec, init: &[ContainerStatus], containers: &[Contain
             pending_init += 1;
             continue;
         };
+        if crate::pod_actions::is_sidecar(container) {
+            // A sidecar is initialized once it started; its later exits are restarts.
+            if status.started != Some(true) && !app_started(spec, containers) {
+                pending_init += 1;
+            }
+            continue;
+        }
         let state = status.state.clone().unwrap_or_default();
         let last_failed = status.last_state.as_ref().and_then(|l| l.terminated.as_ref()).map(|t| t.exit_code != 0);
         if state.running.is_some() {
@@ -95,6 +105,17 @@ pub fn get_phase(spec: &PodSpec, init: &[ContainerStatus], containers: &[Contain
     "Pending"
 }
 
+/// Whether an app container ever ran (initialization is then over).
+fn app_started(spec: &PodSpec, containers: &[ContainerStatus]) -> bool {
+    spec.containers.iter().any(|c| {
+        containers.iter().any(|s| {
+            s.name == c.name
+                && (s.state.as_ref().is_some_and(|st| st.running.is_some() || st.terminated.is_some())
+                    || s.last_state.as_ref().is_some_and(|l| l.terminated.is_some()))
+        })
+    })
+}
+
 /// A condition, keeping its transition time from `old` when its status did not change.
 pub fn condition(
     old: &[PodCondition],
@@ -142,7 +163,11 @@ pub fn pod_conditions(
         .iter()
         .flatten()
         .filter(|c| {
-            let done = init.iter().find(|s| s.name == c.name).and_then(|s| s.state.clone()).and_then(|s| s.terminated);
+            let status = init.iter().find(|s| s.name == c.name);
+            if crate::pod_actions::is_sidecar(c) {
+                return status.is_none_or(|s| s.started != Some(true));
+            }
+            let done = status.and_then(|s| s.state.clone()).and_then(|s| s.terminated);
             done.is_none_or(|t| t.exit_code != 0)
         })
         .map(|c| c.name.clone())
@@ -169,6 +194,12 @@ pub fn pod_conditions(
     // ContainersReady and Ready.
     let mut unknown = Vec::new();
     let mut unready = Vec::new();
+    let sidecars = spec.init_containers.iter().flatten().filter(|c| crate::pod_actions::is_sidecar(c));
+    for sidecar in sidecars {
+        if !init.iter().any(|s| s.name == sidecar.name && s.ready) {
+            unready.push(sidecar.name.clone());
+        }
+    }
     for container in &spec.containers {
         match containers.iter().find(|s| s.name == container.name) {
             None => unknown.push(container.name.clone()),
@@ -304,6 +335,18 @@ mod tests {
         for (name, spec, init, containers, want) in cases {
             assert_eq!(get_phase(&spec, &init, &containers), want, "{name}");
         }
+    }
+
+    #[test]
+    fn a_started_sidecar_counts_as_initialized() {
+        let mut pod = spec("Never", &["proxy"], &["web"]);
+        pod.init_containers.as_mut().unwrap()[0].restart_policy = Some("Always".into());
+        let mut proxy = status("proxy", "running", true);
+        proxy.started = Some(true);
+        assert_eq!(get_phase(&pod, std::slice::from_ref(&proxy), &[status("web", "running", true)]), "Running");
+        assert_eq!(get_phase(&pod, std::slice::from_ref(&proxy), &[status("web", "exited:0", false)]), "Succeeded");
+        proxy.started = Some(false);
+        assert_eq!(get_phase(&pod, &[proxy], &[status("web", "waiting", false)]), "Pending", "not started yet");
     }
 
     fn shown(conditions: &[PodCondition]) -> Vec<String> {
