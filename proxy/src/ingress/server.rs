@@ -2,9 +2,9 @@
 //! routing snapshot, count and log it, and shut down gracefully.
 //!
 //! One request, top-down ([`handle`]): take the snapshot, [`route`] it (pure), then answer:
-//! `302` for app-root, the router's `404` without a rule or default backend, `503` for a
-//! backend without a ready endpoint, else [`forward`] it (which answers 502/504 itself on
-//! failure). HTTP/1.1 with keep-alive and upgrades; on shutdown no connection is accepted any
+//! `302` for app-root, the router's `404` without a rule or default backend, else [`forward`]
+//! it, which answers `503` itself when the backend has no ready endpoint and `502`/`504` when
+//! the backend fails. HTTP/1.1 with keep-alive and upgrades; on shutdown no connection is accepted any
 //! more, idle connections close and requests in flight finish.
 //!
 //! Left out: HTTP/2 and TLS to clients (ingress-nginx's 443 side), the PROXY protocol.
