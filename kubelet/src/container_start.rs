@@ -16,8 +16,11 @@
 //! A failed step records a `Failed` event (`Error: …`) and returns the waiting reason the pod
 //! status shows until the next try.
 //!
-//! Left out: `securityContext` (users, capabilities), the termination
-//! message file, `ephemeral-storage` limits.
+//! From `securityContext` only `runAsUser` and `runAsGroup` (the container's, else the pod's)
+//! are applied.
+//!
+//! Left out: the rest of `securityContext` (capabilities, privileged, read-only root, SELinux),
+//! the termination message file, `ephemeral-storage` limits, `hostPort`.
 
 use std::collections::HashMap;
 
@@ -61,6 +64,20 @@ pub fn docker_resources(container: &Container) -> (Option<i64>, Option<i64>, Opt
     let request = get(&resources.requests, "cpu").or_else(|| get(&resources.limits, "cpu"));
     let shares = request.map(|q| (q.milli_value() * 1024 / 1000).max(2));
     (memory, nano_cpus, shares)
+}
+
+/// `runAsUser` / `runAsGroup` (the container's, else the pod's) as Docker's `uid[:gid]`.
+pub fn run_as(pod: &Pod, container: &Container) -> Option<String> {
+    let pod_context = pod.spec.as_ref().and_then(|s| s.security_context.clone()).unwrap_or_default();
+    let context = container.security_context.clone().unwrap_or_default();
+    let user = context.run_as_user.or(pod_context.run_as_user);
+    let group = context.run_as_group.or(pod_context.run_as_group);
+    match (user, group) {
+        (Some(user), Some(group)) => Some(format!("{user}:{group}")),
+        (Some(user), None) => Some(user.to_string()),
+        (None, Some(group)) => Some(format!("0:{group}")),
+        (None, None) => None,
+    }
 }
 
 async fn fetch_objects(kubelet: &Kubelet, namespace: &str, container: &Container) -> Result<Objects, Waiting> {
@@ -111,6 +128,7 @@ async fn container_config(
     let grace = pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds).unwrap_or(30);
     labels.insert(naming::GRACE_PERIOD.into(), grace.to_string());
     let (memory_limit, nano_cpus, cpu_shares) = docker_resources(container);
+    let user = run_as(pod, container);
     Ok(ContainerConfig {
         name: identity.docker_name(),
         image: container.image.clone().unwrap_or_default(),
@@ -127,6 +145,7 @@ async fn container_config(
         tty: container.tty == Some(true),
         stdin: container.stdin == Some(true),
         stdin_once: container.stdin_once == Some(true),
+        user,
         ..Default::default()
     })
 }
@@ -296,6 +315,17 @@ mod tests {
             (waiting.reason.as_str(), waiting.message.as_str()),
             ("RunContainerError", "exec: \"nope\": executable file not found")
         );
+    }
+
+    #[test]
+    fn run_as_user_and_group_come_from_the_container_then_the_pod() {
+        let (mut p, container) = pod(json!({"name": "app", "securityContext": {"runAsUser": 1000}}));
+        assert_eq!(run_as(&p, &container).as_deref(), Some("1000"));
+        p.spec.as_mut().unwrap().security_context =
+            serde_json::from_value(json!({"runAsUser": 5, "runAsGroup": 3000})).unwrap();
+        assert_eq!(run_as(&p, &container).as_deref(), Some("1000:3000"), "the container's user, the pod's group");
+        let (p, plain) = pod(json!({"name": "app"}));
+        assert_eq!(run_as(&p, &plain), None);
     }
 
     #[test]
