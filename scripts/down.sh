@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stops what scripts/up.sh started (SIGTERM, then SIGKILL after 10 s). State stays in $SKIFF_DIR.
+# Stops what scripts/up.sh started (SIGTERM, then SIGKILL after 10 s) and removes the pod
+# containers its kubelets ran. The store's state stays in $SKIFF_DIR.
 set -uo pipefail
 SKIFF_DIR=${SKIFF_DIR:-$PWD/.skiff}
 alive() { local state; state=$(sed -E 's/.*\) (.).*/\1/' "/proc/$1/stat" 2>/dev/null) && [[ $state != Z ]]; }
@@ -15,3 +16,17 @@ for pidfile in "$SKIFF_DIR"/pids/*; do
   fi
   rm -f "$pidfile"
 done
+
+# The kubelets leave pods running when they stop (as Kubernetes' do); a cluster going down takes
+# its pods with it. Only containers of this cluster's nodes are touched.
+if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+  for dir in "$SKIFF_DIR"/kubelet/*/; do
+    [[ -d "$dir" ]] || continue
+    node=$(basename "$dir")
+    ids=$(docker ps -aq --filter "label=io.skiff.node=$node")
+    if [[ -n "$ids" ]]; then
+      docker rm -f $ids >/dev/null
+      echo "removed the pod containers of $node"
+    fi
+  done
+fi

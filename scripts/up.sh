@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# Starts the parts of a one-node Skiff cluster that exist so far, as separate processes, with
-# their state and logs under $SKIFF_DIR (default .skiff/), and writes $SKIFF_DIR/kubeconfig.
-# Returns once they answer.
-#
-# Today that is skiff-store, skiff-apiserver, skiff-scheduler and skiff-controller-manager; the
-# kubelet and the proxy join them as they land.
+# Starts a Skiff cluster on this machine as separate processes, with their state and logs under
+# $SKIFF_DIR (default .skiff/), writes $SKIFF_DIR/kubeconfig, and returns once every node is
+# Ready: skiff-store, skiff-apiserver, skiff-scheduler, skiff-controller-manager, and one
+# skiff-kubelet per node (NODES=3 starts node-1 … node-3, each with its own pod addresses
+# 10.244.N.0/24). Running it again starts only what is not running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SKIFF_DIR=${SKIFF_DIR:-$PWD/.skiff}
@@ -14,6 +13,9 @@ API_PORT=${SKIFF_API_PORT:-6443}
 GRPC_PORT=${SKIFF_GRPC_PORT:-6444}
 CONTROLLER_MANAGER_PORT=${SKIFF_CONTROLLER_MANAGER_PORT:-10257}
 SCHEDULER_PORT=${SKIFF_SCHEDULER_PORT:-10259}
+NODES=${NODES:-1}
+# Node N's kubelet serves streams on KUBELET_PORT + 10 (N - 1), metrics one below.
+KUBELET_PORT=${SKIFF_KUBELET_PORT:-10250}
 mkdir -p "$SKIFF_DIR/logs" "$SKIFF_DIR/pids"
 
 # Alive and not a zombie (a killed daemon whose parent is gone may linger as one, and `kill -0`
@@ -61,6 +63,17 @@ start skiff-scheduler "$SCHEDULER_PORT" target/release/skiff-scheduler \
 start skiff-controller-manager "$CONTROLLER_MANAGER_PORT" target/release/skiff-controller-manager \
   --api "127.0.0.1:$GRPC_PORT" --metrics-listen "127.0.0.1:$CONTROLLER_MANAGER_PORT"
 
+if ! docker info >/dev/null 2>&1; then
+  echo "Docker is not reachable (is the daemon running, and may this user use it?): the kubelet needs it." >&2
+  exit 1
+fi
+for n in $(seq 1 "$NODES"); do
+  port=$((KUBELET_PORT + 10 * (n - 1)))
+  start "skiff-kubelet-node-$n" "$port" target/release/skiff-kubelet \
+    --api "127.0.0.1:$GRPC_PORT" --node-name "node-$n" --pod-cidr "10.244.$n.0/24" \
+    --root-dir "$SKIFF_DIR/kubelet/node-$n" --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$((port - 1))"
+done
+
 cat >"$SKIFF_DIR/kubeconfig" <<KUBECONFIG
 apiVersion: v1
 kind: Config
@@ -76,6 +89,22 @@ users:
   user: {}
 KUBECONFIG
 
+# Ready once every node says so (its kubelet has registered and posted a Ready condition).
+ready_nodes() {
+  curl -s "http://127.0.0.1:$API_PORT/api/v1/nodes" |
+    grep -o '"status":"True","type":"Ready"' | wc -l
+}
+for _ in $(seq 1 300); do
+  [[ $(ready_nodes) -ge $NODES ]] && break
+  sleep 0.1
+done
+if [[ $(ready_nodes) -lt $NODES ]]; then
+  echo "not every node became Ready within 30 s; see $SKIFF_DIR/logs/skiff-kubelet-*.log" >&2
+  exit 1
+fi
+echo "$NODES node(s) Ready"
 echo
-echo "Try: export KUBECONFIG=$SKIFF_DIR/kubeconfig; kubectl get ns; kubectl create configmap demo --from-literal=a=b"
-echo "No controllers, scheduler or node yet: objects are stored and served, nothing runs (README.md)."
+echo "Try: export KUBECONFIG=$SKIFF_DIR/kubeconfig"
+echo "     kubectl get nodes; kubectl create deployment web --image=skiff/demo-web:v1 --replicas=3"
+echo "     kubectl get pods -o wide; kubectl logs deploy/web"
+echo "     kubectl run -it --rm debug --image=skiff/toolbox:1 --restart=Never -- sh"
