@@ -74,7 +74,9 @@ impl Kubelet {
     async fn sync_pod(&self, pod: &Arc<Pod>, lifecycle: PodLifecycle) -> SyncOutcome {
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         let pod_name = events::pod_name(pod);
-        self.remember(&uid, |m| m.first_seen.get_or_insert_with(tokio::time::Instant::now).elapsed());
+        self.remember(&uid, |m| {
+            m.first_seen.get_or_insert_with(tokio::time::Instant::now);
+        });
         let mut view = match PodRuntime::load(&*self.runtime, self.node(), &uid).await {
             Ok(view) => view,
             Err(err) => {

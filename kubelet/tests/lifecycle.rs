@@ -170,3 +170,46 @@ spec:
     assert_eq!(message.as_deref(), Some("Container image \"skiff/absent:0\" is not present with pull policy of Never"));
     assert_eq!(phase(&never), "Pending");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_pod_succeeds_keeps_its_containers_for_logs_until_deleted() {
+    let node = Node::start("done", |_| {}).await;
+    node.apply(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: job}
+spec:
+  nodeName: NODE
+  restartPolicy: OnFailure
+  containers: [{name: work, image: "skiff/toolbox:1", command: [sh, -c, "echo done"]}]
+"#,
+    )
+    .await;
+    let done = node.wait_for("job", 60, "Succeeded", |p| phase(p) == "Succeeded").await;
+    assert_eq!(state(&done, "work"), "terminated:Completed:0");
+    assert_eq!(common::condition(&done, "Ready").as_deref(), Some("False"));
+    let shown = node.cluster.ok(&["get", "pod", "job", "--no-headers"]).await;
+    assert!(shown.contains("Completed"), "{shown}");
+    // The pause container is stopped; the containers stay (for `kubectl logs`).
+    common::eventually(10, "the pause container stopped", || async {
+        let out = std::process::Command::new("docker")
+            .args(["ps", "-q", "--filter", &format!("label=io.skiff.node={}", node.name)])
+            .output()
+            .unwrap();
+        out.stdout.is_empty().then_some(())
+    })
+    .await;
+    assert_eq!(node.guard.containers().len(), 2);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        container_status(&node.pods().get("job").await.unwrap(), "work").unwrap().restart_count,
+        0,
+        "not restarted"
+    );
+
+    // A finished pod is deleted at once by the API server; its kubelet then removes what is left.
+    node.cluster.ok(&["delete", "pod", "job"]).await;
+    common::eventually(15, "the containers removed", || async { node.guard.containers().is_empty().then_some(()) })
+        .await;
+}
