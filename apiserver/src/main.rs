@@ -3,6 +3,11 @@
 use std::net::SocketAddr;
 
 use clap::Parser;
+
+/// mimalloc rather than the system allocator: every request builds and drops JSON trees, and
+/// glibc's malloc and free were ~40% of the server's CPU under write load (bench/README.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tokio_util::sync::CancellationToken;
 
 /// The Kubernetes API server of Skiff.

@@ -191,6 +191,16 @@ impl FieldSet {
         }
     }
 
+    /// Keeps only the paths for which `keep` holds (in place: no path is copied).
+    pub fn retain(&mut self, keep: impl FnMut(&Path) -> bool) {
+        self.0.retain(keep);
+    }
+
+    /// Adds every path of `other`, taking them.
+    pub fn extend(&mut self, other: FieldSet) {
+        self.0.extend(other.0);
+    }
+
     pub fn union(&self, other: &FieldSet) -> FieldSet {
         FieldSet(self.0.union(&other.0).cloned().collect())
     }

@@ -205,9 +205,8 @@ pub fn conflicts(others: &[Entry], diff: &Comparison) -> Vec<Conflict> {
 /// removed are not theirs any more. (For an update the writer's own earlier entry counts as
 /// "other" too; its fields come back when the update's fields join it.)
 pub fn release(others: &mut [Entry], diff: &Comparison) {
-    let touched = diff.added.union(&diff.modified).union(&diff.removed);
     for entry in others {
-        entry.fields = entry.fields.difference(&touched);
+        entry.fields.retain(|path| !diff.touches(path));
     }
 }
 

@@ -294,7 +294,11 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, writer: &Writer) {
     managed::release(&mut entries, &diff);
 
     // 4.
-    let changed = managed::strip(&diff.added.union(&diff.modified).difference(&diff.removed));
+    let removed = diff.removed;
+    let mut changed = diff.added;
+    changed.extend(diff.modified);
+    changed.retain(|path| !removed.contains(path));
+    let changed = managed::strip(&changed);
     if !changed.is_empty() {
         let me = writer.as_manager(Operation::Update, &api_version);
         let earlier = entries.iter().position(|e| e.manager.same_owner(&me)).map(|i| entries.remove(i));

@@ -119,10 +119,17 @@ impl Comparison {
     }
 
     /// The comparison without the subtrees under `roots` (the fields a write never records).
-    pub fn excluding(&self, roots: &[&str]) -> Comparison {
-        let drop =
-            |set: &FieldSet| roots.iter().fold(set.clone(), |set, root| set.without_subtree(&Path::fields(&[root])));
-        Comparison { added: drop(&self.added), modified: drop(&self.modified), removed: drop(&self.removed) }
+    pub fn excluding(mut self, roots: &[&str]) -> Comparison {
+        let roots: Vec<Path> = roots.iter().map(|root| Path::fields(&[root])).collect();
+        for set in [&mut self.added, &mut self.modified, &mut self.removed] {
+            set.retain(|path| !roots.iter().any(|root| path.starts_with(root)));
+        }
+        self
+    }
+
+    /// Whether `path` was added, modified or removed.
+    pub fn touches(&self, path: &Path) -> bool {
+        self.added.contains(path) || self.modified.contains(path) || self.removed.contains(path)
     }
 }
 
@@ -151,6 +158,10 @@ fn walk_pair<'v>(
     new: Option<&'v Value>,
     out: &mut Comparison,
 ) {
+    // Equal subtrees hold no change: most of an update is not walked at all.
+    if old.is_some() && old == new {
+        return;
+    }
     let both_objects = old.is_none_or(Value::is_object) && new.is_none_or(Value::is_object);
     let both_arrays = old.is_none_or(Value::is_array) && new.is_none_or(Value::is_array);
     // Containers empty on both sides are leaves, so `resources: {}` is recorded as such.
