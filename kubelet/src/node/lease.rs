@@ -5,8 +5,9 @@
 //! duration 40 s, `renewTime` = now, owned by the Node (so the garbage collector removes it with
 //! the Node). The node lifecycle controller reads "not renewed for 40 s" as "node not ready".
 //!
-//! Skiff's API server does not create the `kube-node-lease` namespace at start (Kubernetes'
-//! does); the kubelet creates it when it is missing.
+//! The API server creates the `kube-node-lease` namespace at its first start, as Kubernetes'
+//! does; if it is missing anyway (an older store, a deleted namespace), the kubelet creates it
+//! rather than fail to renew.
 
 use std::time::Duration;
 
