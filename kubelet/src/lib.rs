@@ -18,7 +18,7 @@
 //!   [`pod_runtime`]: what Docker runs for a pod; [`sandbox`]: the pause container;
 //!   [`container_start`]: one container; [`hooks`]: postStart and preStop;
 //!   [`termination`]: stopping them; [`kubelet`]: the state they share.
-//! - [`env`]: environment and `$(VAR)`; [`dns`]: hostname and resolv.conf; [`volumes`]: volumes
+//! - [`env`](mod@env): environment and `$(VAR)`; [`dns`]: hostname and resolv.conf; [`volumes`]: volumes
 //!   and mounts; [`images`]: pull policy; [`backoff`]: restart and pull back-off.
 //! - [`probes`]: liveness, readiness, startup; [`status`]: the pod status and its manager;
 //!   [`qos`]: the QoS class; [`events`]: reasons and messages; [`metrics`]: Prometheus.
