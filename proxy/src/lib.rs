@@ -75,6 +75,20 @@ pub struct Config {
     pub dns: dns::Config,
 }
 
+impl Config {
+    /// The defaults of every part: chains `SKIFF-*`, pods in 10.244.0.0/16, DNS on
+    /// 10.244.0.1:53 behind 10.96.0.10, no metrics.
+    pub fn new(api: &str, node_name: &str) -> Config {
+        Config {
+            api: api.to_string(),
+            node_name: node_name.to_string(),
+            metrics_listen: None,
+            services: services::Config::default(),
+            dns: dns::Config::default(),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot reach the API server")]

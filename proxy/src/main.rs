@@ -47,15 +47,10 @@ async fn main() -> anyhow::Result<()> {
         tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term.recv() => {} }
         on_signal.cancel();
     });
-    let services = skiff_proxy::services::Config { cluster_cidr: Some(args.cluster_cidr), ..Default::default() };
-    let dns = skiff_proxy::dns::Config { listen: args.dns_listen, service_ip: args.cluster_dns, ..Default::default() };
-    let config = skiff_proxy::Config {
-        api: args.api,
-        node_name: args.node_name,
-        metrics_listen: args.metrics_listen,
-        services,
-        dns,
-    };
+    let mut config = skiff_proxy::Config::new(&args.api, &args.node_name);
+    config.metrics_listen = args.metrics_listen;
+    config.services.cluster_cidr = Some(args.cluster_cidr);
+    (config.dns.listen, config.dns.service_ip) = (args.dns_listen, args.cluster_dns);
     skiff_proxy::run(config, shutdown).await?;
     Ok(())
 }

@@ -6,9 +6,10 @@
 //! to itself in a loop). Answers are cached by the resolver for their TTL.
 //!
 //! A forwarder must fail fast: a pod's resolver waits 5 s per try, so an upstream that does not
-//! answer within 2 s (one attempt) is a SERVFAIL, and an upstream that refuses (ICMP port
-//! unreachable, as on a host without network) is a SERVFAIL at once. With no upstream at all,
-//! every forwarded question is answered REFUSED without waiting.
+//! answer within 2 s is a SERVFAIL, with no retry (hickory's `attempts: 0`; with its default
+//! retry a dead upstream took 4 s). That includes an upstream that refuses: hickory's UDP
+//! sockets are not connected, so they never see the ICMP port-unreachable and wait out the
+//! 2 s (measured). With no upstream at all, every forwarded question is REFUSED at once.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -63,7 +64,7 @@ impl Forwarder {
             .collect();
         let mut options = ResolverOpts::default();
         options.timeout = UPSTREAM_TIMEOUT;
-        options.attempts = 1;
+        options.attempts = 0;
         options.use_hosts_file = ResolveHosts::Never;
         // Questions arrive fully qualified; nothing is appended to them.
         options.ndots = 0;
@@ -116,6 +117,18 @@ mod tests {
             upstreams_from_resolv_conf(resolv_conf, &[cluster_dns]),
             vec!["192.0.2.53:53".parse().unwrap(), "[fd00::53]:53".parse().unwrap()]
         );
+    }
+
+    #[tokio::test]
+    async fn a_dead_upstream_is_a_servfail_within_the_timeout() {
+        // A port on loopback that nothing listens on: the kernel answers port-unreachable.
+        let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let forwarder = Forwarder::new(vec![closed]);
+        let started = std::time::Instant::now();
+        let answer = forwarder.forward(&Name::from_ascii("example.test.").unwrap(), RecordType::A).await;
+        assert_eq!(answer.rcode, ResponseCode::ServFail);
+        let took = started.elapsed();
+        assert!(took <= UPSTREAM_TIMEOUT + std::time::Duration::from_millis(500), "took {took:?}");
     }
 
     #[tokio::test]

@@ -118,27 +118,39 @@ impl Chains {
 }
 
 /// A rule in a built-in chain that jumps to one of ours. The jumps are the only rules Skiff
-/// puts outside its own chains; they are inserted once (first in their chain, so that Docker's
-/// rules do not decide first) and deleted on shutdown.
+/// puts outside its own chains. They go in with the same restore as the chains they jump to
+/// (`-I CHAIN 1`: first, so that Docker's rules do not decide first), only when missing, and
+/// leave with the same restore that deletes the chains.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Jump {
     pub table: Table,
     /// `PREROUTING`, `OUTPUT`, …
     pub chain: &'static str,
-    /// The rule, as iptables arguments after `-I CHAIN`.
-    pub rule: Vec<String>,
+    /// Match only new connections (the filter table's REJECTs).
+    pub new_only: bool,
+    pub comment: &'static str,
+    pub target: String,
 }
 
-fn jump(table: Table, chain: &'static str, new_only: bool, comment: &str, target: String) -> Jump {
-    let mut rule = Vec::new();
-    if new_only {
-        rule.extend(["-m", "conntrack", "--ctstate", "NEW"].map(String::from));
+impl Jump {
+    /// The restore line that inserts it.
+    pub fn insert_line(&self) -> String {
+        let state = if self.new_only { "-m conntrack --ctstate NEW " } else { "" };
+        format!("-I {} 1 {state}-m comment --comment \"{}\" -j {}", self.chain, self.comment, self.target)
     }
-    rule.extend(["-m".into(), "comment".into(), "--comment".into(), comment.into(), "-j".into(), target]);
-    Jump { table, chain, rule }
+
+    /// Whether `iptables-save` output of its table holds it.
+    pub fn is_in(&self, saved: &str) -> bool {
+        let (head, tail) = (format!("-A {} ", self.chain), format!("-j {}", self.target));
+        saved.lines().any(|line| line.starts_with(&head) && line.trim_end().ends_with(&tail))
+    }
 }
 
-/// The jumps, in the order they are inserted.
+fn jump(table: Table, chain: &'static str, new_only: bool, comment: &'static str, target: String) -> Jump {
+    Jump { table, chain, new_only, comment, target }
+}
+
+/// The jumps.
 ///
 /// The filter jumps match only `NEW` connections: a REJECT must never cut a connection that
 /// already exists (a terminating endpoint finishing its requests after the last ready one left).
@@ -152,6 +164,26 @@ pub fn jumps(chains: &Chains) -> Vec<Jump> {
         jump(Table::Filter, "FORWARD", false, "skiff forwarding rules", chains.forward()),
         jump(Table::Filter, "OUTPUT", true, "skiff service portals", chains.services()),
     ]
+}
+
+/// What `iptables-save` of one table shows of this proxy: its chains, and the rules of
+/// built-in (or anyone else's) chains that jump to them, as saved (`-A PREROUTING … -j X`).
+pub fn ours_in(saved: &str, chains: &Chains) -> (Vec<String>, Vec<String>) {
+    let owned = saved
+        .lines()
+        .filter_map(|l| l.strip_prefix(':'))
+        .filter_map(|l| l.split(' ').next())
+        .filter(|c| chains.owns(c))
+        .map(String::from)
+        .collect();
+    let jumps = saved
+        .lines()
+        .filter(|l| l.starts_with("-A "))
+        .filter(|l| !chains.owns(l.split(' ').nth(1).unwrap_or_default()))
+        .filter(|l| l.split(' ').skip_while(|w| *w != "-j").nth(1).is_some_and(|target| chains.owns(target)))
+        .map(String::from)
+        .collect();
+    (owned, jumps)
 }
 
 #[cfg(test)]
@@ -193,9 +225,40 @@ mod tests {
     #[test]
     fn filter_jumps_see_only_new_connections() {
         for jump in jumps(&Chains::new("SKIFF")) {
-            let new_only = jump.rule.windows(2).any(|w| w == ["--ctstate", "NEW"]);
-            let is_reject_chain = jump.rule.last().unwrap().ends_with("SERVICES") && jump.table == Table::Filter;
-            assert_eq!(new_only, is_reject_chain, "{jump:?}");
+            let is_reject_chain = jump.target.ends_with("SERVICES") && jump.table == Table::Filter;
+            assert_eq!(jump.new_only, is_reject_chain, "{jump:?}");
         }
+        let jump = &jumps(&Chains::new("SKIFF"))[3];
+        assert_eq!(
+            jump.insert_line(),
+            "-I INPUT 1 -m conntrack --ctstate NEW -m comment --comment \"skiff externally-visible service portals\" -j SKIFF-EXTERNAL-SERVICES"
+        );
+    }
+
+    /// `iptables-save -t nat` on a host with Docker, this proxy (one jump gone) and another.
+    const SAVED_NAT: &str = "\
+*nat
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:DOCKER - [0:0]
+:SKIFF-SERVICES - [0:0]
+:SKIFF-SVC-AAAA - [0:0]
+:ST1234-SERVICES - [0:0]
+-A PREROUTING -m comment --comment \"skiff service portals\" -j SKIFF-SERVICES
+-A PREROUTING -m comment --comment \"skiff service portals\" -j ST1234-SERVICES
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+-A SKIFF-SERVICES -d 10.96.0.20/32 -p tcp -m tcp --dport 80 -j SKIFF-SVC-AAAA
+COMMIT
+";
+
+    #[test]
+    fn the_saved_tables_tell_which_chains_and_jumps_are_ours() {
+        let chains = Chains::new("SKIFF");
+        let (owned, jump_lines) = ours_in(SAVED_NAT, &chains);
+        assert_eq!(owned, vec!["SKIFF-SERVICES", "SKIFF-SVC-AAAA"]);
+        assert_eq!(jump_lines, vec!["-A PREROUTING -m comment --comment \"skiff service portals\" -j SKIFF-SERVICES"]);
+        let all = jumps(&chains);
+        assert!(all[0].is_in(SAVED_NAT), "PREROUTING's jump is there");
+        assert!(!all[1].is_in(SAVED_NAT), "OUTPUT's is missing");
     }
 }

@@ -1,10 +1,13 @@
 //! The narrow boundary between the data path's decisions and the kernel: a handful of
 //! commands, each one call of the [`Kernel`] trait.
 //!
-//! Mirrors the role of `pkg/util/iptables` (`RestoreAll`, `EnsureRule`, `DeleteRule`) and
+//! Mirrors the role of `pkg/util/iptables` (`RestoreAll`, `SaveInto`) and
 //! `pkg/proxy/conntrack` in Kubernetes, which run the same programs. The real implementation,
-//! [`SystemKernel`], runs Debian's `iptables-restore`, `iptables-save`, `iptables`, `conntrack`
+//! [`SystemKernel`], runs Debian's `iptables-restore`, `iptables-save`, `conntrack`
 //! and `ip`; unit tests use a fake that records every call (`services/fake.rs`).
+//!
+//! Everything iptables is done by `iptables-restore --noflush` (the rules, and the jumps from
+//! the built-in chains, in one transaction) and read back with `iptables-save`.
 //!
 //! `-w 5` waits for the xtables lock where iptables-legacy uses one (the nf_tables backend
 //! needs none, and accepts the flag). A missing `conntrack` program is an error of its own,
@@ -17,7 +20,7 @@ use std::process::Stdio;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-use super::chains::{Jump, Table};
+use super::chains::Table;
 use super::conntrack::StaleEntry;
 use crate::net::Cidr;
 
@@ -40,16 +43,14 @@ pub enum KernelError {
 pub trait Kernel: Send + Sync + 'static {
     /// Applies `iptables-restore --noflush` text: all of it, or (on error) none of it.
     async fn restore(&self, text: &str) -> Result<(), KernelError>;
-    /// The names of every chain of `table`.
-    async fn chains(&self, table: Table) -> Result<Vec<String>, KernelError>;
-    /// Inserts `jump` first in its chain unless it is there; true if it was inserted.
-    async fn ensure_jump(&self, jump: &Jump) -> Result<bool, KernelError>;
-    /// Deletes `jump` (every copy of it); absent is fine.
-    async fn delete_jump(&self, jump: &Jump) -> Result<(), KernelError>;
+    /// `iptables-save` of one table.
+    async fn save(&self, table: Table) -> Result<String, KernelError>;
     /// Deletes the conntrack entries `entry` describes; none is fine.
     async fn delete_conntrack(&self, entry: &StaleEntry) -> Result<(), KernelError>;
     /// Whether the kernel would route a packet to `ip` at all.
     async fn has_route(&self, ip: Ipv4Addr) -> Result<bool, KernelError>;
+    /// The device of the route for exactly `cidr`, if there is one.
+    async fn route_device(&self, cidr: Cidr) -> Result<Option<String>, KernelError>;
     /// Routes `cidr` to the port-less bridge `device`, creating it.
     async fn add_route(&self, device: &str, cidr: Cidr) -> Result<(), KernelError>;
     /// Removes the route and the bridge.
@@ -60,9 +61,10 @@ pub trait Kernel: Send + Sync + 'static {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemKernel;
 
-/// The outcome of one command: status code and standard error.
+/// The outcome of one command.
 struct Ran {
     code: Option<i32>,
+    stdout: String,
     stderr: String,
 }
 
@@ -71,7 +73,7 @@ async fn run(program: &'static str, args: &[String], input: Option<&str>) -> Res
     let mut child = Command::new(program)
         .args(args)
         .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -86,14 +88,18 @@ async fn run(program: &'static str, args: &[String], input: Option<&str>) -> Res
             .map_err(|source| KernelError::Spawn { command: command.clone(), source })?;
     }
     let out = child.wait_with_output().await.map_err(|source| KernelError::Spawn { command, source })?;
-    Ok(Ran { code: out.status.code(), stderr: String::from_utf8_lossy(&out.stderr).trim().to_string() })
+    Ok(Ran {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+    })
 }
 
-/// Runs a command that must succeed.
-async fn must(program: &'static str, args: &[String], input: Option<&str>) -> Result<(), KernelError> {
+/// Runs a command that must succeed; its standard output.
+async fn must(program: &'static str, args: &[String], input: Option<&str>) -> Result<String, KernelError> {
     let ran = run(program, args, input).await?;
     match ran.code {
-        Some(0) => Ok(()),
+        Some(0) => Ok(ran.stdout),
         code => Err(KernelError::Failed {
             command: format!("{program} {}", args.join(" ")),
             status: code.map_or("killed".into(), |c| format!("exit {c}")),
@@ -102,52 +108,18 @@ async fn must(program: &'static str, args: &[String], input: Option<&str>) -> Re
     }
 }
 
-fn args(fixed: &[&str], rest: &[String]) -> Vec<String> {
-    fixed.iter().map(|a| a.to_string()).chain(rest.iter().cloned()).collect()
+fn args(words: &[&str]) -> Vec<String> {
+    words.iter().map(|a| a.to_string()).collect()
 }
 
 #[async_trait::async_trait]
 impl Kernel for SystemKernel {
     async fn restore(&self, text: &str) -> Result<(), KernelError> {
-        must("iptables-restore", &args(&["-w", "5", "--noflush"], &[]), Some(text)).await
+        must("iptables-restore", &args(&["-w", "5", "--noflush"]), Some(text)).await.map(drop)
     }
 
-    async fn chains(&self, table: Table) -> Result<Vec<String>, KernelError> {
-        let args = args(&["-t", table.name()], &[]);
-        let out = Command::new("iptables-save").args(&args).stderr(Stdio::null()).output().await.map_err(|source| {
-            match source.kind() {
-                std::io::ErrorKind::NotFound => KernelError::Missing { program: "iptables-save" },
-                _ => KernelError::Spawn { command: "iptables-save".into(), source },
-            }
-        })?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        Ok(text
-            .lines()
-            .filter_map(|l| l.strip_prefix(':'))
-            .filter_map(|l| l.split(' ').next())
-            .map(String::from)
-            .collect())
-    }
-
-    async fn ensure_jump(&self, jump: &Jump) -> Result<bool, KernelError> {
-        let table = jump.table.name();
-        let check = run("iptables", &args(&["-w", "5", "-t", table, "-C", jump.chain], &jump.rule), None).await?;
-        if check.code == Some(0) {
-            return Ok(false);
-        }
-        must("iptables", &args(&["-w", "5", "-t", table, "-I", jump.chain, "1"], &jump.rule), None).await?;
-        Ok(true)
-    }
-
-    async fn delete_jump(&self, jump: &Jump) -> Result<(), KernelError> {
-        let delete = args(&["-w", "5", "-t", jump.table.name(), "-D", jump.chain], &jump.rule);
-        // A jump inserted twice (by hand, or by a crashed predecessor) is deleted twice.
-        for _ in 0..8 {
-            if run("iptables", &delete, None).await?.code != Some(0) {
-                break;
-            }
-        }
-        Ok(())
+    async fn save(&self, table: Table) -> Result<String, KernelError> {
+        must("iptables-save", &args(&["-t", table.name()]), None).await
     }
 
     async fn delete_conntrack(&self, entry: &StaleEntry) -> Result<(), KernelError> {
@@ -164,21 +136,25 @@ impl Kernel for SystemKernel {
     }
 
     async fn has_route(&self, ip: Ipv4Addr) -> Result<bool, KernelError> {
-        Ok(run("ip", &args(&["-4", "route", "get", &ip.to_string()], &[]), None).await?.code == Some(0))
+        Ok(run("ip", &args(&["-4", "route", "get", &ip.to_string()]), None).await?.code == Some(0))
+    }
+
+    async fn route_device(&self, cidr: Cidr) -> Result<Option<String>, KernelError> {
+        let shown = must("ip", &args(&["-4", "route", "show", "exact", &cidr.to_string()]), None).await?;
+        Ok(shown.split_whitespace().skip_while(|w| *w != "dev").nth(1).map(String::from))
     }
 
     async fn add_route(&self, device: &str, cidr: Cidr) -> Result<(), KernelError> {
-        let exists = run("ip", &args(&["link", "show", device], &[]), None).await?.code == Some(0);
-        if !exists {
-            must("ip", &args(&["link", "add", device, "type", "bridge"], &[]), None).await?;
+        if run("ip", &args(&["link", "show", device]), None).await?.code != Some(0) {
+            must("ip", &args(&["link", "add", device, "type", "bridge"]), None).await?;
         }
-        must("ip", &args(&["link", "set", device, "up"], &[]), None).await?;
-        must("ip", &args(&["route", "replace", &cidr.to_string(), "dev", device], &[]), None).await
+        must("ip", &args(&["link", "set", device, "up"]), None).await?;
+        must("ip", &args(&["route", "replace", &cidr.to_string(), "dev", device]), None).await.map(drop)
     }
 
     async fn remove_route(&self, device: &str, cidr: Cidr) -> Result<(), KernelError> {
-        let _ = run("ip", &args(&["route", "del", &cidr.to_string(), "dev", device], &[]), None).await?;
-        let _ = run("ip", &args(&["link", "del", device], &[]), None).await?;
+        run("ip", &args(&["route", "del", &cidr.to_string(), "dev", device]), None).await?;
+        run("ip", &args(&["link", "del", device]), None).await?;
         Ok(())
     }
 }

@@ -11,17 +11,12 @@
 //! - [`sync`] runs the loop: a change arrives, changes within `min_sync_period` coalesce, one
 //!   restore applies them; on shutdown every rule of ours is removed.
 //!
-//! **ClusterIPs need no device on a host with a default route**: DNAT in nat `OUTPUT` (the
-//! host's own connections) and `PREROUTING` (pods') rewrites the destination before the packet
-//! leaves, so the kernel never needs the ClusterIP to be an address of its own. What it needs is
-//! a *route* covering the service range, for `connect()` to get as far as `OUTPUT`: measured in
-//! a network namespace without one, `connect()` to a ClusterIP fails with `ENETUNREACH` before
-//! any rule runs; with `10.96.0.0/12` routed to a bridge that has no ports, the DNAT works and
-//! a ClusterIP nobody serves goes nowhere. [`presence`] adds that route (to a `skiff-vips`
-//! bridge: this kernel has no dummy interfaces) only when the host has no route for the range.
-//! Putting the ClusterIPs on a device as /32 addresses (IPVS mode's way) is not done: a
-//! ClusterIP would then also be a local address, and any port nobody proxies would reach
-//! whatever listens on the host's wildcard address.
+//! **ClusterIPs need no device**: DNAT in nat `OUTPUT` (the host's own connections) and
+//! `PREROUTING` (pods') rewrites the destination before the packet leaves, so the kernel never
+//! needs a ClusterIP to be an address of its own. It needs a *route* covering the range for the
+//! host's `connect()` to get as far as `OUTPUT`; [`presence`] says what was measured, and why
+//! the proxy routes the range to a port-less bridge by default anyway (so that a packet no rule
+//! DNATed never leaves the host).
 
 pub mod chains;
 pub mod conntrack;
@@ -60,6 +55,9 @@ pub struct Config {
     pub cluster_cidr: Option<Cidr>,
     /// The ClusterIP range, which needs a route for the host's own connections.
     pub service_cidr: Cidr,
+    /// Route `service_cidr` to the port-less `skiff-vips` bridge ([`presence`]). Tests that
+    /// run beside each other leave it off: the route is one per host.
+    pub service_route: bool,
     /// Changes within this long of the first one are applied by one restore.
     pub min_sync_period: Duration,
     /// A full sync (jumps checked, rules rewritten) at least this often, even with no change.
@@ -72,6 +70,7 @@ impl Default for Config {
             chain_prefix: "SKIFF".into(),
             cluster_cidr: Some("10.244.0.0/16".parse().expect("a valid CIDR")),
             service_cidr: "10.96.0.0/12".parse().expect("a valid CIDR"),
+            service_route: true,
             min_sync_period: Duration::from_millis(20),
             sync_period: Duration::from_secs(30),
         }

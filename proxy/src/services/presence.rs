@@ -1,15 +1,27 @@
-//! A route for the service range, on a host that has none.
+//! A route for the service range, so that a packet to a ClusterIP never leaves the host
+//! un-NATed, and so that the host's own connections work without a default route.
 //!
-//! The host's own connection to a ClusterIP is DNATed in nat `OUTPUT`, but `connect()` looks up
-//! a route before the packet exists, and fails with `ENETUNREACH` when nothing covers the
-//! address (measured: a network namespace with only a /30 link). A host with a default route
-//! needs nothing: the DNAT rewrites the destination before the packet leaves. A host without
-//! one (a test host in a network namespace) gets `10.96.0.0/12 dev skiff-vips`, a bridge with
-//! no ports: the route satisfies `connect()`, the DNAT sends the packet to the pod, and a
-//! ClusterIP that nobody serves goes nowhere instead of out of the host.
+//! Two facts, measured on this kernel:
 //!
-//! Upstream's iptables mode has no counterpart (it assumes a default route); its IPVS mode puts
-//! every ClusterIP on the `kube-ipvs0` dummy device, which this kernel does not have.
+//! 1. The host's own connection to a ClusterIP is DNATed in nat `OUTPUT`, but `connect()`
+//!    looks up a route before the packet exists: with no route covering the address (a network
+//!    namespace with only a /30 link) it fails with `ENETUNREACH` before any rule runs. With a
+//!    default route it works, and needs no device at all: the DNAT rewrites the destination
+//!    before the packet leaves. That is how kube-proxy's iptables mode runs.
+//! 2. With only a default route, a packet to a ClusterIP that no rule DNATs — a port nobody
+//!    serves, or any ClusterIP while no proxy runs (a restart) — leaves the host for the
+//!    default gateway. Measured here: something out there answered such a connection with an
+//!    HTTP 404.
+//!
+//! So by default (`service_route`) the proxy routes the whole range (`10.96.0.0/12`) to
+//! `skiff-vips`, a bridge with no ports (this kernel has no dummy interfaces): `connect()` is
+//! satisfied, the DNAT sends the packet to the pod, and a packet that was not DNATed is
+//! dropped at the port-less bridge instead of leaving. The ClusterIPs are not given to the
+//! device as addresses (IPVS mode's way): they would then be local, and a port nobody proxies
+//! would reach whatever listens on the host's wildcard address.
+//!
+//! The proxy that added the route removes it at shutdown; a route found in place (another
+//! proxy's, or a previous run's) is used and left alone.
 
 use std::sync::Arc;
 
@@ -19,13 +31,20 @@ use crate::net::Cidr;
 /// The bridge that carries the route.
 pub const DEVICE: &str = "skiff-vips";
 
-/// Adds the route if the host has none for `cidr`; true if it did.
-pub async fn ensure(kernel: &Arc<dyn Kernel>, cidr: Cidr) -> Result<bool, KernelError> {
-    if kernel.has_route(cidr.first_host()).await? {
+/// Routes `cidr` to [`DEVICE`] if it is not already; true if this call added the route.
+/// Without `wanted`, only warns when the host could not reach the range at all.
+pub async fn ensure(kernel: &Arc<dyn Kernel>, cidr: Cidr, wanted: bool) -> Result<bool, KernelError> {
+    if !wanted {
+        if !kernel.has_route(cidr.first_host()).await? {
+            tracing::warn!(%cidr, "no route covers the service range: the host's own connections to ClusterIPs will fail");
+        }
+        return Ok(false);
+    }
+    if kernel.route_device(cidr).await?.as_deref() == Some(DEVICE) {
         return Ok(false);
     }
     kernel.add_route(DEVICE, cidr).await?;
-    tracing::info!(%cidr, device = DEVICE, "the host had no route for the service range; added one");
+    tracing::info!(%cidr, device = DEVICE, "routed the service range to a port-less bridge");
     Ok(true)
 }
 

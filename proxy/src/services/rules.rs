@@ -47,7 +47,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use super::chains::{Chains, Table};
+use super::chains::{Chains, Jump, Table};
 use super::endpoints::Endpoint;
 use super::service_ports::ServicePort;
 use super::ProxyState;
@@ -104,8 +104,10 @@ fn comment(text: &str) -> String {
     format!("-m comment --comment \"{text}\"")
 }
 
-/// The rules for `state`, deleting the chains of `previous` that are no longer needed.
-pub fn rules(state: &ProxyState, config: &RuleConfig, previous: &ChainSet) -> Ruleset {
+/// The rules for `state`, deleting the chains of `previous` that are no longer needed and
+/// inserting the `missing` jumps — chains and jumps in one restore, so that no packet ever
+/// meets a jump to a chain that is not filled yet, or chains with no jump to them.
+pub fn rules(state: &ProxyState, config: &RuleConfig, previous: &ChainSet, missing: &[Jump]) -> Ruleset {
     let chains = &config.chains;
     let (mut nat, mut filter) = (TableText::default(), TableText::default());
     let (services, node_ports, mark_masq, postrouting) =
@@ -174,6 +176,9 @@ pub fn rules(state: &ProxyState, config: &RuleConfig, previous: &ChainSet) -> Ru
         for rule in &body.rules {
             let _ = writeln!(text, "{rule}");
         }
+        for jump in missing.iter().filter(|j| j.table == table) {
+            let _ = writeln!(text, "{}", jump.insert_line());
+        }
         for chain in stale {
             let _ = writeln!(text, "-X {chain}");
         }
@@ -182,12 +187,18 @@ pub fn rules(state: &ProxyState, config: &RuleConfig, previous: &ChainSet) -> Ru
     Ruleset { text, chains: current }
 }
 
-/// The text that removes every chain of ours in `chains` (after the jumps to them are gone).
-pub fn cleanup(chains: &ChainSet) -> String {
+/// The text that removes every chain of ours in `chains`, and the jumps to them (`jumps`: the
+/// `-A …` lines of built-in chains, as `iptables-save` printed them), in one restore.
+pub fn cleanup(chains: &ChainSet, jumps: &[(Table, String)]) -> String {
     let mut text = String::new();
     for table in [Table::Filter, Table::Nat] {
         let ours: Vec<&String> = chains.iter().filter(|(t, _)| *t == table).map(|(_, c)| c).collect();
         let _ = writeln!(text, "*{}", table.name());
+        for (_, line) in jumps.iter().filter(|(t, _)| *t == table) {
+            if let Some(rule) = line.strip_prefix("-A ") {
+                let _ = writeln!(text, "-D {rule}");
+            }
+        }
         for chain in &ours {
             let _ = writeln!(text, ":{chain} - [0:0]");
         }

@@ -40,7 +40,7 @@ fn config() -> RuleConfig {
 }
 
 fn text(state: &ProxyState) -> String {
-    rules(state, &config(), &ChainSet::new()).text
+    rules(state, &config(), &ChainSet::new(), &[]).text
 }
 
 /// The lines of `text` that append to `chain`, without the `-A chain ` part.
@@ -176,17 +176,17 @@ fn hairpin_and_off_cluster_traffic_is_masqueraded_and_nothing_else() {
     assert!(chain_rules(&text, &config().chains.service(&web()))[0].contains("! -s 10.244.0.0/16"));
 
     let no_cidr = RuleConfig { cluster_cidr: None, ..config() };
-    let text = rules(&state(port(), vec![endpoint(5)]), &no_cidr, &ChainSet::new()).text;
+    let text = rules(&state(port(), vec![endpoint(5)]), &no_cidr, &ChainSet::new(), &[]).text;
     assert_eq!(chain_rules(&text, &no_cidr.chains.service(&web())).len(), 1, "only the endpoint's jump");
 }
 
 #[test]
 fn chains_no_longer_needed_are_flushed_and_deleted_and_other_chains_are_never_named() {
-    let before = rules(&state(port(), vec![endpoint(5), endpoint(6)]), &config(), &ChainSet::new());
+    let before = rules(&state(port(), vec![endpoint(5), endpoint(6)]), &config(), &ChainSet::new(), &[]);
     let gone = config().chains.endpoint(&web(), &endpoint(6));
     let mut previous = before.chains.clone();
     previous.insert((Table::Nat, "DOCKER".into()));
-    let after = rules(&state(port(), vec![endpoint(5)]), &config(), &previous);
+    let after = rules(&state(port(), vec![endpoint(5)]), &config(), &previous, &[]);
     assert!(after.text.contains(&format!(":{gone} - [0:0]\n")));
     assert!(after.text.contains(&format!("-X {gone}\n")));
     assert!(!after.chains.contains(&(Table::Nat, gone)));
@@ -215,12 +215,29 @@ fn udp_services_get_udp_matches() {
 }
 
 #[test]
-fn cleanup_flushes_every_chain_before_deleting_any() {
-    let chains = rules(&state(port(), vec![endpoint(5)]), &config(), &ChainSet::new()).chains;
-    let text = cleanup(&chains);
+fn missing_jumps_go_in_with_the_chains_they_jump_to() {
+    let all = crate::services::chains::jumps(&config().chains);
+    let text = rules(&state(port(), vec![endpoint(5)]), &config(), &ChainSet::new(), &all).text;
+    let nat = text.split("*nat\n").nth(1).unwrap();
+    assert!(nat.contains("-I PREROUTING 1 -m comment --comment \"skiff service portals\" -j SKIFF-SERVICES\n"));
+    assert!(nat.contains("-I OUTPUT 1 -m comment --comment \"skiff service portals\" -j SKIFF-SERVICES\n"));
+    let filter = text.split("*nat\n").next().unwrap();
+    assert!(filter.contains("-I FORWARD 1 -m comment --comment \"skiff forwarding rules\" -j SKIFF-FORWARD\n"));
+    assert_eq!(text.matches("-I ").count(), 7);
+}
+
+#[test]
+fn cleanup_deletes_the_jumps_and_flushes_every_chain_before_deleting_any() {
+    let chains = rules(&state(port(), vec![endpoint(5)]), &config(), &ChainSet::new(), &[]).chains;
+    let jumps = vec![(
+        Table::Nat,
+        "-A PREROUTING -m comment --comment \"skiff service portals\" -j SKIFF-SERVICES".to_string(),
+    )];
+    let text = cleanup(&chains, &jumps);
     let nat: Vec<&str> = text.split("*nat\n").nth(1).unwrap().lines().collect();
+    assert_eq!(nat[0], "-D PREROUTING -m comment --comment \"skiff service portals\" -j SKIFF-SERVICES");
     let first_delete = nat.iter().position(|l| l.starts_with("-X")).unwrap();
-    assert!(nat[..first_delete].iter().all(|l| l.starts_with(':')));
+    assert!(nat[1..first_delete].iter().all(|l| l.starts_with(':')));
     assert_eq!(
         nat.iter().filter(|l| l.starts_with("-X")).count(),
         chains.iter().filter(|(t, _)| *t == Table::Nat).count()

@@ -3,18 +3,22 @@
 //! Mirrors `Proxier.syncProxyRules`' surroundings in `pkg/proxy/iptables/proxier.go` and the
 //! `BoundedFrequencyRunner` that drives it (Kubernetes 1.32), as one loop:
 //!
-//! 1. Wait for the informers' first lists; list the chains of ours a predecessor may have left
-//!    (the first restore deletes those no Service needs); add a route for the service range if
-//!    the host has none ([`super::presence`]).
-//! 2. Sync once: rules, one `iptables-restore`, then the jumps from the built-in chains (after
-//!    the restore, because a jump needs its chain to exist).
+//! 1. Wait for the informers' first lists; read (`iptables-save`) the chains and jumps of ours a
+//!    predecessor may have left (the first restore deletes the chains no Service needs); route
+//!    the service range ([`super::presence`]).
+//! 2. Sync once: the rules and the missing jumps from the built-in chains, in one
+//!    `iptables-restore`. In one, because a jump inserted after its chain was filled leaves a
+//!    moment in which the rules are there but no packet reaches them (a test that waited for
+//!    the rules and connected in that moment went out of the host un-NATed).
 //! 3. On a change, wait `min_sync_period` (20 ms) so that a burst — a rollout replacing a pod
 //!    writes its EndpointSlice several times — becomes one restore; then read the caches whole
 //!    and sync. Text identical to the last restore is not restored again. Every `sync_period`
-//!    a full sync restores regardless and checks the jumps (someone may have flushed a chain).
+//!    a full sync reads the tables again and restores regardless (someone may have flushed a
+//!    chain, or deleted a jump: both come back).
 //! 4. A failed restore changes nothing in the kernel (it is all or nothing) and is retried a
 //!    second later.
-//! 5. On shutdown: delete the jumps, then the chains, then the route if it was added here.
+//! 5. On shutdown: one restore deletes the jumps and the chains; then the route goes, if it
+//!    was added here.
 //!    Established connections live on: conntrack holds their NAT, which no rule is needed for.
 //!    New connections find no rule until the next proxy has synced.
 //!
@@ -29,7 +33,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::chains::{jumps, Chains, Table, MAX_PREFIX};
+use super::chains::{jumps, ours_in, Chains, Jump, Table, MAX_PREFIX};
 use super::conntrack::stale;
 use super::endpoints::endpoints_map;
 use super::kernel::{Kernel, KernelError};
@@ -85,7 +89,7 @@ pub async fn sync_loop(
     let mut changes = Box::pin(changes);
     let rule_config = RuleConfig { chains: Chains::new(prefix), cluster_cidr: config.cluster_cidr };
     let mut syncer = Syncer::start(rule_config, kernel.clone()).await.map_err(Error::FirstSync)?;
-    let route_added = match presence::ensure(&kernel, config.service_cidr).await {
+    let route_added = match presence::ensure(&kernel, config.service_cidr, config.service_route).await {
         Ok(added) => added,
         Err(err) => {
             tracing::warn!(cause = %err, "cannot check the route of the service range");
@@ -148,57 +152,93 @@ pub async fn sync_loop(
 struct Syncer {
     config: RuleConfig,
     kernel: Arc<dyn Kernel>,
-    /// Our chains in the kernel: listed at start, then what each restore left.
+    /// Our chains in the kernel: read at start, then what each restore left.
     chains: ChainSet,
     /// The state the kernel's rules were made from.
     applied: ProxyState,
     /// The text of the last restore: an identical one is skipped.
     last_text: Option<String>,
+    /// The jumps are known to be in place (cleared to read the tables again).
     jumps_in_place: bool,
     /// Warned once that `conntrack` is missing.
     warned_conntrack: bool,
 }
 
+/// What `iptables-save` shows of ours in both tables.
+struct Saved {
+    chains: ChainSet,
+    /// `-A BUILTIN … -j OURS` lines, as saved.
+    jump_lines: Vec<(Table, String)>,
+    /// The saved text per table, to test the jumps against.
+    text: Vec<(Table, String)>,
+}
+
 impl Syncer {
-    async fn start(config: RuleConfig, kernel: Arc<dyn Kernel>) -> Result<Syncer, KernelError> {
-        let mut chains = ChainSet::new();
+    async fn read(&self) -> Result<Saved, KernelError> {
+        let mut saved = Saved { chains: ChainSet::new(), jump_lines: Vec::new(), text: Vec::new() };
         for table in [Table::Nat, Table::Filter] {
-            let names = kernel.chains(table).await?;
-            chains.extend(names.into_iter().filter(|c| config.chains.owns(c)).map(|c| (table, c)));
+            let text = self.kernel.save(table).await?;
+            let (chains, jump_lines) = ours_in(&text, &self.config.chains);
+            saved.chains.extend(chains.into_iter().map(|c| (table, c)));
+            saved.jump_lines.extend(jump_lines.into_iter().map(|l| (table, l)));
+            saved.text.push((table, text));
         }
-        if !chains.is_empty() {
-            tracing::info!(chains = chains.len(), "found chains of a previous run; the first sync replaces them");
-        }
-        Ok(Syncer {
+        Ok(saved)
+    }
+
+    async fn start(config: RuleConfig, kernel: Arc<dyn Kernel>) -> Result<Syncer, KernelError> {
+        let mut syncer = Syncer {
             config,
             kernel,
-            chains,
+            chains: ChainSet::new(),
             applied: ProxyState::default(),
             last_text: None,
             jumps_in_place: false,
             warned_conntrack: false,
-        })
+        };
+        syncer.chains = syncer.read().await?.chains;
+        if !syncer.chains.is_empty() {
+            tracing::info!(
+                chains = syncer.chains.len(),
+                "found chains of a previous run; the first sync replaces them"
+            );
+        }
+        Ok(syncer)
+    }
+
+    /// The jumps the kernel lacks; none if they are known to be in place.
+    async fn missing_jumps(&mut self, full: bool) -> Result<Vec<Jump>, KernelError> {
+        if self.jumps_in_place && !full {
+            return Ok(Vec::new());
+        }
+        let saved = self.read().await?;
+        // Chains someone else deleted are declared again by the restore; leftovers are deleted.
+        self.chains.extend(saved.chains);
+        let missing: Vec<Jump> = jumps(&self.config.chains)
+            .into_iter()
+            .filter(|jump| !saved.text.iter().any(|(table, text)| *table == jump.table && jump.is_in(text)))
+            .collect();
+        if self.jumps_in_place && !missing.is_empty() {
+            tracing::warn!(missing = missing.len(), "jumps to our chains had gone; putting them back");
+        }
+        Ok(missing)
     }
 
     /// Makes the kernel's rules those of `state`; true if it restored.
     async fn sync(&mut self, state: ProxyState, full: bool) -> Result<bool, KernelError> {
         let started = std::time::Instant::now();
-        let ruleset = rules(&state, &self.config, &self.chains);
+        let missing = self.missing_jumps(full).await?;
+        let ruleset = rules(&state, &self.config, &self.chains, &missing);
         let unchanged = self.last_text.as_deref() == Some(ruleset.text.as_str());
         if unchanged && !full {
             return Ok(false);
         }
         self.kernel.restore(&ruleset.text).await?;
         self.chains = ruleset.chains;
-        self.last_text = Some(ruleset.text);
-        if full || !self.jumps_in_place {
-            for jump in jumps(&self.config.chains) {
-                if self.kernel.ensure_jump(&jump).await? && self.jumps_in_place {
-                    tracing::warn!(chain = jump.chain, "a jump to our chains had gone; put it back");
-                }
-            }
-            self.jumps_in_place = true;
-        }
+        self.jumps_in_place = true;
+        // Without the jumps, so that the next sync's text compares equal when nothing changed.
+        self.last_text =
+            Some(if missing.is_empty() { ruleset.text } else { rules(&state, &self.config, &self.chains, &[]).text });
         for entry in stale(&self.applied, &state) {
             match self.kernel.delete_conntrack(&entry).await {
                 Ok(()) => tracing::debug!(?entry, "deleted stale conntrack entries"),
@@ -217,19 +257,22 @@ impl Syncer {
         Ok(true)
     }
 
-    /// Removes the jumps, then every chain of ours.
+    /// Removes the jumps and every chain of ours, in one restore.
     async fn cleanup(&mut self) {
-        for jump in jumps(&self.config.chains) {
-            if let Err(err) = self.kernel.delete_jump(&jump).await {
-                tracing::warn!(cause = %err, chain = jump.chain, "cannot delete a jump to our chains");
+        let saved = match self.read().await {
+            Ok(saved) => saved,
+            Err(err) => {
+                tracing::warn!(cause = %err, "cannot read the tables to remove our rules");
+                return;
             }
-        }
-        if self.chains.is_empty() {
+        };
+        self.chains.extend(saved.chains);
+        if self.chains.is_empty() && saved.jump_lines.is_empty() {
             return;
         }
-        match self.kernel.restore(&cleanup(&self.chains)).await {
+        match self.kernel.restore(&cleanup(&self.chains, &saved.jump_lines)).await {
             Ok(()) => self.chains.clear(),
-            Err(err) => tracing::warn!(cause = %err, "cannot delete our chains"),
+            Err(err) => tracing::warn!(cause = %err, "cannot delete our rules"),
         }
     }
 }

@@ -74,6 +74,11 @@ impl Harness {
         self.changes.unbounded_send(()).unwrap();
     }
 
+    async fn stop_after(self, millis: u64) -> Vec<Call> {
+        self.run_for(millis).await;
+        self.stop().await
+    }
+
     async fn stop(self) -> Vec<Call> {
         self.shutdown.cancel();
         self.task.await.unwrap().unwrap();
@@ -86,11 +91,10 @@ fn kinds(calls: &[Call]) -> Vec<&'static str> {
         .iter()
         .map(|c| match c {
             Call::Restore(_) => "restore",
-            Call::Chains(_) => "chains",
-            Call::EnsureJump(_) => "ensure jump",
-            Call::DeleteJump(_) => "delete jump",
+            Call::Save(_) => "save",
             Call::DeleteConntrack(_) => "delete conntrack",
             Call::HasRoute(_) => "has route",
+            Call::RouteDevice(_) => "route device",
             Call::AddRoute(..) => "add route",
             Call::RemoveRoute(..) => "remove route",
         })
@@ -98,20 +102,32 @@ fn kinds(calls: &[Call]) -> Vec<&'static str> {
 }
 
 #[tokio::test(start_paused = true)]
-async fn the_first_sync_restores_before_inserting_the_jumps_and_shutdown_undoes_both_in_reverse() {
+async fn the_first_sync_puts_chains_and_jumps_in_one_restore_and_shutdown_takes_both_out_in_one() {
     let harness = start(FakeKernel::default());
     harness.run_for(1).await;
+    let first = harness.kernel.restores().remove(0);
+    assert_eq!(first.matches("\n-I ").count(), 7, "every jump, with the chains:\n{first}");
+    assert!(!harness.kernel.chains.lock().is_empty());
+    let kernel = harness.kernel.clone();
     let calls = harness.stop().await;
-    let mut expected = vec!["chains", "chains", "has route", "restore"];
-    expected.extend(["ensure jump"; 7]);
-    expected.extend(["delete jump"; 7]);
-    expected.push("restore");
-    assert_eq!(kinds(&calls), expected);
-    let Call::Restore(cleanup) = calls.last().unwrap() else { unreachable!() };
-    let Call::Restore(first) = &calls[3] else { unreachable!() };
-    for chain in first.lines().filter_map(|l| l.strip_prefix(':')).map(|l| l.split(' ').next().unwrap()) {
-        assert!(cleanup.contains(&format!("-X {chain}\n")), "{chain} is deleted at shutdown");
-    }
+    assert_eq!(
+        kinds(&calls),
+        vec![
+            "save",
+            "save", // the start: leftovers
+            "route device",
+            "add route", // the service range
+            "save",
+            "save",
+            "restore", // the first sync: which jumps are missing, then all at once
+            "save",
+            "save",
+            "restore", // shutdown: what is ours, then all out at once
+            "remove route",
+        ]
+    );
+    assert!(kernel.chains.lock().is_empty(), "no chain left");
+    assert!(kernel.jumps.lock().is_empty(), "no jump left");
 }
 
 #[tokio::test(start_paused = true)]
@@ -145,12 +161,17 @@ async fn a_change_that_changes_no_rule_is_not_restored() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_full_sync_every_period_restores_and_checks_the_jumps() {
+async fn a_full_sync_every_period_restores_and_puts_back_a_jump_someone_deleted() {
     let config = Config { sync_period: Duration::from_secs(30), ..Config::default() };
     let harness = start_with(FakeKernel::default(), config);
-    harness.run_for(31_000).await;
-    assert_eq!(harness.kernel.restores().len(), 2);
-    assert_eq!(kinds(&harness.kernel.calls()).iter().filter(|k| **k == "ensure jump").count(), 14);
+    harness.run_for(1).await;
+    harness.kernel.jumps.lock().retain(|(_, line)| !line.starts_with("-A OUTPUT"));
+    harness.run_for(30_000).await;
+    let restores = harness.kernel.restores();
+    assert_eq!(restores.len(), 2);
+    let inserted: Vec<&str> = restores[1].lines().filter(|l| l.starts_with("-I ")).collect();
+    assert_eq!(inserted.len(), 2, "the nat and filter jumps from OUTPUT, and only they: {inserted:?}");
+    assert!(inserted.iter().all(|l| l.starts_with("-I OUTPUT 1 ")));
     harness.stop().await;
 }
 
@@ -171,29 +192,48 @@ async fn a_failed_restore_is_retried_a_second_later() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn chains_left_by_a_previous_run_are_deleted_by_the_first_sync_and_no_one_elses() {
+async fn what_a_previous_run_left_is_reused_or_deleted_and_no_one_elses_is_touched() {
     let kernel = FakeKernel::default();
-    kernel.existing.lock().extend([
+    kernel.chains.lock().extend([
+        (Table::Nat, "SKIFF-SERVICES".to_string()),
         (Table::Nat, "SKIFF-SEP-LEFTOVER".to_string()),
         (Table::Nat, "DOCKER".to_string()),
         (Table::Nat, "SKIFF2-SERVICES".to_string()),
     ]);
+    kernel
+        .jumps
+        .lock()
+        .push((Table::Nat, "-A PREROUTING -m comment --comment \"skiff service portals\" -j SKIFF-SERVICES".into()));
     let harness = start(kernel);
     harness.run_for(1).await;
     let first = harness.kernel.restores().remove(0);
     assert!(first.contains("-X SKIFF-SEP-LEFTOVER\n"));
     assert!(!first.contains("DOCKER") && !first.contains("SKIFF2"));
+    assert_eq!(first.matches("\n-I ").count(), 6, "the jump found in place is not inserted twice");
+    let kernel = harness.kernel.clone();
     harness.stop().await;
+    let left: Vec<String> = kernel.chains.lock().iter().map(|(_, c)| c.clone()).collect();
+    assert_eq!(left, vec!["DOCKER", "SKIFF2-SERVICES"]);
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_host_without_a_route_for_the_service_range_gets_one_until_shutdown() {
-    let harness = start(FakeKernel { no_route: true, ..FakeKernel::default() });
-    harness.run_for(1).await;
-    let calls = harness.stop().await;
+async fn the_service_range_is_routed_once_per_host_and_only_its_creator_removes_it() {
     let range: crate::net::Cidr = "10.96.0.0/12".parse().unwrap();
+    let calls = start(FakeKernel::default()).stop_after(1).await;
     assert!(calls.contains(&Call::AddRoute("skiff-vips".into(), range)));
     assert_eq!(calls.last(), Some(&Call::RemoveRoute("skiff-vips".into(), range)));
+
+    let found = FakeKernel { route: Mutex::new(Some("skiff-vips".into())), ..FakeKernel::default() };
+    let calls = start(found).stop_after(1).await;
+    assert!(
+        !kinds(&calls).iter().any(|k| *k == "add route" || *k == "remove route"),
+        "another proxy's route: {calls:?}"
+    );
+
+    let off = Config { service_route: false, ..Config::default() };
+    let calls = start_with(FakeKernel::default(), off).stop_after(1).await;
+    assert!(!kinds(&calls).iter().any(|k| *k == "add route" || *k == "route device"));
+    assert!(calls.contains(&Call::HasRoute(std::net::Ipv4Addr::new(10, 96, 0, 1))), "it only checks, to warn");
 }
 
 #[tokio::test(start_paused = true)]
