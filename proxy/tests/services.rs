@@ -297,3 +297,38 @@ async fn an_endpoint_change_is_in_the_kernel_within_tens_of_milliseconds() {
     assert!(took[5] < Duration::from_millis(250), "median {:?}", took[5]);
     w.proxy.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_service_range_routed_to_skiff_vips_served_cluster_ips_work_and_unserved_ones_stay_on_the_host() {
+    let plane = ControlPlane::start().await;
+    let client = plane.client("proxy-test").await;
+    let mut net = TestNet::create();
+    let mut addresses = Addresses::pick();
+    let mut config = proxy_config(&plane, &net, &new_prefix(), addresses.cluster_ip());
+    config.services.service_route = true;
+    let route = || sh("ip", &["-4", "route", "show", "exact", "10.96.0.0/12"]).1;
+    let there_before = route().contains("dev skiff-vips");
+    let proxy = Proxy::start(config);
+    let ips = webs(&mut net, &["web-a"]).await;
+    let cluster_ip = addresses.cluster_ip();
+    create_service(
+        &client,
+        "default",
+        "web",
+        json!({"clusterIP": cluster_ip.to_string(), "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}),
+    )
+    .await;
+    write_slice(&client, "default", "web", http_port(), ready(&ips)).await;
+    proxy.wait_for_rule(&format!("{}:8080", ips[0])).await;
+    assert!(route().contains("dev skiff-vips"), "the range is routed: {}", route());
+
+    assert_eq!(get(SocketAddr::from((cluster_ip, 80)), "/hostname").await.unwrap(), "web-a");
+    // A ClusterIP no Service has: no rule DNATs it, and the port-less bridge drops it.
+    let unserved = SocketAddr::from((addresses.cluster_ip(), 80));
+    let attempt = tokio::time::timeout(Duration::from_millis(500), tokio::net::TcpStream::connect(unserved)).await;
+    assert!(attempt.is_err(), "nothing answers an unserved ClusterIP: {attempt:?}");
+    proxy.stop().await;
+    if !there_before {
+        assert!(!route().contains("skiff-vips"), "the route goes with the proxy that made it");
+    }
+}
