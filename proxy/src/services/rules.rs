@@ -35,6 +35,12 @@
 //! connections with an ICMP port-unreachable, so a client fails at once instead of waiting for
 //! a SYN timeout.
 //!
+//! A pod reaching itself through its Service (hairpin) needs two things, measured: the
+//! masquerade in its endpoint chain (without it, the pod answers itself from its own address
+//! and the reply never meets the NAT), and `hairpin_mode` on the pod's bridge port, so that the
+//! bridge sends the DNATed frame back out of the port it came in by. The second is the
+//! kubelet's to set (its `hairpin-veth` mode); without it the connection times out.
+//!
 //! Session affinity (`ClientIP`) uses the `recent` match, as upstream: each endpoint's chain
 //! records the client's address in a list named after the chain, and the Service's chain first
 //! sends a client found in a list (seen within the timeout) back to that endpoint.
