@@ -23,6 +23,9 @@
 //!
 //! - [`metrics`]: `/metrics` for the daemons without an HTTP server of their own.
 //!
+//! - [`rotation`]: the handshake that keeps new connections away from a pod before its kubelet
+//!   stops it (proxies publish what they applied; the kubelet waits for them).
+//!
 //! - [`expectations`]: client-go's `ControllerExpectations`, so that a controller never creates
 //!   or deletes twice because its cache lags behind its own writes.
 //!
@@ -38,6 +41,7 @@ pub mod expectations;
 pub mod informer;
 pub mod metrics;
 pub mod reflector;
+pub mod rotation;
 pub mod watcher;
 pub mod workqueue;
 

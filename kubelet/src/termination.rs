@@ -8,20 +8,22 @@
 //!    will be restarted");
 //! 2. the `preStop` hook (exec or httpGet), if the container has one, bounded by the grace
 //!    period; what it used is taken off the period (but at least 2 s remain, as upstream);
-//! 3. **(the place for "wait until the endpoints no longer list this pod")**: the proxy needs
-//!    the pod gone from its Service's endpoints before the process stops accepting connections,
-//!    for zero-downtime updates. That step belongs here, between the hook and the signal, bounded
-//!    by what remains of the grace period. It is not done yet; today removal from the endpoints
-//!    races with SIGTERM, as in Kubernetes (which relies on preStop sleeps for it);
-//! 4. SIGTERM, and SIGKILL when the rest of the grace period is over (`docker stop -t`).
+//! 3. SIGTERM, and SIGKILL when the rest of the grace period is over (`docker stop -t`).
 //!
-//! A pod is stopped by stopping all its containers at once, then its pause container.
+//! A pod is stopped by stopping all its containers at once, then its pause container. A pod
+//! being **deleted** first waits until it is out of rotation (`skiff_client::rotation`): no
+//! EndpointSlice lists it as ready and every proxy has applied that, so no new connection can
+//! reach it once its process stops accepting them — at most half its grace period, the rest
+//! being the containers'. Kubernetes has no such step (removal from the endpoints races with
+//! SIGTERM there, and users add `preStop: sleep` to hide it); it is what makes Skiff's rolling
+//! updates lose no request.
 
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use k8s_openapi::api::core::v1::Pod;
 use skiff_client::events::EventType;
+use skiff_client::rotation::{self, Rotation};
 
 use crate::events;
 use crate::kubelet::Kubelet;
@@ -69,8 +71,7 @@ pub async fn kill_container(
             }
         }
     }
-    // 3. Here the endpoints step will wait (see the module doc).
-    // 4. SIGTERM, then SIGKILL at the end of what remains of the grace period.
+    // 3. SIGTERM, then SIGKILL at the end of what remains of the grace period.
     let remaining = grace.saturating_sub(started.elapsed()).max(MIN_GRACE);
     if let Err(err) = kubelet.runtime.stop_container(instance.id(), remaining).await {
         if !err.is_not_found() {
@@ -81,6 +82,16 @@ pub async fn kill_container(
 
 /// Stops every running container of the pod at once, then its pause container.
 pub async fn kill_pod(kubelet: &Kubelet, pod: &Pod, runtime: &PodRuntime, grace: Duration) {
+    let started = Instant::now();
+    if pod.metadata.deletion_timestamp.is_some() && runtime.containers.values().flatten().any(|i| i.is_running()) {
+        match rotation::wait_out_of_rotation(&kubelet.client, pod, grace / 2).await {
+            Rotation::TimedOut { waiting_for } => {
+                tracing::warn!(pod = ?pod.metadata.name, ?waiting_for, "still in rotation when its wait ran out; stopping it anyway")
+            }
+            outcome => tracing::debug!(pod = ?pod.metadata.name, ?outcome, waited = ?started.elapsed(), "out of rotation"),
+        }
+    }
+    let grace = grace.saturating_sub(started.elapsed());
     let pod_ip = runtime.pod_ip().map(|ip| ip.to_string()).unwrap_or_default();
     let containers: Vec<&Instance> = runtime.containers.values().flatten().filter(|i| i.is_running()).collect();
     join_all(containers.into_iter().map(|instance| {
