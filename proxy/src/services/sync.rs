@@ -97,7 +97,7 @@ pub async fn sync_loop(
         }
     };
     if let Err(err) = syncer.sync(state(), true).await {
-        syncer.cleanup().await;
+        teardown(&mut syncer, &config, route_added).await;
         return Err(Error::FirstSync(err));
     }
     tracing::info!(prefix = %prefix, services = syncer.applied.services.len(), "rules in place");
@@ -127,7 +127,7 @@ pub async fn sync_loop(
         match syncer.sync(state(), full).await {
             Ok(restored) => {
                 retry = None;
-                if restored {
+                if restored && !full {
                     metrics::PROGRAMMING_DURATION.observe(since.elapsed().as_secs_f64());
                 }
             }
@@ -138,14 +138,19 @@ pub async fn sync_loop(
             }
         }
     }
+    teardown(&mut syncer, &config, route_added).await;
+    Ok(())
+}
+
+/// Removes the rules, then the route if this proxy added it.
+async fn teardown(syncer: &mut Syncer, config: &Config, route_added: bool) {
     syncer.cleanup().await;
     if route_added {
-        if let Err(err) = presence::remove(&kernel, config.service_cidr).await {
+        if let Err(err) = presence::remove(&syncer.kernel, config.service_cidr).await {
             tracing::warn!(cause = %err, "cannot remove the route of the service range");
         }
     }
-    tracing::info!(prefix = %prefix, "rules removed");
-    Ok(())
+    tracing::info!(prefix = %config.chain_prefix, "rules removed");
 }
 
 /// What the kernel holds of ours, and how to change it.

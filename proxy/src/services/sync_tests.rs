@@ -280,3 +280,12 @@ async fn a_prefix_iptables_cannot_hold_is_refused() {
         assert!(harness.kernel.calls().is_empty());
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_first_sync_that_fails_stops_the_proxy_and_takes_its_route_back() {
+    let kernel = FakeKernel { fail_restores: Mutex::new(true), ..FakeKernel::default() };
+    let harness = start(kernel);
+    assert!(matches!(harness.task.await.unwrap(), Err(Error::FirstSync(_))));
+    assert!(matches!(harness.kernel.calls().last(), Some(Call::RemoveRoute(..))));
+    assert!(harness.kernel.route.lock().is_none());
+}
