@@ -43,7 +43,9 @@ fn container(container: &mut Value) {
             resources["requests"] = json!({});
         }
         for (name, limit) in limits {
-            if resources["requests"].get(&name).is_none() {
+            // (A limit that is not a quantity is validation's to report, once.)
+            let parses = limit.as_str().is_some_and(|q| crate::quantity::Quantity::parse(q).is_ok());
+            if parses && resources["requests"].get(&name).is_none() {
                 resources["requests"][name] = limit;
             }
         }
