@@ -35,21 +35,6 @@ fn image_pull_policy(image: &str) -> &'static str {
 }
 
 fn container(container: &mut Value) {
-    // A limit without a request: the request is the limit (`SetDefaults_Pod`), which is what the
-    // scheduler counts and what makes a pod Guaranteed.
-    if let Some(limits) = container.pointer("/resources/limits").and_then(Value::as_object).cloned() {
-        let resources = &mut container["resources"];
-        if !resources["requests"].is_object() {
-            resources["requests"] = json!({});
-        }
-        for (name, limit) in limits {
-            // (A limit that is not a quantity is validation's to report, once.)
-            let parses = limit.as_str().is_some_and(|q| crate::quantity::Quantity::parse(q).is_ok());
-            if parses && resources["requests"].get(&name).is_none() {
-                resources["requests"][name] = limit;
-            }
-        }
-    }
     let image = container["image"].as_str().unwrap_or_default().to_string();
     default(container, &["imagePullPolicy"], json!(image_pull_policy(&image)));
     default(container, &["terminationMessagePath"], json!("/dev/termination-log"));
@@ -75,6 +60,31 @@ fn merge_string_data(secret: &mut Value) {
     }
 }
 
+/// A pod's container with a limit but no request gets the limit as its request
+/// (`SetDefaults_Pod`): what the scheduler counts, and what makes a pod Guaranteed. Only for
+/// pods, not for templates, as upstream. (A limit that is not a quantity is validation's to
+/// report, once.)
+fn requests_from_limits(spec: &mut Value) {
+    for list in ["initContainers", "containers"] {
+        let Some(containers) = spec.get_mut(list).and_then(Value::as_array_mut) else { continue };
+        for container in containers {
+            let Some(limits) = container.pointer("/resources/limits").and_then(Value::as_object).cloned() else {
+                continue;
+            };
+            let resources = &mut container["resources"];
+            if !resources["requests"].is_object() {
+                resources["requests"] = json!({});
+            }
+            for (name, limit) in limits {
+                let parses = limit.as_str().is_some_and(|q| crate::quantity::Quantity::parse(q).is_ok());
+                if parses && resources["requests"].get(&name).is_none() {
+                    resources["requests"][name] = limit;
+                }
+            }
+        }
+    }
+}
+
 /// A PodSpec's defaults (a pod's `spec`, or a workload's `spec.template.spec`).
 pub fn pod_spec(spec: &mut Value) {
     default(spec, &["restartPolicy"], json!("Always"));
@@ -92,7 +102,10 @@ pub fn pod_spec(spec: &mut Value) {
 /// Applies the defaults of `resource` to a new or replaced object.
 pub fn apply(resource: &Resource, object: &mut Value) {
     match (resource.group, resource.plural) {
-        ("", "pods") => pod_spec(&mut object["spec"]),
+        ("", "pods") => {
+            pod_spec(&mut object["spec"]);
+            requests_from_limits(&mut object["spec"]);
+        }
         ("", "secrets") => {
             default(object, &["type"], json!("Opaque"));
             merge_string_data(object);
