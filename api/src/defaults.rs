@@ -44,6 +44,24 @@ fn container(container: &mut Value) {
             default(port, &["protocol"], json!("TCP"));
         }
     }
+    for kind in ["livenessProbe", "readinessProbe", "startupProbe"] {
+        if let Some(probe) = container.get_mut(kind).filter(|p| p.is_object()) {
+            probe_defaults(probe);
+        }
+    }
+}
+
+/// `SetDefaults_Probe` and `SetDefaults_HTTPGetAction`: what `kubectl describe` prints as
+/// `delay=0s timeout=1s period=10s #success=1 #failure=3`.
+fn probe_defaults(probe: &mut Value) {
+    default(probe, &["timeoutSeconds"], json!(1));
+    default(probe, &["periodSeconds"], json!(10));
+    default(probe, &["successThreshold"], json!(1));
+    default(probe, &["failureThreshold"], json!(3));
+    if probe.get("httpGet").is_some_and(Value::is_object) {
+        default(probe, &["httpGet", "path"], json!("/"));
+        default(probe, &["httpGet", "scheme"], json!("HTTP"));
+    }
 }
 
 /// A Secret's `stringData` is write-only: its entries join `data`, base64-encoded, taking
@@ -246,6 +264,18 @@ mod tests {
         let secret = defaulted("", "secrets", json!({"data": {"a": "eA==", "b": "eQ=="}, "stringData": {"b": "s3cret"}}));
         assert_eq!(secret["data"], json!({"a": "eA==", "b": "czNjcmV0"}));
         assert!(secret.get("stringData").is_none());
+    }
+
+    #[test]
+    fn probes_get_kubernetes_timings() {
+        let pods = crate::registry::by_plural("", "v1", "pods").unwrap();
+        let mut pod = json!({"spec": {"containers": [{"name": "c", "image": "x:1",
+            "readinessProbe": {"httpGet": {"port": 8080}, "periodSeconds": 1}}]}});
+        apply(pods, &mut pod);
+        let probe = &pod["spec"]["containers"][0]["readinessProbe"];
+        assert_eq!(probe["periodSeconds"], 1, "what the user set stays");
+        assert_eq!((&probe["timeoutSeconds"], &probe["successThreshold"], &probe["failureThreshold"]), (&json!(1), &json!(1), &json!(3)));
+        assert_eq!((&probe["httpGet"]["path"], &probe["httpGet"]["scheme"]), (&json!("/"), &json!("HTTP")));
     }
 
     #[test]
