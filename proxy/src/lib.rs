@@ -22,6 +22,7 @@
 //! cluster.rs       the shared informers (Services, EndpointSlices) every part reads
 //! net.rs           IPv4 CIDRs
 //! metrics.rs       the Prometheus metrics of the proxy
+//! progress.rs      the EndpointSlice revision the data paths applied, published for kubelets
 //! services/        the data path
 //!   service_ports.rs   Service → the ports the data path serves   (pkg/proxy/service.go)
 //!   endpoints.rs       EndpointSlices → endpoints per port        (pkg/proxy/endpointslicecache.go)
@@ -46,13 +47,16 @@
 //! cancelled. The parts do not know of each other: each one subscribes to the informers, waits
 //! for their first list, and from then on reads the caches on every change. A part that fails
 //! cancels the others (so that every part still runs its own cleanup: the data path removes
-//! its rules), and [`run`] returns the first error.
+//! its rules), and [`run`] returns the first error. A part that sends connections to endpoints
+//! also takes a [`progress::Reporter`] (`progress.reporter("name")`) and reports the
+//! EndpointSlice revision it has applied, for the kubelets' rotation handshake.
 
 pub mod cluster;
 pub mod dns;
 pub mod ingress;
 pub mod metrics;
 pub mod net;
+pub mod progress;
 pub mod services;
 
 use std::future::Future;
@@ -63,6 +67,7 @@ use skiff_client::Client;
 use tokio_util::sync::CancellationToken;
 
 pub use cluster::Cluster;
+pub use progress::Progress;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -108,12 +113,18 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     if let Some(address) = config.metrics_listen {
         tokio::spawn(skiff_client::metrics::serve(address, stop.clone()));
     }
+    // Every part that sends connections to endpoints reports what it applied (`progress`).
+    let progress = Progress::new();
+    let services_progress = progress.reporter("services");
+    let publishing = tokio::spawn(progress.clone().run(cluster.client.clone(), config.node_name.clone(), stop.clone()));
     let kernel = Arc::new(services::SystemKernel);
     let (services, dns) = tokio::join!(
-        part(&stop, services::run(config.services, cluster.clone(), kernel, stop.clone())),
+        part(&stop, services::run(config.services, cluster.clone(), kernel, services_progress, stop.clone())),
         part(&stop, dns::run(config.dns, &config.node_name, cluster.clone(), stop.clone())),
     );
     stop.cancel();
+    // The Lease goes before run() returns: a proxy that stopped is not waited for.
+    let _ = publishing.await;
     services?;
     dns?;
     Ok(())

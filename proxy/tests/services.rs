@@ -347,3 +347,53 @@ async fn with_the_service_range_routed_to_skiff_vips_served_cluster_ips_work_and
         assert!(!route().contains("skiff-vips"), "the route goes with the proxy that made it");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kubelet_waiting_for_rotation_sees_the_pod_out_only_once_the_rules_no_longer_send_to_it() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    use k8s_openapi::api::core::v1::Pod;
+    use skiff_client::rotation::{self, Rotation};
+    let mut w = world().await;
+    let ips = webs(&mut w.net, &["web-a", "web-b"]).await;
+    let pods = skiff_client::Api::<Pod>::namespaced(w.client.clone(), "default");
+    let mut uids = Vec::new();
+    for name in ["web-a", "web-b"] {
+        let pod: Pod = serde_json::from_value(json!({"metadata": {"name": name, "namespace": "default"},
+            "spec": {"containers": [{"name": "web", "image": "skiff/demo-web:v1"}]}}))
+        .unwrap();
+        uids.push(pods.create(&pod).await.unwrap().metadata.uid.unwrap());
+    }
+    // The slice as the Endpoints controller writes it: each endpoint names its pod.
+    let endpoints = |ready_a: bool| {
+        let one = |i: usize, ready: bool| {
+            json!({"addresses": [ips[i].to_string()], "targetRef": {"kind": "Pod", "namespace": "default", "uid": uids[i]},
+                   "conditions": {"ready": ready, "serving": true, "terminating": !ready}})
+        };
+        vec![one(0, ready_a), one(1, true)]
+    };
+    let cluster_ip = w.addresses.cluster_ip();
+    create_service(
+        &w.client,
+        "default",
+        "web",
+        json!({"clusterIP": cluster_ip.to_string(), "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}),
+    )
+    .await;
+    write_slice(&w.client, "default", "web", http_port(), endpoints(true)).await;
+    w.proxy.wait_for_rule(&format!("{}:8080", ips[0])).await;
+
+    let pod_a = pods.get("web-a").await.unwrap();
+    let started = Instant::now();
+    write_slice(&w.client, "default", "web", http_port(), endpoints(false)).await;
+    let waited = rotation::wait_out_of_rotation(&w.client, &pod_a, Duration::from_secs(10)).await;
+    assert_eq!(waited, Rotation::Out);
+    let rules = saved_rules(&w.proxy.prefix);
+    assert!(!rules.contains(&format!("{}:8080", ips[0])), "out of rotation means out of the rules:\n{rules}");
+    assert!(rules.contains(&format!("{}:8080", ips[1])));
+    eprintln!("slice write → the kubelet may stop the pod: {:?}", started.elapsed());
+
+    let leases = skiff_client::Api::<Lease>::namespaced(w.client.clone(), rotation::NAMESPACE);
+    assert!(leases.get_opt("skiff-proxy-node-test").await.unwrap().is_some());
+    w.proxy.stop().await;
+    assert!(leases.get_opt("skiff-proxy-node-test").await.unwrap().is_none(), "a stopped proxy is not waited for");
+}

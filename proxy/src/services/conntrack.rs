@@ -124,7 +124,11 @@ mod tests {
                 terminating: !ready,
             })
             .collect();
-        ProxyState { services: [(name.clone(), port)].into(), endpoints: [(name, endpoints)].into() }
+        ProxyState {
+            services: [(name.clone(), port)].into(),
+            endpoints: [(name, endpoints)].into(),
+            ..Default::default()
+        }
     }
 
     #[test]

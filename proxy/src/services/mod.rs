@@ -44,6 +44,10 @@ use crate::net::Cidr;
 pub struct ProxyState {
     pub services: ServicePorts,
     pub endpoints: EndpointsMap,
+    /// The highest EndpointSlice resourceVersion in the caches this was read from. The cache
+    /// applies changes in resourceVersion order, so rules made from this state include every
+    /// slice change up to it: what the proxy reports as applied ([`crate::progress`]).
+    pub slice_revision: i64,
 }
 
 #[derive(Debug, Clone)]

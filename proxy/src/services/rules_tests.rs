@@ -32,7 +32,11 @@ fn terminating(last: u8) -> Endpoint {
 }
 
 fn state(port: ServicePort, endpoints: Vec<Endpoint>) -> ProxyState {
-    ProxyState { services: [(port.name.clone(), port.clone())].into(), endpoints: [(port.name, endpoints)].into() }
+    ProxyState {
+        services: [(port.name.clone(), port.clone())].into(),
+        endpoints: [(port.name, endpoints)].into(),
+        ..Default::default()
+    }
 }
 
 fn config() -> RuleConfig {

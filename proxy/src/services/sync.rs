@@ -42,6 +42,7 @@ use super::service_ports::all_service_ports;
 use super::{presence, Config, Error, ProxyState};
 use crate::cluster::Cluster;
 use crate::metrics;
+use crate::progress::Reporter;
 
 /// How long after a failed sync the next one is tried.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
@@ -52,15 +53,22 @@ impl ProxyState {
         ProxyState {
             services: all_service_ports(services.iter().map(|s| s.as_ref())),
             endpoints: endpoints_map(slices.iter().map(|s| s.as_ref())),
+            slice_revision: slices
+                .iter()
+                .filter_map(|s| s.metadata.resource_version.as_deref()?.parse::<i64>().ok())
+                .max()
+                .unwrap_or(0),
         }
     }
 }
 
-/// Runs the data path until `shutdown`, then removes its rules.
+/// Runs the data path until `shutdown`, then removes its rules. After each sync, `progress`
+/// hears which EndpointSlice revision the kernel's rules include.
 pub async fn run(
     config: Config,
     cluster: Cluster,
     kernel: Arc<dyn Kernel>,
+    progress: Reporter,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let changes = cluster.changes();
@@ -70,7 +78,7 @@ pub async fn run(
     }
     let (services, slices) = (cluster.service_store(), cluster.slice_store());
     let state = move || ProxyState::from_caches(&services.list(), &slices.list());
-    sync_loop(config, kernel, state, changes, shutdown).await
+    sync_loop(config, kernel, state, changes, progress, shutdown).await
 }
 
 /// The loop over any source of states and changes (the caches, or a test's).
@@ -79,6 +87,7 @@ pub async fn sync_loop(
     kernel: Arc<dyn Kernel>,
     state: impl Fn() -> ProxyState,
     changes: impl Stream<Item = ()>,
+    progress: Reporter,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let prefix = &config.chain_prefix;
@@ -96,10 +105,13 @@ pub async fn sync_loop(
             false
         }
     };
-    if let Err(err) = syncer.sync(state(), true).await {
+    let first = state();
+    let revision = first.slice_revision;
+    if let Err(err) = syncer.sync(first, true).await {
         teardown(&mut syncer, &config, route_added).await;
         return Err(Error::FirstSync(err));
     }
+    progress.applied(revision);
     tracing::info!(prefix = %prefix, services = syncer.applied.services.len(), "rules in place");
 
     let mut full_sync = tokio::time::interval_at(Instant::now() + config.sync_period, config.sync_period);
@@ -124,9 +136,13 @@ pub async fn sync_loop(
         }
         // Everything that arrived meanwhile is in the caches already: one sync covers it.
         while let Some(Some(())) = changes.next().now_or_never() {}
-        match syncer.sync(state(), full).await {
+        let current = state();
+        let revision = current.slice_revision;
+        match syncer.sync(current, full).await {
             Ok(restored) => {
                 retry = None;
+                // Restored or already in place: the kernel's rules include this revision.
+                progress.applied(revision);
                 if restored && !full {
                     metrics::PROGRAMMING_DURATION.observe(since.elapsed().as_secs_f64());
                 }

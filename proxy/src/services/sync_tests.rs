@@ -8,6 +8,7 @@ use parking_lot::Mutex;
 use tokio::task::JoinHandle;
 
 use super::*;
+use crate::progress::Progress;
 use crate::services::chains::Table;
 use crate::services::conntrack::StaleEntry;
 use crate::services::endpoints::Endpoint;
@@ -37,11 +38,12 @@ fn state(protocol: Protocol, endpoints: &[u8]) -> ProxyState {
             terminating: false,
         })
         .collect();
-    ProxyState { services: [(name.clone(), port)].into(), endpoints: [(name, endpoints)].into() }
+    ProxyState { services: [(name.clone(), port)].into(), endpoints: [(name, endpoints)].into(), ..Default::default() }
 }
 
 struct Harness {
     kernel: Arc<FakeKernel>,
+    progress: Arc<Progress>,
     state: Arc<Mutex<ProxyState>>,
     changes: mpsc::UnboundedSender<()>,
     shutdown: CancellationToken,
@@ -54,9 +56,11 @@ fn start_with(kernel: FakeKernel, config: Config) -> Harness {
     let (changes, receiver) = mpsc::unbounded();
     let shutdown = CancellationToken::new();
     let reading = state.clone();
-    let task =
-        tokio::spawn(sync_loop(config, kernel.clone(), move || reading.lock().clone(), receiver, shutdown.clone()));
-    Harness { kernel, state, changes, shutdown, task }
+    let progress = Progress::new();
+    let reporter = progress.reporter("services");
+    let read = move || reading.lock().clone();
+    let task = tokio::spawn(sync_loop(config, kernel.clone(), read, receiver, reporter, shutdown.clone()));
+    Harness { kernel, progress, state, changes, shutdown, task }
 }
 
 fn start(kernel: FakeKernel) -> Harness {
@@ -288,4 +292,23 @@ async fn a_first_sync_that_fails_stops_the_proxy_and_takes_its_route_back() {
     assert!(matches!(harness.task.await.unwrap(), Err(Error::FirstSync(_))));
     assert!(matches!(harness.kernel.calls().last(), Some(Call::RemoveRoute(..))));
     assert!(harness.kernel.route.lock().is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_applied_revision_is_reported_only_once_the_kernel_has_the_rules() {
+    let harness = start(FakeKernel::default());
+    harness.run_for(1).await;
+    assert_eq!(harness.progress.applied(), Some(0));
+    *harness.kernel.fail_restores.lock() = true;
+    harness.change(ProxyState { slice_revision: 9, ..state(Protocol::Tcp, &[6]) });
+    harness.run_for(500).await;
+    assert_eq!(harness.progress.applied(), Some(0), "the restore failed: revision 9 is not applied");
+    *harness.kernel.fail_restores.lock() = false;
+    harness.run_for(600).await;
+    assert_eq!(harness.progress.applied(), Some(9));
+    // A change that needs no new rules is applied too.
+    harness.change(ProxyState { slice_revision: 10, ..state(Protocol::Tcp, &[6]) });
+    harness.run_for(50).await;
+    assert_eq!(harness.progress.applied(), Some(10));
+    harness.stop().await;
 }
