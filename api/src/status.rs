@@ -188,6 +188,16 @@ impl Status {
         }
     }
 
+    /// 413: a request body over the server's limit (Kubernetes' 3 MiB).
+    pub fn too_large(limit: usize) -> Status {
+        Status {
+            code: 413,
+            reason: "RequestEntityTooLarge",
+            message: format!("Request entity too large: limit is {limit}"),
+            details: None,
+        }
+    }
+
     /// The JSON body.
     pub fn to_json(&self) -> Value {
         let mut body = json!({

@@ -37,8 +37,12 @@ pub async fn resource_request(
     uri: Uri,
     headers: HeaderMap,
     Query(params): Query<Params>,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Response {
+    let body = match axum::body::to_bytes(body, crate::MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(_) => return respond::status(&Status::too_large(crate::MAX_BODY_BYTES)),
+    };
     let target = match path::parse(uri.path()) {
         Ok(target) => target,
         Err(PathError::NotFound) | Err(PathError::UnknownResource { .. }) => return respond::not_found_path(),

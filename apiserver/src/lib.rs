@@ -112,7 +112,8 @@ pub fn app(state: AppState) -> Router {
         .route("/openapi/v3/api/{version}", get(openapi::core))
         .route("/openapi/v3/apis/{group}/{version}", get(openapi::group))
         .fallback(handlers::resource_request)
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Authentication and authorization will be one more layer here, around every route
+        // (kube-apiserver's filter chain: `WithAuthentication`, `WithAuthorization`).
         .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)
 }
