@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Starts a Skiff cluster on this machine as separate processes, with their state and logs under
 # $SKIFF_DIR (default .skiff/), writes $SKIFF_DIR/kubeconfig, and returns once every node is
-# Ready: skiff-store, skiff-apiserver, skiff-scheduler, skiff-controller-manager, and one
+# Ready: skiff-store, skiff-apiserver, skiff-scheduler, skiff-controller-manager, one
 # skiff-kubelet per node (NODES=3 starts node-1 … node-3, each with its own pod addresses
-# 10.244.N.0/24). Running it again starts only what is not running.
+# 10.244.N.0/24) and one skiff-proxy for the host (Services, cluster DNS at 10.96.0.10, the
+# Ingress router on port 80). Running it again starts only what is not running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SKIFF_DIR=${SKIFF_DIR:-$PWD/.skiff}
@@ -16,6 +17,8 @@ SCHEDULER_PORT=${SKIFF_SCHEDULER_PORT:-10259}
 NODES=${NODES:-1}
 # Node N's kubelet serves streams on KUBELET_PORT + 10 (N - 1), metrics one below.
 KUBELET_PORT=${SKIFF_KUBELET_PORT:-10250}
+PROXY_PORT=${SKIFF_PROXY_PORT:-10256}
+INGRESS_PORT=${SKIFF_INGRESS_PORT:-80}
 mkdir -p "$SKIFF_DIR/logs" "$SKIFF_DIR/pids"
 
 # Alive and not a zombie (a killed daemon whose parent is gone may linger as one, and `kill -0`
@@ -71,8 +74,18 @@ for n in $(seq 1 "$NODES"); do
   port=$((KUBELET_PORT + 10 * (n - 1)))
   start "skiff-kubelet-node-$n" "$port" target/release/skiff-kubelet \
     --api "127.0.0.1:$GRPC_PORT" --node-name "node-$n" --pod-cidr "10.244.$n.0/24" \
-    --root-dir "$SKIFF_DIR/kubelet/node-$n" --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$((port - 1))"
+    --root-dir "$SKIFF_DIR/kubelet/node-$n" --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$((port - 1))" \
+    --cluster-dns 10.96.0.10
 done
+# One proxy per host (its DNS server listens on the pod bridge the kubelets made).
+start skiff-proxy "$PROXY_PORT" target/release/skiff-proxy \
+  --api "127.0.0.1:$GRPC_PORT" --node-name node-1 --ingress-listen "0.0.0.0:$INGRESS_PORT" \
+  --metrics-listen "127.0.0.1:$PROXY_PORT"
+# Tutorials' Ingresses without a class are served too: `skiff` is the default IngressClass.
+curl -s -o /dev/null -X POST -H 'Content-Type: application/json' \
+  "http://127.0.0.1:$API_PORT/apis/networking.k8s.io/v1/ingressclasses" \
+  -d '{"apiVersion":"networking.k8s.io/v1","kind":"IngressClass","metadata":{"name":"skiff","annotations":{"ingressclass.kubernetes.io/is-default-class":"true"}},"spec":{"controller":"skiff.dev/ingress"}}'
+
 
 cat >"$SKIFF_DIR/kubeconfig" <<KUBECONFIG
 apiVersion: v1
@@ -106,5 +119,6 @@ echo "$NODES node(s) Ready"
 echo
 echo "Try: export KUBECONFIG=$SKIFF_DIR/kubeconfig"
 echo "     kubectl get nodes; kubectl create deployment web --image=skiff/demo-web:v1 --replicas=3"
+echo "     kubectl expose deploy web --port=80 --target-port=8080; kubectl get svc,ep web"
 echo "     kubectl get pods -o wide; kubectl logs deploy/web"
 echo "     kubectl run -it --rm debug --image=skiff/toolbox:1 --restart=Never -- sh"

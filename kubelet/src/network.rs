@@ -154,3 +154,28 @@ mod tests {
         assert_eq!(tiny.allocate(&none), Err(NetworkError::Exhausted("10.0.0.0/30".into())));
     }
 }
+
+/// The Linux bridge Docker made for the pod network: `br-` and the network id's first 12
+/// characters (Docker's name for a user-defined bridge network).
+pub fn bridge_name(network_id: &str) -> String {
+    format!("br-{}", &network_id[..network_id.len().min(12)])
+}
+
+/// Turns on hairpin mode on every port of the pod bridge, so that a pod reaching itself
+/// through its Service's ClusterIP (DNAT back to its own address) gets its packets back:
+/// without it the bridge never sends a frame out of the port it came in, and the connection
+/// times out. Kubernetes' kubelet does the same (`hairpin-veth` mode). Best effort: on a host
+/// without the bridge (a fake runtime, another engine) there is nothing to do.
+pub fn enable_hairpin(network_id: &str) {
+    let ports = std::path::Path::new("/sys/class/net").join(bridge_name(network_id)).join("brif");
+    let Ok(entries) = std::fs::read_dir(&ports) else { return };
+    for port in entries.flatten() {
+        let setting = port.path().join("hairpin_mode");
+        if std::fs::read_to_string(&setting).is_ok_and(|v| v.trim() == "1") {
+            continue;
+        }
+        if let Err(err) = std::fs::write(&setting, "1") {
+            tracing::debug!(port = ?port.file_name(), cause = %err, "cannot turn on hairpin mode");
+        }
+    }
+}

@@ -110,6 +110,7 @@ pub async fn create_sandbox(kubelet: &Kubelet, pod: &Pod, attempt: u32) -> Resul
                     Some(address) => Some(address),
                     None => runtime.inspect_container(&id).await?.ip,
                 };
+                crate::network::enable_hairpin(&kubelet.network.id);
                 tracing::info!(pod = %crate::events::pod_name(pod), sandbox = %&id[..12.min(id.len())], ip = ?ip, "pod sandbox started");
                 return Ok(Sandbox { id, ip });
             }

@@ -78,6 +78,8 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     pub services: services::Config,
     pub dns: dns::Config,
+    /// The Ingress router; none to run without one.
+    pub ingress: Option<ingress::Config>,
 }
 
 impl Config {
@@ -90,6 +92,7 @@ impl Config {
             metrics_listen: None,
             services: services::Config::default(),
             dns: dns::Config::default(),
+            ingress: None,
         }
     }
 }
@@ -102,6 +105,8 @@ pub enum Error {
     Services(#[from] services::Error),
     #[error("the cluster DNS failed")]
     Dns(#[from] dns::Error),
+    #[error("the Ingress router failed")]
+    Ingress(#[from] ingress::Error),
 }
 
 /// Runs the proxy until `shutdown`, then removes what it installed.
@@ -118,15 +123,26 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     let services_progress = progress.reporter("services");
     let publishing = tokio::spawn(progress.clone().run(cluster.client.clone(), config.node_name.clone(), stop.clone()));
     let kernel = Arc::new(services::SystemKernel);
-    let (services, dns) = tokio::join!(
+    let router = async {
+        let Some(ingress) = config.ingress else { return Ok(()) };
+        let caches = ingress::Caches {
+            services: cluster.services.clone(),
+            slices: cluster.slices.clone(),
+            progress: Some(progress.reporter("ingress")),
+        };
+        ingress::run(ingress, cluster.client.clone(), caches, stop.clone()).await
+    };
+    let (services, dns, ingress) = tokio::join!(
         part(&stop, services::run(config.services, cluster.clone(), kernel, services_progress, stop.clone())),
         part(&stop, dns::run(config.dns, &config.node_name, cluster.clone(), stop.clone())),
+        part(&stop, router),
     );
     stop.cancel();
     // The Lease goes before run() returns: a proxy that stopped is not waited for.
     let _ = publishing.await;
     services?;
     dns?;
+    ingress?;
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use clap::Parser;
 use skiff_proxy::net::Cidr;
 use tokio_util::sync::CancellationToken;
 
-/// Each host's Service data path (iptables) and cluster DNS.
+/// Each host's Service data path (iptables), cluster DNS and Ingress router.
 #[derive(Parser)]
 #[command(version)]
 struct Args {
@@ -25,6 +25,12 @@ struct Args {
     /// The kube-dns Service's ClusterIP (the kubelet's --cluster-dns).
     #[arg(long, default_value = "10.96.0.10")]
     cluster_dns: Ipv4Addr,
+    /// Where the Ingress router listens ("off": no router).
+    #[arg(long, default_value = "0.0.0.0:80")]
+    ingress_listen: String,
+    /// This node's address, written into the status of the Ingresses it serves.
+    #[arg(long, default_value = "10.244.0.1")]
+    node_ip: std::net::IpAddr,
     /// Where to serve Prometheus metrics.
     #[arg(long)]
     metrics_listen: Option<SocketAddr>,
@@ -51,6 +57,10 @@ async fn main() -> anyhow::Result<()> {
     config.metrics_listen = args.metrics_listen;
     config.services.cluster_cidr = Some(args.cluster_cidr);
     (config.dns.listen, config.dns.service_ip) = (args.dns_listen, args.cluster_dns);
+    if args.ingress_listen != "off" {
+        let listen: SocketAddr = args.ingress_listen.parse()?;
+        config.ingress = Some(skiff_proxy::ingress::Config::new(listen, args.node_ip));
+    }
     skiff_proxy::run(config, shutdown).await?;
     Ok(())
 }

@@ -128,6 +128,7 @@ impl Cluster {
         let caches = Caches {
             services: ingress::sync::informer(&client, &stop),
             slices: ingress::sync::informer(&client, &stop),
+            progress: None,
         };
         let mut config = Config::new(router, "127.0.0.1".parse().unwrap());
         config.settings = settings;

@@ -100,6 +100,9 @@ pub enum Error {
 pub struct Caches {
     pub services: Arc<Informer<Service>>,
     pub slices: Arc<Informer<EndpointSlice>>,
+    /// Where the router reports the EndpointSlice revision its routes include (the proxy's
+    /// `crate::progress`); none in tests of the router alone.
+    pub progress: Option<crate::progress::Reporter>,
 }
 
 /// Binds `config.listen` and serves until `shutdown`.
@@ -125,6 +128,7 @@ pub async fn serve(config: Config, listener: TcpListener, client: Client, caches
         config.classes,
         config.settings,
         served,
+        caches.progress,
         shutdown.clone(),
     ));
     tasks.spawn(status::keep_status(client, store, served_keys, config.node_address, shutdown.clone()));

@@ -108,6 +108,13 @@ impl Informers {
         self.slices.synced().await;
     }
 
+    /// The highest EndpointSlice resourceVersion in the cache: a table built now includes
+    /// every slice change up to it (what the router reports to `crate::progress`).
+    fn slice_revision(&self) -> i64 {
+        let revision = |s: &EndpointSlice| s.metadata.resource_version.as_deref().and_then(|r| r.parse::<i64>().ok());
+        self.slices.store().list().iter().filter_map(|s| revision(s)).max().unwrap_or(0)
+    }
+
     fn build(&self, filter: &ClassFilter) -> Table {
         let (ingresses, classes) = (self.ingresses.store().list(), self.classes.store().list());
         let (services, slices) = (self.services.store().list(), self.slices.store().list());
@@ -124,6 +131,7 @@ pub async fn keep_routes(
     filter: ClassFilter,
     settings: Settings,
     served: watch::Sender<Arc<Vec<ObjectKey>>>,
+    progress: Option<crate::progress::Reporter>,
     shutdown: CancellationToken,
 ) {
     // Subscribe before waiting for the caches, so that no change after the first build is lost.
@@ -139,6 +147,7 @@ pub async fn keep_routes(
         _ = informers.synced() => {}
     }
     loop {
+        let revision = informers.slice_revision();
         let table = informers.build(&filter);
         let endpoints = table.endpoints();
         metrics::table_built(endpoints.len());
@@ -146,6 +155,10 @@ pub async fn keep_routes(
         let keys = Arc::new(table.served.clone());
         tracing::debug!(ingresses = keys.len(), endpoints = endpoints.len(), "routing table built");
         routes.replace(Routing { table, pools });
+        // From here on no new request goes to an endpoint this table dropped.
+        if let Some(progress) = &progress {
+            progress.applied(revision);
+        }
         served.send_replace(keys);
         if changes.next().await.is_none() {
             return;
