@@ -4,7 +4,10 @@
 set -uo pipefail
 SKIFF_DIR=${SKIFF_DIR:-$PWD/.skiff}
 alive() { local state; state=$(sed -E 's/.*\) (.).*/\1/' "/proc/$1/stat" 2>/dev/null) && [[ $state != Z ]]; }
-for pidfile in "$SKIFF_DIR"/pids/*; do
+# In the reverse order of up.sh: the proxy and kubelets still reach the API server as they stop.
+ordered=("$SKIFF_DIR"/pids/skiff-proxy "$SKIFF_DIR"/pids/skiff-kubelet-* "$SKIFF_DIR"/pids/skiff-controller-manager \
+  "$SKIFF_DIR"/pids/skiff-scheduler "$SKIFF_DIR"/pids/skiff-apiserver "$SKIFF_DIR"/pids/skiff-store "$SKIFF_DIR"/pids/*)
+for pidfile in "${ordered[@]}"; do
   [[ -f "$pidfile" ]] || continue
   name=$(basename "$pidfile")
   pid=$(cat "$pidfile")
