@@ -3,6 +3,8 @@
 set -u
 missing=()
 command -v cargo >/dev/null || missing+=("cargo (Rust, https://rustup.rs)")
+command -v docker >/dev/null && docker info >/dev/null 2>&1 || missing+=("a running Docker Engine this user may use, for the images, the kubelet and the whole-cluster tests")
+command -v kubectl >/dev/null || missing+=("kubectl (the real one), which the end-to-end tests drive")
 command -v etcdctl >/dev/null || missing+=("etcdctl (Debian: apt-get install etcd-client)")
 command -v etcd >/dev/null || missing+=("etcd (Debian: apt-get install etcd-server), for the store benchmark and the etcd comparison tests")
 command -v iptables-restore >/dev/null || missing+=("iptables (Debian: apt-get install iptables), for skiff-proxy's Service rules")
