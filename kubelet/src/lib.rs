@@ -21,7 +21,8 @@
 //! - [`env`](mod@env): environment and `$(VAR)`; [`dns`]: hostname and resolv.conf; [`volumes`]: volumes
 //!   and mounts; [`images`]: pull policy; [`backoff`]: restart and pull back-off.
 //! - [`probes`]: liveness, readiness, startup; [`status`]: the pod status and its manager;
-//!   [`qos`]: the QoS class; [`events`]: reasons and messages; [`metrics`]: Prometheus.
+//!   (the QoS class is `skiff_api::qos`'s, shared with the API server); [`events`]: reasons and
+//!   messages; [`metrics`]: Prometheus.
 //! - [`server`]: the streaming API (logs, exec, attach) the API server calls
 //!   (`proto/skiff/kubelet.proto`).
 //!
@@ -51,7 +52,6 @@ pub mod pod_runtime;
 pub mod pod_sync;
 pub mod pod_workers;
 pub mod probes;
-pub mod qos;
 pub mod runtime;
 pub mod sandbox;
 pub mod server;

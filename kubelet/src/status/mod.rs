@@ -196,7 +196,7 @@ pub fn generate(inputs: &Inputs) -> PodStatus {
         pod_ips: pod_ip.clone().map(|ip| vec![PodIP { ip }]),
         pod_ip,
         start_time: old.start_time.clone().or(Some(now)),
-        qos_class: Some(crate::qos::qos_class(&spec).to_string()),
+        qos_class: Some(skiff_api::qos::qos_class(&spec).to_string()),
         init_container_statuses: (!init_statuses.is_empty()).then_some(init_statuses),
         container_statuses: Some(statuses),
         ..Default::default()
