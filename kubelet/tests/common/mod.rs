@@ -5,67 +5,35 @@
 
 pub mod docker;
 
-use std::process::Output;
 use std::sync::Arc;
 use std::time::Duration;
 
 use skiff_client::Client;
 use skiff_kubelet::config::Intervals;
 use skiff_kubelet::Config;
-use tokio::net::TcpListener;
+use skiff_tests::control_plane::ControlPlane;
 use tokio_util::sync::CancellationToken;
 
+/// The shared in-process control plane (`skiff_tests::control_plane`), with what kubelet tests
+/// add: a client, kubelet configurations with short intervals, `apply`.
 pub struct Cluster {
-    pub dir: tempfile::TempDir,
-    stop: CancellationToken,
-    pub api_address: std::net::SocketAddr,
-    pub grpc_address: std::net::SocketAddr,
+    plane: ControlPlane,
+}
+
+impl std::ops::Deref for Cluster {
+    type Target = ControlPlane;
+    fn deref(&self) -> &ControlPlane {
+        &self.plane
+    }
 }
 
 impl Cluster {
     pub async fn start() -> Cluster {
-        let dir = tempfile::tempdir().unwrap();
-        let stop = CancellationToken::new();
-        let store_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let store_address = store_listener.local_addr().unwrap();
-        let store_config = skiff_store::Config {
-            listen: store_address,
-            data_dir: dir.path().join("store"),
-            metrics_listen: None,
-            name: "test".into(),
-            retention: skiff_store::Retention::Off,
-            progress_interval: Duration::from_secs(600),
-            cache_bytes: 8 << 20,
-        };
-        tokio::spawn(skiff_store::serve(store_config, store_listener, None, stop.clone()));
-        let api_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let api_address = api_listener.local_addr().unwrap();
-        let grpc_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let grpc_address = grpc_listener.local_addr().unwrap();
-        let api_config = skiff_apiserver::Config {
-            listen: api_address,
-            grpc_listen: Some(grpc_address),
-            store_endpoints: vec![store_address.to_string()],
-        };
-        tokio::spawn(skiff_apiserver::serve(api_config, api_listener, Some(grpc_listener), stop.clone()));
-        let kubeconfig = format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- cluster: {{server: \"http://{api_address}\"}}\n  name: skiff\n\
-             contexts:\n- context: {{cluster: skiff, user: skiff, namespace: default}}\n  name: skiff\n\
-             current-context: skiff\nusers:\n- name: skiff\n  user: {{}}\n"
-        );
-        std::fs::write(dir.path().join("kubeconfig"), kubeconfig).unwrap();
-        let cluster = Cluster { dir, stop, api_address, grpc_address };
-        for _ in 0..100 {
-            if cluster.kubectl(&["get", "ns", "default"]).await.status.success() {
-                return cluster;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the API server did not come up");
+        Cluster { plane: ControlPlane::start().await }
     }
 
     pub async fn client(&self) -> Client {
-        Client::connect(&self.grpc_address.to_string(), "kubelet-test").await.unwrap()
+        self.plane.client("kubelet-test").await
     }
 
     /// A kubelet configuration for `node` with short intervals, its root under the test's dir.
@@ -82,54 +50,10 @@ impl Cluster {
         config
     }
 
-    pub async fn kubectl_with_input(&self, args: &[&str], input: Option<&str>) -> Output {
-        use tokio::io::AsyncWriteExt;
-        let mut child = tokio::process::Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(self.dir.path().join("kubeconfig"))
-            .arg("--cache-dir")
-            .arg(self.dir.path().join("cache"))
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("kubectl is installed");
-        let mut stdin = child.stdin.take().unwrap();
-        if let Some(input) = input {
-            stdin.write_all(input.as_bytes()).await.unwrap();
-        }
-        drop(stdin);
-        child.wait_with_output().await.unwrap()
-    }
-
-    pub async fn kubectl(&self, args: &[&str]) -> Output {
-        self.kubectl_with_input(args, None).await
-    }
-
-    /// kubectl that must succeed; its standard output.
-    pub async fn ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args).await;
-        assert!(
-            out.status.success(),
-            "kubectl {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
     /// `kubectl apply -f -` with this YAML.
     pub async fn apply(&self, yaml: &str) {
         let out = self.kubectl_with_input(&["apply", "-f", "-"], Some(yaml)).await;
         assert!(out.status.success(), "apply: {}", String::from_utf8_lossy(&out.stderr));
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        self.stop.cancel();
     }
 }
 
