@@ -298,10 +298,11 @@ async fn http_get(address: std::net::SocketAddr, path: &str) -> String {
     for _ in 0..50 {
         if let Ok(mut stream) = tokio::net::TcpStream::connect(address).await {
             let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
-            stream.write_all(request.as_bytes()).await.unwrap();
+            // A server still starting may reset the connection: that is a retry, not a failure.
             let mut body = String::new();
-            stream.read_to_string(&mut body).await.unwrap();
-            if body.starts_with("HTTP/1.1 200") {
+            let answered = stream.write_all(request.as_bytes()).await.is_ok()
+                && stream.read_to_string(&mut body).await.is_ok();
+            if answered && body.starts_with("HTTP/1.1 200") {
                 return body;
             }
         }

@@ -13,6 +13,8 @@ pub struct ControlPlane {
     pub dir: tempfile::TempDir,
     /// Cancel it to stop the store and the API server (dropping does it too).
     pub stop: CancellationToken,
+    /// The store the API server uses (skiff-store, or a real etcd).
+    pub store_endpoint: String,
     /// The REST API (kubectl, curl).
     pub api_address: SocketAddr,
     /// The internal gRPC API (the daemons).
@@ -20,38 +22,37 @@ pub struct ControlPlane {
 }
 
 impl ControlPlane {
+    /// The API server on a fresh skiff-store; `kubectl logs|exec` go to the nodes' kubelets.
     pub async fn start() -> ControlPlane {
+        let streams = std::sync::Arc::new(skiff_apiserver::streaming::kubelet::KubeletStreams);
+        ControlPlane::start_with(None, streams).await
+    }
+
+    /// The API server on `store` (a real etcd's endpoint; `None`: a fresh skiff-store in this
+    /// process), reaching the kubelets' streams through `streams` (tests give a fake node).
+    pub async fn start_with(store: Option<String>, streams: skiff_apiserver::streaming::Streams) -> ControlPlane {
         let dir = tempfile::tempdir().unwrap();
         let stop = CancellationToken::new();
-        let store_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let store_address = store_listener.local_addr().unwrap();
-        let store_config = skiff_store::Config {
-            listen: store_address,
-            data_dir: dir.path().join("store"),
-            metrics_listen: None,
-            name: "test".into(),
-            retention: skiff_store::Retention::Off,
-            progress_interval: Duration::from_secs(600),
-            cache_bytes: 8 << 20,
+        let store_endpoint = match store {
+            Some(endpoint) => endpoint,
+            None => start_store(&dir, &stop).await,
         };
-        tokio::spawn(skiff_store::serve(store_config, store_listener, None, stop.clone()));
-
         let rest = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (api_address, grpc_address) = (rest.local_addr().unwrap(), grpc.local_addr().unwrap());
         let config = skiff_apiserver::Config {
             listen: api_address,
             grpc_listen: Some(grpc_address),
-            store_endpoints: vec![store_address.to_string()],
+            store_endpoints: vec![store_endpoint.clone()],
         };
-        tokio::spawn(skiff_apiserver::serve(config, rest, Some(grpc), stop.clone()));
+        tokio::spawn(skiff_apiserver::serve_with_streams(config, rest, Some(grpc), streams, stop.clone()));
         let kubeconfig = format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- cluster: {{server: \"http://{api_address}\"}}\n  name: skiff\n\
              contexts:\n- context: {{cluster: skiff, user: skiff, namespace: default}}\n  name: skiff\n\
              current-context: skiff\nusers:\n- name: skiff\n  user: {{}}\n"
         );
         std::fs::write(dir.path().join("kubeconfig"), kubeconfig).unwrap();
-        let plane = ControlPlane { dir, stop, api_address, grpc_address };
+        let plane = ControlPlane { dir, stop, store_endpoint, api_address, grpc_address };
         for _ in 0..100 {
             if plane.kubectl(&["get", "ns", "default"]).await.status.success() {
                 return plane;
@@ -60,7 +61,26 @@ impl ControlPlane {
         }
         panic!("the API server did not come up");
     }
+}
 
+/// skiff-store in this process on a free port, its data in `dir`; its address.
+async fn start_store(dir: &tempfile::TempDir, stop: &CancellationToken) -> String {
+    let store_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let store_address = store_listener.local_addr().unwrap();
+    let store_config = skiff_store::Config {
+        listen: store_address,
+        data_dir: dir.path().join("store"),
+        metrics_listen: None,
+        name: "test".into(),
+        retention: skiff_store::Retention::Off,
+        progress_interval: Duration::from_secs(600),
+        cache_bytes: 8 << 20,
+    };
+    tokio::spawn(skiff_store::serve(store_config, store_listener, None, stop.clone()));
+    store_address.to_string()
+}
+
+impl ControlPlane {
     /// A client of the gRPC API, writing as `manager`.
     pub async fn client(&self, manager: &str) -> skiff_client::Client {
         skiff_client::Client::connect(&self.grpc_address.to_string(), manager).await.unwrap()
@@ -91,6 +111,29 @@ impl ControlPlane {
 
     pub async fn kubectl(&self, args: &[&str]) -> Output {
         self.kubectl_with_input(args, None).await
+    }
+
+    /// A given kubectl binary (`kubectl.1.29`, …) with this control plane's kubeconfig and cache,
+    /// and extra environment variables (`EDITOR` for `kubectl edit`).
+    pub async fn kubectl_at(&self, binary: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+        tokio::process::Command::new(binary)
+            .arg("--kubeconfig")
+            .arg(self.dir.path().join("kubeconfig"))
+            .arg("--cache-dir")
+            .arg(self.dir.path().join("cache"))
+            .args(args)
+            .envs(env.iter().copied())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("the kubectl binary runs")
+    }
+
+    /// kubectl that must fail, given `input`; its standard error.
+    pub async fn fails_with_input(&self, args: &[&str], input: &str) -> String {
+        let out = self.kubectl_with_input(args, Some(input)).await;
+        assert!(!out.status.success(), "kubectl {args:?} should fail: {}", text(&out.stdout));
+        text(&out.stderr)
     }
 
     /// kubectl that must succeed; its standard output.
