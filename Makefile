@@ -4,7 +4,7 @@
 CARGO ?= cargo
 SKIFF_DIR ?= $(CURDIR)/.skiff
 
-.PHONY: build test images up down bench bench-store bench-api check-tools
+.PHONY: build test images up down bench bench-store bench-api bench-pods bench-rollout check-tools
 
 build:
 	$(CARGO) build --release --workspace
@@ -37,7 +37,7 @@ up: build images
 down:
 	@SKIFF_DIR=$(SKIFF_DIR) scripts/down.sh
 
-bench: bench-store bench-api
+bench: bench-store bench-api bench-pods bench-rollout
 
 bench-store: check-tools
 	$(CARGO) build --release -p skiff-store -p skiff-bench
@@ -48,3 +48,17 @@ bench-store: check-tools
 bench-api:
 	$(CARGO) build --release -p skiff-store -p skiff-apiserver -p skiff-bench
 	"$${CARGO_TARGET_DIR:-target}/release/bench-api" $(BENCH_FLAGS)
+
+# A whole cluster as processes, on Docker: pod start against the Docker floor and the cluster's
+# memory (bench-pods), a rolling update against its minimum and a scale-up (bench-rollout); see
+# bench/README.md. They run the images, so those are built first. Pass flags with BENCH_FLAGS,
+# e.g. `make bench-pods BENCH_FLAGS=--quick`.
+bench-pods: images
+	$(CARGO) build --release -p skiff-store -p skiff-apiserver -p skiff-scheduler \
+		-p skiff-controller-manager -p skiff-kubelet -p skiff-bench
+	"$${CARGO_TARGET_DIR:-target}/release/bench-pods" $(BENCH_FLAGS)
+
+bench-rollout: images
+	$(CARGO) build --release -p skiff-store -p skiff-apiserver -p skiff-scheduler \
+		-p skiff-controller-manager -p skiff-kubelet -p skiff-bench
+	"$${CARGO_TARGET_DIR:-target}/release/bench-rollout" $(BENCH_FLAGS)

@@ -53,12 +53,22 @@ fn parse_machine_ticks(line: &str) -> Option<(u64, u64)> {
 pub struct OthersMeter {
     machine: (u64, u64),
     own: Duration,
+    /// Processes that ran before the benchmark but work for it (Docker's daemons, for the
+    /// cluster benchmarks), with their CPU time at the start: what they spend from then on is
+    /// counted as the benchmark's.
+    helpers: Vec<(u32, Duration)>,
 }
 
 impl OthersMeter {
     /// Starts before the servers do, so that their whole CPU time falls inside the span.
     pub fn start() -> Option<OthersMeter> {
-        Some(OthersMeter { machine: machine_ticks()?, own: process_time(std::process::id())? })
+        OthersMeter::start_with_helpers(&[])
+    }
+
+    /// Like [`OthersMeter::start`], counting what `helpers` spend from now on as ours.
+    pub fn start_with_helpers(helpers: &[u32]) -> Option<OthersMeter> {
+        let helpers = helpers.iter().filter_map(|pid| Some((*pid, process_time(*pid)?))).collect();
+        Some(OthersMeter { machine: machine_ticks()?, own: process_time(std::process::id())?, helpers })
     }
 
     /// Others' share of all cores since `start`, 0.0 to 1.0; call it while `servers` still run.
@@ -68,10 +78,27 @@ impl OthersMeter {
         for pid in servers {
             ours += process_time(*pid)?;
         }
+        for (pid, at_start) in &self.helpers {
+            if let Some(now) = process_time(*pid) {
+                ours += now.saturating_sub(*at_start);
+            }
+        }
         let busy = ticks(busy.checked_sub(self.machine.0)?);
         let total = ticks(total.checked_sub(self.machine.1)?);
         (!total.is_zero()).then(|| busy.saturating_sub(ours).as_secs_f64() / total.as_secs_f64())
     }
+}
+
+/// The processes whose command name (`/proc/PID/comm`) is one of `names`: `dockerd`,
+/// `containerd`.
+pub fn pids_named(names: &[&str]) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| names.contains(&comm.trim()))
+        })
+        .collect()
 }
 
 fn ticks(count: u64) -> Duration {

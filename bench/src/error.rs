@@ -60,4 +60,16 @@ pub enum BenchError {
     TooFewFiles { limit: u64, wanted: u64 },
     #[error("a benchmark task failed")]
     Task(#[from] tokio::task::JoinError),
+    #[error("an API request failed")]
+    Api(#[from] skiff_client::ApiError),
+    #[error("Docker refused to {step}")]
+    Docker {
+        step: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+    #[error("the image {0} is not on this machine; build the images first (`make images`)")]
+    NoImage(String),
+    #[error("{what} did not happen within {seconds} s{details}")]
+    Timeout { what: String, seconds: u64, details: String },
 }

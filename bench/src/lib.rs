@@ -34,6 +34,7 @@
 //! `src/bin/bench-store.rs` and `src/bin/bench-api.rs`, are flags plus the order of the steps.
 
 pub mod api;
+pub mod cluster;
 pub mod cpu;
 pub mod error;
 pub mod locate;
@@ -41,8 +42,10 @@ pub mod machine;
 pub mod measure;
 pub mod memory;
 pub mod plan;
+pub mod pods;
 pub mod put_latency;
 pub mod report;
+pub mod rollout;
 pub mod server;
 pub mod stats;
 pub mod throughput;

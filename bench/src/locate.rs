@@ -1,8 +1,8 @@
 //! Finding the servers to run, and asking them their versions.
 //!
-//! The benchmarks build nothing themselves: `make bench-store` and `make bench-api` build the
-//! Skiff servers and the benchmark into the same `target/release/`, so the servers are looked
-//! for next to the running executable.
+//! The benchmarks build nothing themselves: `make bench-store`, `make bench-api`, `make
+//! bench-pods` and `make bench-rollout` build the Skiff servers and the benchmark into the same
+//! `target/release/`, so the servers are looked for next to the running executable.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,8 +22,9 @@ pub fn skiff_apiserver(flag: Option<PathBuf>) -> Result<PathBuf, BenchError> {
     beside_me("skiff-apiserver", flag)
 }
 
-/// `flag` if given, else `binary` in this executable's directory; it must exist.
-fn beside_me(binary: &'static str, flag: Option<PathBuf>) -> Result<PathBuf, BenchError> {
+/// `flag` if given, else `binary` in this executable's directory; it must exist. The cluster
+/// benchmarks find every daemon this way.
+pub fn beside_me(binary: &'static str, flag: Option<PathBuf>) -> Result<PathBuf, BenchError> {
     let path = match flag {
         Some(path) => path,
         None => {

@@ -6,6 +6,11 @@
 //! acknowledged before the server's disk sync (etcd: `fdatasync` of its WAL; skiff-store: sled's
 //! flush, once per commit group). The API server keeps nothing on disk; its directory holds only
 //! its log.
+//!
+//! The cluster benchmarks (`bench-pods`, `bench-rollout`) start every daemon of a cluster this
+//! way, with the flags `scripts/up.sh` gives them: the store, the API server, the scheduler, the
+//! controller-manager and a kubelet. A killed kubelet leaves its pods' containers running; the
+//! cluster's own guard removes them (`cluster/processes.rs`).
 
 use std::fs::File;
 use std::net::TcpListener;
@@ -35,6 +40,11 @@ enum Ready {
     /// The API server: `GET /readyz` is 200, which it serves only once it has reached the
     /// store and created the initial namespaces.
     Readyz,
+    /// The scheduler, the controller-manager and the kubelet: `GET /metrics` on their
+    /// `--metrics-listen` address is 200. They open it early, so this says the process runs and
+    /// parsed its flags; whether it has done its first work (caches synced, node registered) is
+    /// for the caller to wait for.
+    Metrics,
 }
 
 impl Ready {
@@ -42,21 +52,27 @@ impl Ready {
         match self {
             Ready::Range => "answer a Range",
             Ready::Readyz => "answer GET /readyz",
+            Ready::Metrics => "answer GET /metrics",
         }
     }
 
     async fn answered(self, endpoint: &str) -> bool {
         match self {
             Ready::Range => answers_range(endpoint).await,
-            Ready::Readyz => answers_readyz(endpoint).await,
+            Ready::Readyz => answers_get(endpoint, "/readyz").await,
+            Ready::Metrics => answers_get(endpoint, "/metrics").await,
         }
     }
 }
 
 pub struct Server {
     pub name: &'static str,
-    /// `127.0.0.1:PORT`: what `StoreClient::connect` takes, or the API server's REST address.
+    /// `127.0.0.1:PORT`: what `StoreClient::connect` takes, the API server's REST address, or
+    /// a daemon's metrics address.
     pub endpoint: String,
+    /// The API server's gRPC address (`127.0.0.1:PORT`), which the daemons and `skiff_client`
+    /// use; none for the other servers.
+    pub grpc_endpoint: Option<String>,
     ready: Ready,
     child: Child,
     /// Holds the data directory and the log; removed on drop, after the process is killed.
@@ -94,7 +110,75 @@ impl Server {
             .arg(format!("127.0.0.1:{rest}"))
             .arg("--grpc-listen")
             .arg(format!("127.0.0.1:{grpc}"));
-        Server::spawn(name, command, rest, dir, Ready::Readyz).await
+        let mut server = Server::spawn(name, command, rest, dir, Ready::Readyz).await?;
+        server.grpc_endpoint = Some(format!("127.0.0.1:{grpc}"));
+        Ok(server)
+    }
+
+    /// Starts `skiff-store` for a whole cluster, as `scripts/up.sh` does: its default
+    /// compaction (unlike [`Server::start_skiff`], which is compared with an etcd that compacts
+    /// nothing) and a metrics listener.
+    pub async fn start_cluster_store(binary: &Path, parent: &Path) -> Result<Server, BenchError> {
+        let name = "skiff-store";
+        let [port, metrics] = free_ports(name)?;
+        let dir = temp_dir(name, parent)?;
+        let mut command = Command::new(binary);
+        command
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--metrics-listen")
+            .arg(format!("127.0.0.1:{metrics}"))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"));
+        Server::spawn(name, command, port, dir, Ready::Range).await
+    }
+
+    /// Starts `skiff-scheduler` or `skiff-controller-manager` (`name`) against `apiserver`'s
+    /// gRPC API, with metrics on a free port (its [`Server::endpoint`]).
+    pub async fn start_controller(
+        name: &'static str,
+        binary: &Path,
+        parent: &Path,
+        apiserver: &Server,
+    ) -> Result<Server, BenchError> {
+        let [metrics] = free_ports(name)?;
+        let dir = temp_dir(name, parent)?;
+        let mut command = Command::new(binary);
+        command.arg("--api").arg(apiserver.grpc()).arg("--metrics-listen").arg(format!("127.0.0.1:{metrics}"));
+        Server::spawn(name, command, metrics, dir, Ready::Metrics).await
+    }
+
+    /// Starts `skiff-kubelet` for `node` against `apiserver`, with this node's pod addresses
+    /// `pod_cidr`, its root directory inside the server's own directory, and its streaming
+    /// server and metrics on free ports (metrics are its [`Server::endpoint`]). Ready once it
+    /// serves metrics; that the Node is Ready is the caller's to wait for.
+    pub async fn start_kubelet(
+        binary: &Path,
+        parent: &Path,
+        apiserver: &Server,
+        node: &str,
+        pod_cidr: &str,
+    ) -> Result<Server, BenchError> {
+        let name = "skiff-kubelet";
+        let [streams, metrics] = free_ports(name)?;
+        let dir = temp_dir(name, parent)?;
+        let mut command = Command::new(binary);
+        command
+            .arg("--api")
+            .arg(apiserver.grpc())
+            .args(["--node-name", node, "--pod-cidr", pod_cidr])
+            .arg("--root-dir")
+            .arg(dir.path().join("root"))
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{streams}"))
+            .arg("--metrics-listen")
+            .arg(format!("127.0.0.1:{metrics}"));
+        Server::spawn(name, command, metrics, dir, Ready::Metrics).await
+    }
+
+    /// The API server's gRPC address; empty for another server.
+    pub fn grpc(&self) -> &str {
+        self.grpc_endpoint.as_deref().unwrap_or_default()
     }
 
     /// Starts a one-member etcd cluster with its data under a new directory in `parent`.
@@ -125,10 +209,12 @@ impl Server {
         let prepare = |source| BenchError::Prepare { server: name, source };
         let log = File::create(dir.path().join("server.log")).map_err(prepare)?;
         let log_err = log.try_clone().map_err(prepare)?;
-        command.stdin(Stdio::null()).stdout(log).stderr(log_err);
+        // Plain log lines (no colours), so that a benchmark can read the daemons' logs.
+        command.stdin(Stdio::null()).stdout(log).stderr(log_err).env("NO_COLOR", "1");
         let child = command.spawn().map_err(|source| BenchError::Spawn { server: name, source })?;
         // From here on the guard exists: an early return kills the process.
-        let mut server = Server { name, endpoint: format!("127.0.0.1:{port}"), ready, child, dir };
+        let endpoint = format!("127.0.0.1:{port}");
+        let mut server = Server { name, endpoint, grpc_endpoint: None, ready, child, dir };
         server.wait_ready().await?;
         Ok(server)
     }
@@ -159,8 +245,13 @@ impl Server {
         self.child.id()
     }
 
+    /// The server's log file (its stdout and stderr).
+    pub fn log_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("server.log")
+    }
+
     fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
+        let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n")
     }
@@ -183,11 +274,11 @@ async fn answers_range(endpoint: &str) -> bool {
     client.kv.range(request).await.is_ok()
 }
 
-async fn answers_readyz(endpoint: &str) -> bool {
+async fn answers_get(endpoint: &str, path: &str) -> bool {
     let Ok(mut connection) = Connection::open(endpoint).await else {
         return false;
     };
-    connection.send(Method::Get, "/readyz", b"").await.is_ok_and(|response| response.status == 200)
+    connection.send(Method::Get, path, b"").await.is_ok_and(|response| response.status == 200)
 }
 
 /// `N` distinct free ports. All are bound at once, so the OS cannot hand out one twice, then
