@@ -140,6 +140,24 @@ async fn tutorial(cluster: Cluster) {
     assert!(services.lines().any(|l| l.starts_with("web ") && l.contains("10.") && l.contains("80/TCP")), "{services}");
     let ingress = cluster.ok(&["get", "ingress", "shop"]).await;
     assert!(ingress.contains("nginx") && ingress.contains("shop.example.test"), "{ingress}");
+    // An Ingress without a class gets the default IngressClass (the DefaultIngressClass plugin).
+    let default_class = "apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata:
+  name: skiff
+  annotations: {ingressclass.kubernetes.io/is-default-class: \"true\"}
+spec: {controller: skiff.dev/ingress}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: classless}
+spec:
+  defaultBackend: {service: {name: web, port: {number: 80}}}
+";
+    cluster.ok_with_input(&["apply", "-f", "-"], default_class).await;
+    assert_eq!(cluster.ok(&["get", "ingress", "classless", "-o", "jsonpath={.spec.ingressClassName}"]).await, "skiff");
+    cluster.ok(&["delete", "ingress", "classless"]).await;
+    cluster.ok(&["delete", "ingressclass", "skiff"]).await;
     assert_eq!(cluster.ok(&["get", "secret", "app-secret", "-o", "jsonpath={.data.password} {.type}"]).await, "czNjcmV0 Opaque");
 
     // edit (kubectl runs $EDITOR on a temporary file), annotate, label.

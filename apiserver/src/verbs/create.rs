@@ -40,6 +40,35 @@ fn initial_status(resource: &Resource, object: &mut Value) {
 }
 
 impl Verbs {
+    /// An Ingress created without a class gets the default IngressClass's name (the one marked
+    /// `ingressclass.kubernetes.io/is-default-class: "true"`, the newest if several), as
+    /// Kubernetes' `DefaultIngressClass` admission plugin does.
+    async fn default_ingress_class(&self, ingress: &mut Value) -> Result<(), Status> {
+        let has_class = ingress["spec"]["ingressClassName"].as_str().is_some()
+            || ingress["metadata"]["annotations"]["kubernetes.io/ingress.class"].as_str().is_some();
+        if has_class {
+            return Ok(());
+        }
+        let classes = skiff_api::registry::by_plural("networking.k8s.io", "v1", "ingressclasses")
+            .expect("ingress classes are registered");
+        let all = skiff_api::selector::LabelSelector::default();
+        let (items, _) = self.objects.list(classes, None, &all, &skiff_api::selector::FieldSelector::default()).await?;
+        let default = items
+            .iter()
+            .filter(|c| c["metadata"]["annotations"]["ingressclass.kubernetes.io/is-default-class"] == "true")
+            .max_by(|a, b| {
+                let created = |c: &Value| c["metadata"]["creationTimestamp"].as_str().unwrap_or_default().to_string();
+                created(a).cmp(&created(b))
+            });
+        if let Some(name) = default.and_then(|c| c["metadata"]["name"].as_str()) {
+            if !ingress["spec"].is_object() {
+                ingress["spec"] = json!({});
+            }
+            ingress["spec"]["ingressClassName"] = json!(name);
+        }
+        Ok(())
+    }
+
     /// Creates `object` where `target` points; returns it as stored.
     pub async fn create(&self, target: &Target, mut object: Value, options: &WriteOptions) -> Result<Value, Status> {
         check_body(target, &object)?;
@@ -54,6 +83,9 @@ impl Verbs {
             None => {
                 object["metadata"].as_object_mut().map(|m| m.remove("namespace"));
             }
+        }
+        if target.resource.group == "networking.k8s.io" && target.resource.plural == "ingresses" {
+            self.default_ingress_class(&mut object).await?;
         }
         invalid(target.resource, &object, validation::validate_create(target.resource, &object))?;
         initial_status(target.resource, &mut object);
