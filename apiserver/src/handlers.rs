@@ -77,7 +77,7 @@ pub async fn resource_request(
         }
         (&Method::GET, None, None) => list(&state, &target, &params, &headers).await,
         (&Method::GET, Some(name), None | Some("status")) => {
-            verbs.get(&target, name).await.map(|object| ok_or_table(&target, object, &headers))
+            verbs.get(&target, name).await.map(|object| ok_or_table(&target, object, &headers, &params))
         }
         (&Method::GET, Some(name), Some("scale")) => verbs.scale(&target, name).await.map(ok),
         (&Method::POST, None, None) => match checked(&target, &options, &headers, &body, &mut warnings) {
@@ -163,12 +163,30 @@ fn ok(object: Value) -> (StatusCode, Value) {
 }
 
 /// One object, or the one-row Table `kubectl get NAME` asks for.
-fn ok_or_table(target: &Target, object: Value, headers: &HeaderMap) -> (StatusCode, Value) {
+fn ok_or_table(target: &Target, object: Value, headers: &HeaderMap, params: &Params) -> (StatusCode, Value) {
     if respond::wants_table(headers) {
         let revision = object["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string();
-        return ok(table::table(target.resource, &[object], &revision, age::now()));
+        return ok(as_table(target, vec![object], &revision, params));
     }
     ok(object)
+}
+
+/// The Table of `objects`. Its rows carry each object's metadata (`includeObject=Metadata`, the
+/// default) or, when asked (`includeObject=Object`, what `kubectl get --sort-by` sends), the
+/// whole object, or nothing (`None`).
+fn as_table(target: &Target, objects: Vec<Value>, revision: &str, params: &Params) -> Value {
+    let mut table = table::table(target.resource, &objects, revision, age::now());
+    let include = params.get("includeObject").map(String::as_str).unwrap_or("Metadata");
+    if let Some(rows) = table["rows"].as_array_mut() {
+        for (row, object) in rows.iter_mut().zip(objects) {
+            match include {
+                "Object" => row["object"] = object,
+                "None" => row["object"] = Value::Null,
+                _ => {}
+            }
+        }
+    }
+    table
 }
 
 /// A create's or update's body: JSON (with or without a Content-Type: the Python client sends none), or the
@@ -201,7 +219,7 @@ async fn list(state: &AppState, target: &Target, params: &Params, headers: &Head
     let (labels, fields) = selectors(target.resource, text("labelSelector"), text("fieldSelector"))?;
     let (items, revision) = state.verbs.list(target, &labels, &fields).await?;
     if respond::wants_table(headers) {
-        return Ok(ok(table::table(target.resource, &items, &revision.to_string(), age::now())));
+        return Ok(ok(as_table(target, items, &revision.to_string(), params)));
     }
     Ok(ok(list_of(target, items, revision)))
 }

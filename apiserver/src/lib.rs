@@ -1,22 +1,26 @@
-//! # skiff-apiserver (being built)
+//! # skiff-apiserver
 //!
 //! The only component that touches the store: the Kubernetes REST API that the real `kubectl`
-//! drives (axum), and, to come, the small internal gRPC API the other daemons use (tonic). It
-//! reaches the store through `skiff_store::client`, so it runs against `skiff-store` or a real
-//! etcd alike.
+//! drives (axum), and the small internal gRPC API the other daemons use (tonic), both over one
+//! set of verbs. It reaches the store through `skiff_store::client`, so it runs against
+//! `skiff-store` or a real etcd alike.
 //!
 //! # Layout
 //!
-//! - [`meta`]: `/version`, health, discovery; [`openapi`]: the OpenAPI v3 documents kubectl's
-//!   validation looks for.
-//! - [`path`]: which object a URL names; [`handlers`]: the verbs on it; [`watch`]: `?watch=true`.
-//! - [`storage`]: objects as JSON in the store, with Kubernetes' create / update / delete rules;
-//!   [`services`]: Service defaults, ClusterIP and NodePort allocation.
-//! - [`respond`]: JSON, Table and `Status` responses; [`metrics`]: Prometheus at `/metrics`.
+//! - [`verbs`]: get, list, create, update, patch (and server-side apply), delete, scale and bind,
+//!   with every rule Kubernetes applies around the storage; one verb per file.
+//! - [`handlers`] (REST) and [`grpc`] (the internal API): the two faces of the verbs; [`path`]:
+//!   which object a URL names; [`respond`]: JSON, Table and `Status` responses.
+//! - [`storage`]: objects as JSON in the store, guarded writes, what an update keeps;
+//!   [`services`]: ClusterIP and NodePort allocation.
+//! - [`watch_cache`]: one store watch per kind, fanned out to every watcher; [`watch`]: the REST
+//!   watch stream over it.
+//! - [`streaming`]: `pods/log`, `exec` and `attach`, relayed to the pod's kubelet.
+//! - [`meta`]: `/version`, health, discovery; [`openapi`]: the OpenAPI v3 documents.
+//! - [`metrics`]: Prometheus at `/metrics`.
 //!
-//! Not yet (the API server issue): OpenAPI schemas (`kubectl explain`) and `fieldValidation`
-//! enforcement, server-side apply, protobuf bodies, per-kind validation, graceful deletion and
-//! finalizers, namespace deletion, the watch cache, the gRPC API.
+//! Left out: authentication and authorization (one more layer in [`app`] when they come),
+//! serving lists from the watch cache, `limit`/`continue` paging (lists return everything).
 
 pub mod grpc;
 pub mod handlers;

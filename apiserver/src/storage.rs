@@ -381,6 +381,15 @@ impl ObjectStore {
                 Guarded::Conflict { .. } => Err(Status::conflict(resource, name)),
             };
         }
+        let mut unchanged = object.clone();
+        metadata(&mut unchanged).remove("resourceVersion");
+        if unchanged == old {
+            // Nothing changed: nothing is written, and the resourceVersion stays (Kubernetes'
+            // GuaranteedUpdate skips a write whose bytes equal the stored ones; kubectl then
+            // says "patched (no change)").
+            metadata(&mut object).insert("resourceVersion".into(), json!(current.mod_revision.to_string()));
+            return Ok(object);
+        }
         match client.update(key, storable(&object), current.mod_revision, 0).await.map_err(store_error)? {
             Guarded::Done { revision, .. } => {
                 metadata(&mut object).insert("resourceVersion".into(), json!(revision.to_string()));

@@ -439,3 +439,26 @@ async fn kubectl_1_29_to_1_33_read_apply_and_generate() {
         assert_eq!(secret, "dg== Opaque", "{version}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_that_changes_nothing_is_not_written_and_sorting_sees_whole_objects() {
+    let cluster = Cluster::start().await;
+    cluster.ok(&["create", "configmap", "app", "--from-literal=color=red"]).await;
+    let rv = ["get", "cm", "app", "-o", "jsonpath={.metadata.resourceVersion}"];
+    let before = cluster.ok(&rv).await;
+    let out = cluster.ok(&["patch", "cm", "app", "-p", r#"{"data":{"color":"red"}}"#]).await;
+    assert_eq!(out.trim(), "configmap/app patched (no change)");
+    assert_eq!(cluster.ok(&rv).await, before, "no write, no new resourceVersion");
+    cluster.ok(&["patch", "cm", "app", "-p", r#"{"data":{"color":"blue"}}"#]).await;
+    assert_ne!(cluster.ok(&rv).await, before);
+
+    // --sort-by asks for Tables whose rows carry whole objects.
+    for name in ["b-second", "a-first"] {
+        cluster.ok(&["create", "configmap", name, &format!("--from-literal=n={name}")]).await;
+    }
+    let sorted = cluster.ok(&["get", "cm", "--sort-by=.data.n", "-o", "name"]).await;
+    let names: Vec<&str> = sorted.lines().filter(|l| l.contains("-first") || l.contains("-second")).collect();
+    assert_eq!(names, ["configmap/a-first", "configmap/b-second"], "{sorted}");
+    let table = cluster.ok(&["get", "cm", "--sort-by=.metadata.name"]).await;
+    assert!(table.starts_with("NAME") && table.contains("a-first"), "{table}");
+}
