@@ -168,8 +168,20 @@ pub fn generate(inputs: &Inputs) -> PodStatus {
     let spec = inputs.pod.spec.clone().unwrap_or_default();
     let init = spec.init_containers.clone().unwrap_or_default();
     let default_reason = if init.is_empty() { "ContainerCreating" } else { "PodInitializing" };
-    let init_statuses: Vec<ContainerStatus> =
-        init.iter().map(|c| container_status(inputs, c, default_reason)).collect();
+    let init_statuses: Vec<ContainerStatus> = init
+        .iter()
+        .map(|c| {
+            let mut status = container_status(inputs, c, default_reason);
+            // A (non-sidecar) init container is ready once it has succeeded, not while it
+            // runs (`prober_manager.go` `UpdatePodStatus`); a sidecar is ready like any
+            // container.
+            if c.restart_policy.as_deref() != Some("Always") {
+                let terminated = status.state.as_ref().and_then(|s| s.terminated.as_ref());
+                status.ready = terminated.is_some_and(|t| t.exit_code == 0);
+            }
+            status
+        })
+        .collect();
     let mut statuses: Vec<ContainerStatus> =
         spec.containers.iter().map(|c| container_status(inputs, c, default_reason)).collect();
     // Kubernetes sorts app container statuses by name; init containers keep their order.

@@ -212,3 +212,17 @@ fn a_finished_pod_completes_and_keeps_its_ip_and_phase() {
     let inputs = Inputs { old: &old, runtime: &PodRuntime::default(), ..inputs };
     assert_eq!(generate(&inputs).phase.as_deref(), Some("Failed"));
 }
+
+#[test]
+fn an_init_container_is_ready_once_it_has_succeeded_not_while_it_runs() {
+    let none = HashMap::new();
+    let running = runtime(&[("POD", 0, Docker::Running, 0), ("init", 0, Docker::Running, 0)]);
+    let status = status_of(&pod(&["init"], &["web"]), &running, &none, &AllReady);
+    assert!(!status.init_container_statuses.unwrap()[0].ready, "running: not ready");
+    let done = runtime(&[("POD", 0, Docker::Running, 0), ("init", 0, Docker::Exited, 0), ("web", 0, Docker::Running, 0)]);
+    let status = status_of(&pod(&["init"], &["web"]), &done, &none, &AllReady);
+    assert!(status.init_container_statuses.unwrap()[0].ready, "succeeded: ready");
+    let failed = runtime(&[("POD", 0, Docker::Running, 0), ("init", 0, Docker::Exited, 1)]);
+    let status = status_of(&pod(&["init"], &["web"]), &failed, &none, &AllReady);
+    assert!(!status.init_container_statuses.unwrap()[0].ready, "failed: not ready");
+}
