@@ -5,11 +5,13 @@
 //!    (the moment `make up` returns), before anything else.
 //! 2. One warm-up pod on each: Docker's caches of the images, the kubelet's first sync, the
 //!    scheduler's first bind.
-//! 3. **One at a time**: pause + app pairs on the floor, kept running; then pods on Skiff, each
-//!    created after the previous one was seen Ready, also kept running (a node that fills up).
-//!    Both sets are removed before the next step.
-//! 4. **All at once**: the floor's pairs at each concurrency, removed after each; then a
-//!    ReplicaSet of as many pods on Skiff, from its create request to the last pod seen Ready.
+//! 3. **One at a time**, in turn: a pause + app pair on the floor, then a pod on Skiff, created
+//!    once the floor's runs and seen Ready before the next pair; all kept running (a node that
+//!    fills up) and removed before the next step. Taking turns exposes both to the same
+//!    background load as it drifts (other builds on a shared machine).
+//! 4. **All at once**: the floor's pairs at the kubelet's concurrency (one per pod), removed;
+//!    then a ReplicaSet of as many pods on Skiff, from its create request to the last pod seen
+//!    Ready, deleted; then the floor at the lower concurrencies.
 //! 5. Memory again, at the end.
 //!
 //! Docker's timestamps of each set's containers are read back before they are removed, for
@@ -95,17 +97,12 @@ pub async fn measure(
     steps::create_until_ready(client, &watch, &pod, plan.pod_timeout).await?;
     steps::delete_until_gone(client, &watch, &["warm-up".to_string()], plan.pod_timeout).await?;
 
-    eprintln!("floor: {} pods one at a time", plan.sequential);
-    let pairs = floor.sequential(plan.sequential).await?;
-    let containers = docker.timestamps(&floor.label()).await?;
-    let floor_sequential = FloorRun { timelines: breakdown::floor_timelines(&pairs, &containers, clock), pairs };
-    floor.clear().await?;
-
-    eprintln!("skiff: {} pods one at a time", plan.sequential);
-    let skiff_sequential = sequential(cluster, docker, &watch, plan, clock).await?;
+    eprintln!("{} pods one at a time, in turn on the floor and on Skiff", plan.sequential);
+    let (floor_sequential, skiff_sequential) = sequential(cluster, docker, floor, &watch, plan, clock).await?;
 
     let mut floor_bursts = Vec::new();
     let mut floor_burst_timelines = Vec::new();
+    let mut skiff_burst = None;
     for (i, in_flight) in plan.floor_in_flight.iter().enumerate() {
         eprintln!("floor: {} pods, {in_flight} in flight", plan.burst);
         let burst = floor.burst(plan.burst, *in_flight).await?;
@@ -115,10 +112,14 @@ pub async fn measure(
         }
         floor_bursts.push(burst);
         floor.clear().await?;
+        if i == 0 {
+            // Right after the floor at the kubelet's concurrency, so that the two meet nearly
+            // the same background load; the other concurrencies come after.
+            eprintln!("skiff: a ReplicaSet of {} pods", plan.burst);
+            skiff_burst = Some(burst_of(cluster, docker, &watch, plan, clock).await?);
+        }
     }
-
-    eprintln!("skiff: a ReplicaSet of {} pods", plan.burst);
-    let skiff_burst = burst(cluster, docker, &watch, plan, clock).await?;
+    let skiff_burst = skiff_burst.expect("the plan has at least one concurrency");
 
     Ok(PodsMeasurements {
         resident_at_start,
@@ -131,19 +132,25 @@ pub async fn measure(
     })
 }
 
+/// One pod at a time, in turn: a floor pod, then a Skiff pod created once the floor's has
+/// started (and each Skiff pod once the previous was seen Ready), so that both meet the same
+/// background load as it drifts. Every pod keeps running until the end of the step.
 async fn sequential(
     cluster: &Cluster,
     docker: &Docker,
+    floor: &Floor,
     watch: &Watch,
     plan: &PodsPlan,
     clock: &Clock,
-) -> Result<SkiffSequential, BenchError> {
+) -> Result<(FloorRun, SkiffSequential), BenchError> {
     let client = &cluster.client;
     let before = kubelet_metrics::pod_start(&cluster.kubelet.endpoint).await?;
+    let mut pairs = Vec::with_capacity(plan.sequential);
     let mut started = Vec::with_capacity(plan.sequential);
     let mut sent = HashMap::new();
     let mut names = Vec::new();
     for i in 0..plan.sequential {
+        pairs.push(floor.start_pod(i).await?);
         let name = format!("{SEQUENTIAL}-{i}");
         let pod = objects::pod(&name, SEQUENTIAL, WEB_V1, Readiness::Running);
         let one = steps::create_until_ready(client, watch, &pod, plan.pod_timeout).await?;
@@ -152,13 +159,16 @@ async fn sequential(
         names.push(name);
     }
     let kubelet = kubelet_metrics::pod_start_since(&cluster.kubelet.endpoint, &before).await?;
+    let containers = docker.timestamps(&floor.label()).await?;
+    let floor_run = FloorRun { timelines: breakdown::floor_timelines(&pairs, &containers, clock), pairs };
     let pick = |_: &str, w: &crate::cluster::watch::Watched| app_of(&w.object) == SEQUENTIAL;
     let timelines = steps::skiff_timelines(cluster, docker, watch, pick, &sent, clock).await?;
+    floor.clear().await?;
     steps::delete_until_gone(client, watch, &names, plan.burst_timeout).await?;
-    Ok(SkiffSequential { started, timelines, kubelet })
+    Ok((floor_run, SkiffSequential { started, timelines, kubelet }))
 }
 
-async fn burst(
+async fn burst_of(
     cluster: &Cluster,
     docker: &Docker,
     watch: &Watch,

@@ -8,9 +8,10 @@
 //! 3. **The rollout**: a Deployment of v1 behind a Service, rolled out and in the
 //!    EndpointSlice; then its image set to v2 through the API (`kubectl set image`), timed
 //!    until its status says rolled out *and* every old pod is gone.
-//! 4. **The floor's burst** of the scale-up's new pods, at each concurrency.
-//! 5. **The scale-up**: a Deployment of one replica, rolled out; then scaled to 50 through the
-//!    API, timed until its status counts 50 available, and until the watch saw 50 pods Ready.
+//! 4. **The floor's burst** of the scale-up's new pods at the kubelet's concurrency (one per
+//!    pod), then **the scale-up**: a Deployment of one replica, rolled out; then scaled to 50
+//!    through the API, timed until its status counts 50 available, and until the watch saw 50
+//!    pods Ready; then the floor at the lower concurrencies.
 //!
 //! Progress goes to stderr.
 
@@ -113,6 +114,7 @@ pub async fn measure(
 
     let mut floor_bursts = Vec::new();
     let mut floor_burst_timelines = Vec::new();
+    let mut scale_up = None;
     for (i, in_flight) in plan.floor_in_flight.iter().enumerate() {
         eprintln!("floor: {} pods, {in_flight} in flight", plan.new_pods());
         let burst = floor.burst(plan.new_pods(), *in_flight).await?;
@@ -122,10 +124,13 @@ pub async fn measure(
         }
         floor_bursts.push(burst);
         floor.clear().await?;
+        if i == 0 {
+            // Right after the floor at the kubelet's concurrency (see bench-pods).
+            eprintln!("skiff: a Deployment scaled from 1 to {}", plan.scale_to);
+            scale_up = Some(scale_up_of(cluster, docker, &pods, &deployments, plan, clock).await?);
+        }
     }
-
-    eprintln!("skiff: a Deployment scaled from 1 to {}", plan.scale_to);
-    let scale_up = scale_up(cluster, docker, &pods, &deployments, plan, clock).await?;
+    let scale_up = scale_up.expect("the plan has at least one concurrency");
     Ok(RolloutMeasurements { single, rollout, floor_bursts, floor_burst_timelines, scale_up })
 }
 
@@ -199,7 +204,7 @@ async fn rollout(
     Ok(Rollout { replicas, sent, rolled_out: rolled, old_gone, new_pods, old_pods, timelines })
 }
 
-async fn scale_up(
+async fn scale_up_of(
     cluster: &Cluster,
     docker: &Docker,
     pods: &Watch,
