@@ -26,7 +26,11 @@ if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
   for dir in "$SKIFF_DIR"/kubelet/*/; do
     [[ -d "$dir" ]] || continue
     node=$(basename "$dir")
-    ids=$(docker ps -aq --filter "label=io.skiff.node=$node")
+    filters=(--filter "label=io.skiff.node=$node")
+    if [[ -s "$SKIFF_DIR/cluster-id" ]]; then
+      filters+=(--filter "label=io.skiff.cluster=$(cat "$SKIFF_DIR/cluster-id")")
+    fi
+    ids=$(docker ps -aq "${filters[@]}")
     if [[ -n "$ids" ]]; then
       docker rm -f $ids >/dev/null
       echo "removed the pod containers of $node"

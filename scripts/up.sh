@@ -66,6 +66,11 @@ start skiff-scheduler "$SCHEDULER_PORT" target/release/skiff-scheduler \
 start skiff-controller-manager "$CONTROLLER_MANAGER_PORT" target/release/skiff-controller-manager \
   --api "127.0.0.1:$GRPC_PORT" --metrics-listen "127.0.0.1:$CONTROLLER_MANAGER_PORT"
 
+# The cluster's identity (its kube-system namespace's uid), which the kubelets put on every
+# container: make down removes only this cluster's, even beside another cluster's node-1.
+curl -s "http://127.0.0.1:$API_PORT/api/v1/namespaces/kube-system" |
+  grep -o '"uid":"[^"]*"' | head -n 1 | cut -d'"' -f4 >"$SKIFF_DIR/cluster-id"
+
 if ! docker info >/dev/null 2>&1; then
   echo "Docker is not reachable (is the daemon running, and may this user use it?): the kubelet needs it." >&2
   exit 1

@@ -121,7 +121,7 @@ async fn container_config(
         attempt: target.attempt,
         ..crate::sandbox::identity(pod, 0)
     };
-    let mut labels = identity.labels(kubelet.node());
+    let mut labels = identity.labels(&kubelet.scope);
     labels.insert(naming::SANDBOX_ID.into(), target.sandbox_id.to_string());
     labels.insert(naming::CONTAINER_HASH.into(), naming::hash_container(container));
     labels.insert(naming::CONTAINER_KIND.into(), if target.init { "init" } else { "app" }.into());

@@ -39,6 +39,8 @@ pub struct PodMemory {
 
 pub struct Kubelet {
     pub config: Config,
+    /// The containers this kubelet may touch: its node's, in its cluster.
+    pub scope: crate::naming::Scope,
     pub client: Client,
     pub runtime: Arc<dyn ContainerRuntime>,
     pub events: Events,
@@ -95,6 +97,7 @@ impl Kubelet {
         let (changes, _) = tokio::sync::mpsc::unbounded_channel();
         let gateway = config.network.gateway;
         Kubelet {
+            scope: crate::naming::Scope::new("node-1", "c1"),
             volumes: VolumeManager::new(&std::env::temp_dir().join("skiff-kubelet-unit"), client.clone()),
             status: StatusManager::new(client.clone()),
             probes: ProbeManager::new(

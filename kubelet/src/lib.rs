@@ -146,6 +146,14 @@ pub async fn run_with_runtime(
         return Ok(());
     };
     let node_uid = registered.metadata.uid.clone().unwrap_or_default();
+    // The cluster's identity (its kube-system namespace's uid): containers of another cluster's
+    // `node-1` on this Docker are none of this kubelet's business.
+    let namespaces: skiff_client::Api<k8s_openapi::api::core::v1::Namespace> = skiff_client::Api::all(client.clone());
+    let Some(system) = until_ok(&shutdown, "reading the cluster's identity", || namespaces.get("kube-system")).await
+    else {
+        return Ok(());
+    };
+    let scope = naming::Scope::new(&config.node_name, system.metadata.uid.as_deref().unwrap_or_default());
 
     let pod_cidr = config.pod_cidr.clone().or_else(|| registered.spec.as_ref().and_then(|s| s.pod_cidr.clone()));
     let pod_ips = match pod_cidr {
@@ -179,13 +187,14 @@ pub async fn run_with_runtime(
         network,
         runtime: runtime.clone(),
         client: client.clone(),
+        scope: scope.clone(),
         config: config.clone(),
     });
     tasks.spawn(sync_loop::run(kubelet, probe_results, shutdown.child_token()));
     for address in streaming_addresses(config.listen, facts.internal_ip) {
         let listener =
             tokio::net::TcpListener::bind(address).await.map_err(|source| Error::Listen { address, source })?;
-        let streaming = server::StreamingServer::new(runtime.clone(), &config.node_name);
+        let streaming = server::StreamingServer::new(runtime.clone(), scope.clone());
         tasks.spawn(server::serve(listener, streaming, shutdown.child_token()));
     }
     tasks.spawn(node::lease::keep_renewing(
@@ -264,6 +273,8 @@ async fn pod_ips(
         return Err(outside());
     }
     let ips = network::PodIps::new(parsed, network.gateway);
+    // Every address a container of this node's name holds, whatever its cluster: the network is
+    // shared, and two clusters' `node-1` may hand out from the same range.
     let found = runtime.list_containers(&[(naming::NODE, node)]).await.map_err(Error::Runtime)?;
     for ip in found.iter().filter_map(|c| c.labels.get(naming::POD_IP)).filter_map(|ip| ip.parse().ok()) {
         ips.reserve(ip);

@@ -7,9 +7,10 @@
 //! `io.kubernetes.*` labels with the pod's identity and the restart count. After a restart the
 //! kubelet rebuilds everything it knew from these labels (see [`crate::pod_runtime`]).
 //!
-//! Skiff adds `io.skiff.*` labels of its own: the node (several kubelets share one Docker, and
-//! each must only touch its own node's containers), the pause container's pod IP, and the
-//! container's spec hash.
+//! Skiff adds `io.skiff.*` labels of its own: the node and the cluster (several kubelets share
+//! one Docker — of one cluster, or of several clusters with a `node-1` each — and each must only
+//! touch its own containers: the [`Scope`]), the pause container's pod IP, and the container's
+//! spec hash.
 
 use std::collections::BTreeMap;
 
@@ -25,6 +26,8 @@ pub const CONTAINER_HASH: &str = "io.kubernetes.container.hash";
 pub const GRACE_PERIOD: &str = "io.kubernetes.pod.terminationGracePeriod";
 /// Skiff's: which node's kubelet made it.
 pub const NODE: &str = "io.skiff.node";
+/// Skiff's: which cluster (the uid of its `kube-system` namespace, Kubernetes' usual cluster id).
+pub const CLUSTER: &str = "io.skiff.cluster";
 /// Skiff's: the pod IP, on the pause container.
 pub const POD_IP: &str = "io.skiff.pod-ip";
 /// Skiff's: `init` for init containers, `app` for the others.
@@ -34,6 +37,24 @@ pub const CONTAINER_KIND: &str = "io.skiff.container-kind";
 pub const SANDBOX_NAME: &str = "POD";
 pub const TYPE_SANDBOX: &str = "podsandbox";
 pub const TYPE_CONTAINER: &str = "container";
+
+/// Whose containers a kubelet may touch: those of its node in its cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub node: String,
+    pub cluster: String,
+}
+
+impl Scope {
+    pub fn new(node: &str, cluster: &str) -> Scope {
+        Scope { node: node.to_string(), cluster: cluster.to_string() }
+    }
+
+    /// The label filter that finds exactly these containers.
+    pub fn filter(&self) -> Vec<(&str, &str)> {
+        vec![(NODE, self.node.as_str()), (CLUSTER, self.cluster.as_str())]
+    }
+}
 
 /// Who a container belongs to, as its name and labels say.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +94,7 @@ impl ContainerIdentity {
     }
 
     /// The labels every container of the pod carries.
-    pub fn labels(&self, node: &str) -> BTreeMap<String, String> {
+    pub fn labels(&self, scope: &Scope) -> BTreeMap<String, String> {
         let kind = if self.is_sandbox() { TYPE_SANDBOX } else { TYPE_CONTAINER };
         BTreeMap::from([
             (POD_NAME.to_string(), self.pod_name.clone()),
@@ -82,7 +103,8 @@ impl ContainerIdentity {
             (CONTAINER_NAME.to_string(), self.container.clone()),
             (CONTAINER_TYPE.to_string(), kind.to_string()),
             (RESTART_COUNT.to_string(), self.attempt.to_string()),
-            (NODE.to_string(), node.to_string()),
+            (NODE.to_string(), scope.node.clone()),
+            (CLUSTER.to_string(), scope.cluster.clone()),
         ])
     }
 
@@ -138,10 +160,10 @@ mod tests {
     }
 
     #[test]
-    fn labels_carry_the_identity_and_the_node() {
-        let labels = web(3).labels("node-1");
+    fn labels_carry_the_identity_the_node_and_the_cluster() {
+        let labels = web(3).labels(&Scope::new("node-1", "c1"));
         assert_eq!(labels[RESTART_COUNT], "3");
-        assert_eq!(labels[NODE], "node-1");
+        assert_eq!((labels[NODE].as_str(), labels[CLUSTER].as_str()), ("node-1", "c1"));
         assert_eq!(labels[CONTAINER_TYPE], "container");
         assert_eq!(ContainerIdentity::from_labels(&labels), Some(web(3)));
         let mut partial = labels.clone();

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::metrics::Metrics;
-use crate::naming;
+use crate::naming::{self, Scope};
 use crate::runtime::{ContainerRuntime, ContainerState, ContainerSummary, Result};
 
 /// Each pod's containers as `(id, state)`, sorted.
@@ -31,9 +31,9 @@ pub struct Relisted {
 }
 
 impl Pleg {
-    pub async fn relist(&mut self, runtime: &dyn ContainerRuntime, node: &str, metrics: &Metrics) -> Result<Relisted> {
+    pub async fn relist(&mut self, runtime: &dyn ContainerRuntime, scope: &Scope, metrics: &Metrics) -> Result<Relisted> {
         let started = std::time::Instant::now();
-        let listed = runtime.list_containers(&[(naming::NODE, node)]).await?;
+        let listed = runtime.list_containers(&scope.filter()).await?;
         let mut pods: BTreeMap<String, Vec<ContainerSummary>> = BTreeMap::new();
         for container in listed {
             if let Some(uid) = container.labels.get(naming::POD_UID).cloned() {
@@ -102,7 +102,7 @@ mod tests {
             container: container.into(),
             attempt: 0,
         };
-        ContainerConfig { name: identity.docker_name(), labels: identity.labels(node), ..Default::default() }
+        ContainerConfig { name: identity.docker_name(), labels: identity.labels(&Scope::new(node, "c1")), ..Default::default() }
     }
 
     #[tokio::test]
@@ -113,12 +113,12 @@ mod tests {
         let a = runtime.insert_container(config("a", "web", "node-1"), ContainerState::Running);
         runtime.insert_container(config("b", "web", "node-1"), ContainerState::Running);
         runtime.insert_container(config("other", "web", "node-2"), ContainerState::Running);
-        let first = pleg.relist(&runtime, "node-1", &metrics).await.unwrap();
+        let first = pleg.relist(&runtime, &Scope::new("node-1", "c1"), &metrics).await.unwrap();
         assert_eq!(first.changed, vec!["a", "b"], "everything is new; node-2's pod is not ours");
-        assert!(pleg.relist(&runtime, "node-1", &metrics).await.unwrap().changed.is_empty(), "nothing changed");
+        assert!(pleg.relist(&runtime, &Scope::new("node-1", "c1"), &metrics).await.unwrap().changed.is_empty(), "nothing changed");
         runtime.exit(&a, 1);
-        assert_eq!(pleg.relist(&runtime, "node-1", &metrics).await.unwrap().changed, vec!["a"]);
+        assert_eq!(pleg.relist(&runtime, &Scope::new("node-1", "c1"), &metrics).await.unwrap().changed, vec!["a"]);
         runtime.remove_container_now(&a);
-        assert_eq!(pleg.relist(&runtime, "node-1", &metrics).await.unwrap().changed, vec!["a"], "gone is a change too");
+        assert_eq!(pleg.relist(&runtime, &Scope::new("node-1", "c1"), &metrics).await.unwrap().changed, vec!["a"], "gone is a change too");
     }
 }

@@ -280,7 +280,7 @@ mod tests {
                 Docker {
                     id: format!("{name}-{attempt}"),
                     name: identity.docker_name(),
-                    labels: identity.labels("node-1"),
+                    labels: identity.labels(&crate::naming::Scope::new("node-1", "c1")),
                     state,
                     image: String::new(),
                     image_id: String::new(),

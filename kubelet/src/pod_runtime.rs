@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use crate::naming::{self, ContainerIdentity};
+use crate::naming::{self, ContainerIdentity, Scope};
 use crate::runtime::{Container, ContainerRuntime, ContainerState, Result};
 
 /// One instance of a container, with who it is.
@@ -71,8 +71,10 @@ impl PodRuntime {
     }
 
     /// Reads the pod's containers on this node from the runtime.
-    pub async fn load(runtime: &dyn ContainerRuntime, node: &str, uid: &str) -> Result<PodRuntime> {
-        let listed = runtime.list_containers(&[(naming::NODE, node), (naming::POD_UID, uid)]).await?;
+    pub async fn load(runtime: &dyn ContainerRuntime, scope: &Scope, uid: &str) -> Result<PodRuntime> {
+        let mut filter = scope.filter();
+        filter.push((naming::POD_UID, uid));
+        let listed = runtime.list_containers(&filter).await?;
         let mut found = Vec::with_capacity(listed.len());
         for summary in listed {
             match runtime.inspect_container(&summary.id).await {
@@ -147,7 +149,7 @@ mod tests {
         Container {
             id: format!("{container}-{attempt}"),
             name: identity.docker_name(),
-            labels: identity.labels("node-1"),
+            labels: identity.labels(&Scope::new("node-1", "c1")),
             state,
             image: "skiff/demo-web:v1".into(),
             image_id: "sha256:abc".into(),
@@ -194,14 +196,14 @@ mod tests {
                 container: container.into(),
                 attempt,
             };
-            ContainerConfig { name: identity.docker_name(), labels: identity.labels(node), ..Default::default() }
+            ContainerConfig { name: identity.docker_name(), labels: identity.labels(&Scope::new(node, "c1")), ..Default::default() }
         };
         runtime.insert_container(make("POD", 0, "node-1"), ContainerState::Running);
         runtime.insert_container(make("web", 2, "node-1"), ContainerState::Running);
         runtime.insert_container(make("web", 1, "node-1"), ContainerState::Exited);
         runtime.insert_container(make("web", 0, "node-2"), ContainerState::Running);
 
-        let view = PodRuntime::load(&runtime, "node-1", "u1").await.unwrap();
+        let view = PodRuntime::load(&runtime, &Scope::new("node-1", "c1"), "u1").await.unwrap();
         assert_eq!(view.latest("web").unwrap().identity.attempt, 2, "the restart count comes from the label");
         assert_eq!(view.containers["web"].len(), 2, "node-2's container is not ours");
         let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(serde_json::json!({

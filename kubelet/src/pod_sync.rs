@@ -77,7 +77,7 @@ impl Kubelet {
         self.remember(&uid, |m| {
             m.first_seen.get_or_insert_with(tokio::time::Instant::now);
         });
-        let mut view = match PodRuntime::load(&*self.runtime, self.node(), &uid).await {
+        let mut view = match PodRuntime::load(&*self.runtime, &self.scope, &uid).await {
             Ok(view) => view,
             Err(err) => {
                 tracing::warn!(pod = %pod_name, cause = %err, "cannot read the pod's containers");
@@ -101,7 +101,7 @@ impl Kubelet {
         } else if view.running().next().is_some() {
             // Finished: whatever still runs (the pause container) is stopped.
             termination::kill_pod(self, pod, &view, termination::MIN_GRACE).await;
-            view = PodRuntime::load(&*self.runtime, self.node(), &uid).await.unwrap_or(view);
+            view = PodRuntime::load(&*self.runtime, &self.scope, &uid).await.unwrap_or(view);
         }
 
         self.clean_up_instances(&view).await;
@@ -148,7 +148,7 @@ impl Kubelet {
                 self.events.pod(pod, EventType::Warning, events::FAILED_CREATE_POD_SANDBOX, &message).await;
                 return Some(RETRY);
             }
-            *view = match PodRuntime::load(&*self.runtime, self.node(), &uid).await {
+            *view = match PodRuntime::load(&*self.runtime, &self.scope, &uid).await {
                 Ok(view) => view,
                 Err(_) => return Some(RETRY),
             };
@@ -162,7 +162,7 @@ impl Kubelet {
             }
         }
         if !actions.kill.is_empty() {
-            *view = PodRuntime::load(&*self.runtime, self.node(), &uid).await.unwrap_or(view.clone());
+            *view = PodRuntime::load(&*self.runtime, &self.scope, &uid).await.unwrap_or(view.clone());
         }
         let resolv = self.write_resolv_conf(pod);
         let spec = pod.spec.clone().unwrap_or_default();
@@ -185,7 +185,7 @@ impl Kubelet {
                 next = Some(next.map_or(due, |n| n.min(due)));
             }
         }
-        *view = PodRuntime::load(&*self.runtime, self.node(), &uid).await.unwrap_or(view.clone());
+        *view = PodRuntime::load(&*self.runtime, &self.scope, &uid).await.unwrap_or(view.clone());
         self.ensure_probes(pod, view);
         next
     }
@@ -339,7 +339,7 @@ impl Kubelet {
     async fn sync_terminating_pod(&self, pod: &Arc<Pod>, removed: bool) -> SyncOutcome {
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         let pod_name = events::pod_name(pod);
-        let view = match PodRuntime::load(&*self.runtime, self.node(), &uid).await {
+        let view = match PodRuntime::load(&*self.runtime, &self.scope, &uid).await {
             Ok(view) => view,
             Err(err) => {
                 tracing::warn!(pod = %pod_name, cause = %err, "cannot read the containers of a terminating pod");

@@ -72,7 +72,7 @@ pub async fn create_sandbox(kubelet: &Kubelet, pod: &Pod, attempt: u32) -> Resul
             Some(ips) => Some(ips.allocate(&refused)?),
             None => None,
         };
-        let mut labels = identity.labels(kubelet.node());
+        let mut labels = identity.labels(&kubelet.scope);
         labels.insert(naming::GRACE_PERIOD.into(), grace_seconds(pod).to_string());
         if let Some(address) = address {
             labels.insert(naming::POD_IP.into(), address.to_string());

@@ -34,7 +34,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::naming::{self, ContainerIdentity};
+use crate::naming::{self, ContainerIdentity, Scope};
 use crate::runtime::{
     Container, ContainerRuntime, ContainerState, ExecConfig, LogOptions, Output, ResizeTarget, RuntimeError,
 };
@@ -45,7 +45,8 @@ type Stream_<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 #[derive(Clone)]
 pub struct StreamingServer {
     runtime: Arc<dyn ContainerRuntime>,
-    node: String,
+    /// Only this node's containers in this cluster are streamed.
+    scope: Scope,
 }
 
 fn runtime_status(err: RuntimeError) -> Status {
@@ -57,8 +58,8 @@ fn runtime_status(err: RuntimeError) -> Status {
 }
 
 impl StreamingServer {
-    pub fn new(runtime: Arc<dyn ContainerRuntime>, node: &str) -> StreamingServer {
-        StreamingServer { runtime, node: node.to_string() }
+    pub fn new(runtime: Arc<dyn ContainerRuntime>, scope: Scope) -> StreamingServer {
+        StreamingServer { runtime, scope }
     }
 
     pub fn into_service(self) -> KubeletServer<StreamingServer> {
@@ -71,12 +72,12 @@ impl StreamingServer {
             return Err(Status::invalid_argument("a pod and a container name are required"));
         }
         let namespace = if target.namespace.is_empty() { "default" } else { target.namespace.as_str() };
-        let mut labels = vec![
-            (naming::NODE, self.node.as_str()),
+        let mut labels = self.scope.filter();
+        labels.extend([
             (naming::POD_NAMESPACE, namespace),
             (naming::POD_NAME, target.pod.as_str()),
             (naming::CONTAINER_NAME, target.container.as_str()),
-        ];
+        ]);
         if !target.uid.is_empty() {
             labels.push((naming::POD_UID, target.uid.as_str()));
         }

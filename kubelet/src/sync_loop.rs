@@ -79,7 +79,7 @@ pub async fn run(kubelet: Arc<Kubelet>, mut probe_changes: UnboundedReceiver<Str
                     workers.remove(Arc::new(pod));
                 }
             },
-            _ = relist.tick() => match pleg.relist(&*kubelet.runtime, &node, &kubelet.metrics).await {
+            _ = relist.tick() => match pleg.relist(&*kubelet.runtime, &kubelet.scope, &kubelet.metrics).await {
                 Ok(relisted) => {
                     for uid in &relisted.changed {
                         workers.wake(uid);

@@ -132,7 +132,7 @@ mod tests {
                 container: container.into(),
                 attempt: 0,
             };
-            ContainerConfig { name: identity.docker_name(), labels: identity.labels("node-1"), ..Default::default() }
+            ContainerConfig { name: identity.docker_name(), labels: identity.labels(&crate::naming::Scope::new("node-1", "c1")), ..Default::default() }
         };
         runtime.insert_container(make("POD"), ContainerState::Running);
         runtime.insert_container(make("web"), ContainerState::Running);
@@ -142,7 +142,7 @@ mod tests {
         }))
         .unwrap();
         let kubelet = crate::kubelet::Kubelet::for_tests(Arc::new(runtime.clone()), None);
-        let view = PodRuntime::load(&runtime, "node-1", "u1").await.unwrap();
+        let view = PodRuntime::load(&runtime, &crate::naming::Scope::new("node-1", "c1"), "u1").await.unwrap();
         runtime.clear_calls();
         kill_pod(&kubelet, &pod, &view, grace_period(&pod)).await;
         let calls: Vec<String> = runtime.calls().into_iter().filter(|c| !c.starts_with("inspect")).collect();

@@ -33,7 +33,7 @@ fn runtime(instances: &[(&str, u32, Docker, i64)]) -> PodRuntime {
                     container: name.to_string(),
                     attempt: *attempt,
                 };
-                let mut labels = identity.labels("node-1");
+                let mut labels = identity.labels(&crate::naming::Scope::new("node-1", "c1"));
                 if *name == "POD" {
                     labels.insert(crate::naming::POD_IP.into(), "10.244.1.9".into());
                 }
