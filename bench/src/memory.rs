@@ -11,6 +11,14 @@ pub fn resident(pid: u32) -> Option<u64> {
     status_field(pid, "VmRSS")
 }
 
+/// `VmRSS` split in two: `RssAnon` (heap, stacks: what the program allocated) and `RssFile`
+/// (pages of its binary and libraries it has touched), in bytes. The second is mostly code, and
+/// shrinks only with a smaller binary.
+pub fn resident_parts(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    Some((parse_kib(&status, "RssAnon")?, parse_kib(&status, "RssFile")?))
+}
+
 /// Bytes of `VmHWM`: the most `VmRSS` has been since the process started.
 pub fn peak_resident(pid: u32) -> Option<u64> {
     status_field(pid, "VmHWM")
@@ -54,5 +62,7 @@ mod tests {
     #[test]
     fn this_process_has_a_resident_set() {
         assert!(resident(std::process::id()).is_some_and(|bytes| bytes > 0));
+        let (anon, file) = resident_parts(std::process::id()).unwrap();
+        assert!(anon > 0 && file > 0, "a running program has both");
     }
 }

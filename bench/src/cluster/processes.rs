@@ -110,9 +110,16 @@ impl Cluster {
         self.daemons().iter().map(|d| d.pid()).collect()
     }
 
-    /// Each daemon's `VmRSS` now.
-    pub fn resident(&self) -> Vec<(&'static str, Option<u64>)> {
-        self.daemons().iter().map(|d| (d.name, memory::resident(d.pid()))).collect()
+    /// Each daemon's resident memory now.
+    pub fn resident(&self) -> Vec<Resident> {
+        self.daemons()
+            .iter()
+            .map(|d| Resident {
+                name: d.name,
+                total: memory::resident(d.pid()),
+                parts: memory::resident_parts(d.pid()),
+            })
+            .collect()
     }
 
     /// Copies every daemon's log into `dir` (`skiff-kubelet.log`, …), before the guards remove
@@ -130,6 +137,16 @@ impl Cluster {
     pub fn node_label(&self) -> String {
         format!("io.skiff.node={}", self.node)
     }
+}
+
+/// One daemon's resident memory.
+#[derive(Debug, Clone, Copy)]
+pub struct Resident {
+    pub name: &'static str,
+    /// `VmRSS`, bytes.
+    pub total: Option<u64>,
+    /// `RssAnon` and `RssFile`, bytes.
+    pub parts: Option<(u64, u64)>,
 }
 
 async fn wait_node_ready(client: &Client, node: &str) -> Result<(), BenchError> {

@@ -7,8 +7,11 @@
 //! being deleted, gone. Waiting for a condition ([`Watch::wait_for`]) looks at those marks, so a
 //! result is the event's own arrival time, not the time the waiter woke up.
 //!
-//! The watch runs in a task of its own, started before the workload, and is re-opened from the
-//! last resourceVersion if the API server ends it. Objects that existed when it was listed get
+//! The watch runs in a task of its own, started before the workload, on a gRPC connection of
+//! its own, and is re-opened from the last resourceVersion if the API server ends it. Its own
+//! connection, because the API server's gRPC sockets have Nagle's algorithm on (see
+//! `bench/README.md`): an event written right after the answer to another request on the same
+//! socket waits for this client's delayed ACK, up to 40 ms, which would be charged to the pod. Objects that existed when it was listed get
 //! the list's instant for every milestone they had already passed ("by then").
 
 use std::collections::HashMap;
@@ -100,9 +103,12 @@ impl Drop for Watch {
 }
 
 impl Watch {
-    /// Lists `kind` in `namespace`, then watches it from the list's resourceVersion.
-    pub async fn start(client: &Client, kind: Kind, namespace: &str) -> Result<Watch, BenchError> {
+    /// Connects to the API server's gRPC `address`, lists `kind` in `namespace`, then watches it
+    /// from the list's resourceVersion.
+    pub async fn start(address: &str, kind: Kind, namespace: &str) -> Result<Watch, BenchError> {
         let what = format!("{} in {namespace}", kind.plural);
+        let connection = Client::connect(address, "skiff-bench-watch").await?;
+        let client = &connection;
         let (items, version) = client.list(&kind, Some(namespace), &ListParams::default()).await?;
         let listed = Instant::now();
         let mut state = State::default();

@@ -26,6 +26,7 @@ use crate::cluster::docker::Docker;
 use crate::cluster::floor::{Burst, Floor, PairTimes};
 use crate::cluster::kubelet_metrics::{self, Histogram};
 use crate::cluster::objects::{self, app_of, Readiness, WEB_V1};
+use crate::cluster::processes::Resident;
 use crate::cluster::steps::{self, Started};
 use crate::cluster::watch::Watch;
 use crate::cluster::{Cluster, NAMESPACE};
@@ -39,8 +40,8 @@ const BURST: &str = "burst";
 /// Everything one run measured.
 pub struct PodsMeasurements {
     /// Each daemon's `VmRSS` once the Node was Ready, and at the end of the run.
-    pub resident_at_start: Vec<(&'static str, Option<u64>)>,
-    pub resident_at_end: Vec<(&'static str, Option<u64>)>,
+    pub resident_at_start: Vec<Resident>,
+    pub resident_at_end: Vec<Resident>,
     pub floor_sequential: FloorRun,
     pub skiff_sequential: SkiffSequential,
     /// The first is at the kubelet's concurrency.
@@ -88,7 +89,7 @@ pub async fn measure(
 ) -> Result<PodsMeasurements, BenchError> {
     let resident_at_start = cluster.resident();
     let client = &cluster.client;
-    let watch = Watch::start(client, objects::pods(), NAMESPACE).await?;
+    let watch = Watch::start(cluster.apiserver.grpc(), objects::pods(), NAMESPACE).await?;
 
     eprintln!("warm-up: one pod on the floor, one on Skiff");
     floor.start_pod(0).await?;

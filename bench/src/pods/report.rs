@@ -14,6 +14,7 @@ use std::time::Duration;
 use super::measure::PodsMeasurements;
 use crate::cluster::breakdown;
 use crate::cluster::floor::Burst;
+use crate::cluster::processes::Resident;
 use crate::memory::mib;
 use crate::report::{Better, Figure};
 use crate::stats::Percentiles;
@@ -87,14 +88,17 @@ pub fn ratio(metric: &str, ours: Duration, floor: Duration, target: Option<f64>)
     }
 }
 
-/// One row per daemon, then their sum held to `target` MiB.
-pub fn resident(title: &str, daemons: &[(&'static str, Option<u64>)], target: Option<f64>) -> Vec<Figure> {
+/// Their sum held to `target` MiB, then one row per daemon with what its memory is made of.
+pub fn resident(title: &str, daemons: &[Resident], target: Option<f64>) -> Vec<Figure> {
     let mut figures = Vec::new();
     let mut sum = 0;
-    for (name, bytes) in daemons {
-        let shown = bytes.map(|b| format!("{:.1} MiB", mib(b))).unwrap_or_else(|| "unknown".into());
-        figures.push(Figure::info(format!("  {name}"), shown));
-        sum += bytes.unwrap_or_default();
+    for daemon in daemons {
+        let mut shown = daemon.total.map(|b| format!("{:.1} MiB", mib(b))).unwrap_or_else(|| "unknown".into());
+        if let Some((anon, file)) = daemon.parts {
+            shown = format!("{shown} = {:.1} anon + {:.1} file", mib(anon), mib(file));
+        }
+        figures.push(Figure::info(format!("  {}", daemon.name), shown));
+        sum += daemon.total.unwrap_or_default();
     }
     let value = mib(sum);
     figures.insert(

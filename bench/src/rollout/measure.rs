@@ -2,9 +2,11 @@
 //!
 //! 1. One warm-up pod (images in Docker's cache, the kubelet's first sync).
 //! 2. **Single pods** of the rollout's new template (v2, readiness probe, behind a Service),
-//!    created one at a time, each after the previous was seen Ready; once the Service's
-//!    EndpointSlice lists them all as ready, deleted one at a time, each after the previous
-//!    was seen gone. Their create → Ready and delete → gone give the minimum (`minimum.rs`).
+//!    without any controller, for the minimum (`minimum.rs`): first created one at a time on
+//!    their own, each after the previous was seen Ready (create → Ready: *T_alone*), then
+//!    deleted; then **a rollout by hand**: one pod, then each next pod created at the same
+//!    instant as the previous one (in the Service's EndpointSlice by then) is deleted, until
+//!    the new one is Ready (*T_step*), and each deleted pod's delete → gone (*T_gone*).
 //! 3. **The rollout**: a Deployment of v1 behind a Service, rolled out and in the
 //!    EndpointSlice; then its image set to v2 through the API (`kubectl set image`), timed
 //!    until its status says rolled out *and* every old pod is gone.
@@ -47,12 +49,17 @@ pub struct RolloutMeasurements {
     pub scale_up: ScaleUp,
 }
 
-/// Single pods of the new template.
+/// Single pods of the new template, with no controller.
 pub struct Single {
-    pub started: Vec<Started>,
-    /// Delete request sent → gone, per pod.
+    /// On their own, one at a time.
+    pub alone: Vec<Started>,
+    /// The rollout by hand: each created as the previous one was deleted.
+    pub steps: Vec<Started>,
+    /// The rollout by hand: each deleted pod's delete request → gone.
     pub gone: Vec<Duration>,
-    pub timelines: Vec<Timeline>,
+    pub alone_timelines: Vec<Timeline>,
+    pub step_timelines: Vec<Timeline>,
+    /// The kubelet's histogram over the pods on their own.
     pub kubelet: Histogram,
 }
 
@@ -98,8 +105,8 @@ pub async fn measure(
     clock: &Clock,
 ) -> Result<RolloutMeasurements, BenchError> {
     let client = &cluster.client;
-    let pods = Watch::start(client, objects::pods(), NAMESPACE).await?;
-    let deployments = Watch::start(client, objects::deployments(), NAMESPACE).await?;
+    let pods = Watch::start(cluster.apiserver.grpc(), objects::pods(), NAMESPACE).await?;
+    let deployments = Watch::start(cluster.apiserver.grpc(), objects::deployments(), NAMESPACE).await?;
 
     eprintln!("warm-up: one pod");
     let pod = objects::pod("warm-up", "warm-up", WEB_V2, Readiness::Probe);
@@ -143,28 +150,52 @@ async fn single(
 ) -> Result<Single, BenchError> {
     let client = &cluster.client;
     client.create(&objects::services(), Some(NAMESPACE), &objects::service(SINGLE)).await?;
+    let template = |name: &str| objects::pod(name, SINGLE, WEB_V2, Readiness::Probe);
+    let mut sent = HashMap::new();
+
     let before = kubelet_metrics::pod_start(&cluster.kubelet.endpoint).await?;
-    let mut started = Vec::new();
+    let mut alone = Vec::new();
     let mut names = Vec::new();
     for i in 0..plan.single_pods {
-        let name = format!("{SINGLE}-{i}");
-        let pod = objects::pod(&name, SINGLE, WEB_V2, Readiness::Probe);
-        started.push(steps::create_until_ready(client, pods, &pod, plan.pod_timeout).await?);
+        let name = format!("alone-{i}");
+        let one = steps::create_until_ready(client, pods, &template(&name), plan.pod_timeout).await?;
+        sent.insert(name.clone(), (one.sent, one.answered));
+        alone.push(one);
         names.push(name);
     }
     let kubelet = kubelet_metrics::pod_start_since(&cluster.kubelet.endpoint, &before).await?;
-    let sent: HashMap<String, (Instant, Instant)> =
-        names.iter().cloned().zip(started.iter().map(|s| (s.sent, s.answered))).collect();
-    let pick = |_: &str, w: &Watched| app_of(&w.object) == SINGLE;
-    let timelines = steps::skiff_timelines(cluster, docker, pods, pick, &sent, clock).await?;
-    wait_in_rotation(cluster, SINGLE, names.len(), plan.pod_timeout).await?;
+    let pick = |name: &str, _: &Watched| name.starts_with("alone-");
+    let alone_timelines = steps::skiff_timelines(cluster, docker, pods, pick, &sent, clock).await?;
+    steps::delete_until_gone(client, pods, &names, plan.rollout_timeout).await?;
+
+    // The rollout by hand.
+    let mut previous = "step-0".to_string();
+    steps::create_until_ready(client, pods, &template(&previous), plan.pod_timeout).await?;
+    let mut steps_started = Vec::new();
     let mut gone = Vec::new();
-    for name in &names {
-        let sent = Instant::now();
-        let last = steps::delete_until_gone(client, pods, std::slice::from_ref(name), plan.pod_timeout).await?;
-        gone.push(last.map(|at| at - sent).unwrap_or_default());
+    for i in 1..=plan.single_pods {
+        wait_pod_in_rotation(cluster, SINGLE, &previous, plan.pod_timeout).await?;
+        let name = format!("step-{i}");
+        let deleted_at = Instant::now();
+        let (kind, pod) = (objects::pods(), template(&name));
+        let delete = client.delete(&kind, Some(NAMESPACE), &previous, &Value::Null);
+        let create = steps::create_until_ready(client, pods, &pod, plan.pod_timeout);
+        let (deleted, created) = tokio::join!(delete, create);
+        deleted?;
+        let one = created?;
+        sent.insert(name.clone(), (one.sent, one.answered));
+        steps_started.push(one);
+        let went = steps::wait_gone(pods, std::slice::from_ref(&previous), plan.pod_timeout).await?;
+        gone.push(went.map(|at| at - deleted_at).unwrap_or_default());
+        previous = name;
     }
-    Ok(Single { started, gone, timelines, kubelet })
+    wait_pod_in_rotation(cluster, SINGLE, &previous, plan.pod_timeout).await?;
+    let pick = |name: &str, _: &Watched| name.starts_with("step-") && name != "step-0";
+    let step_timelines = steps::skiff_timelines(cluster, docker, pods, pick, &sent, clock).await?;
+    let deleted_at = Instant::now();
+    let went = steps::delete_until_gone(client, pods, std::slice::from_ref(&previous), plan.pod_timeout).await?;
+    gone.push(went.map(|at| at - deleted_at).unwrap_or_default());
+    Ok(Single { alone, steps: steps_started, gone, alone_timelines, step_timelines, kubelet })
 }
 
 async fn rollout(
@@ -277,6 +308,35 @@ async fn wait_in_rotation(cluster: &Cluster, service: &str, count: usize, timeou
             });
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the Service's EndpointSlices list the pod `pod` as ready.
+async fn wait_pod_in_rotation(
+    cluster: &Cluster,
+    service: &str,
+    pod: &str,
+    timeout: Duration,
+) -> Result<(), BenchError> {
+    let deadline = Instant::now() + timeout;
+    let params = ListParams::labels(&format!("kubernetes.io/service-name={service}"));
+    loop {
+        let (slices, _) = cluster.client.list(&objects::endpoint_slices(), Some(NAMESPACE), &params).await?;
+        let listed = slices
+            .iter()
+            .flat_map(|s| s["endpoints"].as_array().cloned().unwrap_or_default())
+            .any(|e| e["targetRef"]["name"] == pod && e["conditions"]["ready"].as_bool().unwrap_or(true));
+        if listed {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(BenchError::Timeout {
+                what: format!("pod {pod} ready in service {service}"),
+                seconds: timeout.as_secs(),
+                details: String::new(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -1,8 +1,9 @@
 //! How much work `bench-rollout` does.
 //!
 //! The full plan is the issue's: a 10-replica rolling update and a 1 → 50 scale-up, plus 10
-//! pods of the same template started and deleted one at a time to measure, in the same run,
-//! what one step of the rollout cannot go below. About three minutes on two cores. `--quick`
+//! pods of the new template started on their own and 10 steps of a rollout by hand, to
+//! measure in the same run what the rollout's steps cannot go below. About two minutes on two
+//! cores. `--quick`
 //! runs every step with fewer pods; its figures are not to quote.
 
 use std::time::Duration;
@@ -11,7 +12,8 @@ use std::time::Duration;
 pub struct RolloutPlan {
     /// The Deployment rolled from v1 to v2.
     pub replicas: u32,
-    /// Pods of the same template started (and later deleted) one at a time, for the minimum.
+    /// Pods of the new template started on their own, and steps of the rollout by hand, for
+    /// the minimum.
     pub single_pods: usize,
     /// The scale-up goes from 1 to this.
     pub scale_to: u32,
@@ -57,9 +59,10 @@ impl std::fmt::Display for RolloutPlan {
         let in_flight: Vec<String> = self.floor_in_flight.iter().map(|n| n.to_string()).collect();
         write!(
             f,
-            "{} single pods; rolling update of {} replicas v1 → v2 (maxSurge 1, maxUnavailable 0); \
+            "{} pods on their own and {} steps by hand; rolling update of {} replicas v1 → v2 (maxSurge 1, maxUnavailable 0); \
              scale-up 1 → {} (the floor: {} pods with {} in flight); every pod behind a Service, \
              readiness probe httpGet /ready every 1 s, grace period 5 s",
+            self.single_pods,
             self.single_pods,
             self.replicas,
             self.scale_to,

@@ -22,29 +22,38 @@ pub const ROLLOUT_RATIO: f64 = 1.2;
 pub const SCALE_UP_RATIO: f64 = 1.3;
 
 pub fn minimum(m: &RolloutMeasurements) -> Minimum {
-    let ready: Vec<Duration> = m.single.started.iter().map(|s| s.to_ready()).collect();
-    Minimum::of(m.rollout.replicas, &ready, &m.single.gone)
+    Minimum::of(m.rollout.replicas, &to_ready(&m.single.alone), &to_ready(&m.single.steps), &m.single.gone)
+}
+
+fn to_ready(started: &[crate::cluster::steps::Started]) -> Vec<Duration> {
+    started.iter().map(|s| s.to_ready()).collect()
 }
 
 pub fn figures(m: &RolloutMeasurements) -> Vec<Figure> {
     let mut figures = Vec::new();
-    let single = m.single.started.len();
-    let ready: Vec<Duration> = m.single.started.iter().map(|s| s.to_ready()).collect();
-    figures.push(Figure::info(format!("{single} single pods: create → Ready, p50 / mean"), pair(&ready)));
-    figures.push(Figure::info(format!("{single} single pods: delete → gone, p50 / mean"), pair(&m.single.gone)));
+    let (alone, steps) = (m.single.alone.len(), m.single.steps.len());
+    figures.push(Figure::info(format!("{alone} pods on their own: create → Ready"), pair(&to_ready(&m.single.alone))));
     figures.push(Figure::info("  kubelet's pod start histogram", m.single.kubelet.describe()));
+    figures.push(Figure::info(format!("{steps} by hand, beside a delete: → Ready"), pair(&to_ready(&m.single.steps))));
+    figures.push(Figure::info(format!("{} deleted by hand: delete → gone", m.single.gone.len()), pair(&m.single.gone)));
 
     let r = &m.rollout;
     let min = minimum(m);
     figures.push(secs(format!("rolling update of {}: → rolled out, old gone", r.replicas), r.took()));
-    figures.push(secs(
-        format!("  minimum: {} × {:.0} ms + {:.0} ms", min.steps, ms(min.per_step), ms(min.last_deletion)),
-        min.total(),
-    ));
+    let formula = format!(
+        "  minimum {:.0} + {} × {:.0} + {:.0} ms",
+        ms(min.first),
+        min.steps.saturating_sub(1),
+        ms(min.per_step),
+        ms(min.last_deletion)
+    );
+    figures.push(secs(formula, min.total()));
     figures.push(ratio("  ÷ minimum", r.took(), min.total(), Some(ROLLOUT_RATIO)));
     let status = r.rolled_out - r.sent;
     figures.push(secs("  → status rolled out (kubectl's view)".into(), status));
-    figures.push(ratio(&format!("  ÷ its minimum, {} × T_ready", min.steps), status, min.until_status(), None));
+    figures.push(ratio("  ÷ its minimum (no last deletion)", status, min.until_status(), None));
+    let every = min.every_deletion();
+    figures.push(ratio(&format!("  ÷ every step + a deletion ({:.2} s)", every.as_secs_f64()), r.took(), every, None));
 
     let best = m.floor_bursts.iter().min_by_key(|b| b.took);
     for burst in &m.floor_bursts {
@@ -90,14 +99,14 @@ pub fn steps(m: &RolloutMeasurements) -> String {
         let _ = writeln!(out, "  {what:<62} {value:>18}");
     };
     let created: Vec<_> = r.new_pods.iter().filter_map(|p| p.added).collect();
-    let to_ready: Vec<Duration> = r.new_pods.iter().filter_map(|p| Some(p.ready? - p.added?)).collect();
+    let starts: Vec<Duration> = r.new_pods.iter().filter_map(|p| Some(p.ready? - p.added?)).collect();
     let gaps: Vec<Duration> =
         r.new_pods.windows(2).filter_map(|w| Some(w[1].added?.saturating_duration_since(w[0].ready?))).collect();
     if let Some(first) = created.first() {
         line(&mut out, "update → first new pod created", format!("{:.0} ms", ms(*first - r.sent)));
     }
-    line(&mut out, &format!("new pod created → Ready, p50 / mean of {}", to_ready.len()), pair(&to_ready));
-    line(&mut out, "  the single pods' create → Ready, p50 / mean", pair(&minimum_ready(m)));
+    line(&mut out, &format!("new pod created → Ready, p50 / mean of {}", starts.len()), pair(&starts));
+    line(&mut out, "  by hand, beside a delete: create → Ready, p50 / mean", pair(&to_ready(&m.single.steps)));
     line(&mut out, &format!("new pod Ready → next new pod created, p50 / mean of {}", gaps.len()), pair(&gaps));
     let last_ready = r.new_pods.iter().filter_map(|p| p.ready).max();
     let last_deleting = r.old_pods.iter().filter_map(|p| p.deleting).max();
@@ -120,18 +129,14 @@ pub fn steps(m: &RolloutMeasurements) -> String {
     }
     let old_gone: Vec<Duration> = r.old_pods.iter().filter_map(|p| Some(p.gone? - p.deleting?)).collect();
     line(&mut out, &format!("old pod being deleted → gone, p50 / mean of {}", old_gone.len()), pair(&old_gone));
-    let starts: Duration = to_ready.iter().sum();
+    let own: Duration = starts.iter().sum();
     let between: Duration = gaps.iter().sum();
     line(
         &mut out,
         "total: pods' own starts + the hops between them",
-        format!("{:.2} + {:.2} s", starts.as_secs_f64(), between.as_secs_f64()),
+        format!("{:.2} + {:.2} s", own.as_secs_f64(), between.as_secs_f64()),
     );
     out
-}
-
-fn minimum_ready(m: &RolloutMeasurements) -> Vec<Duration> {
-    m.single.started.iter().map(|s| s.to_ready()).collect()
 }
 
 /// The "where the time goes" tables.
@@ -139,7 +144,7 @@ pub fn breakdowns(m: &RolloutMeasurements) -> Vec<String> {
     let mut tables = vec![steps(m)];
     tables.push(breakdown::render_stages(
         "one pod's start, p50 per stage",
-        [("single pods", &m.single.timelines), ("rollout's new", &m.rollout.timelines)],
+        [("by hand", &m.single.step_timelines), ("rollout's new", &m.rollout.timelines)],
         true,
     ));
     if let Some(floor) = m.floor_bursts.first() {
