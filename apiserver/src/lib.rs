@@ -39,6 +39,7 @@ pub mod watch_cache;
 use std::net::SocketAddr;
 
 use axum::routing::{any, get};
+use futures::StreamExt;
 use axum::Router;
 use serde_json::json;
 use skiff_api::registry::by_plural;
@@ -168,15 +169,26 @@ pub async fn serve_with_streams(
     let (grpc_verbs, grpc_shutdown) = (verbs.clone(), shutdown.clone());
     let grpc_server = async move {
         let Some(listener) = grpc else { return Ok(()) };
+        // Small request/response pairs: Nagle's algorithm would hold each answer back for the
+        // client's delayed ACK. (The builder's `tcp_nodelay` applies only to listeners it binds.)
+        let incoming = TcpListenerStream::new(listener).map(|connection| {
+            if let Ok(stream) = &connection {
+                let _ = stream.set_nodelay(true);
+            }
+            connection
+        });
         tonic::transport::Server::builder()
-            .tcp_nodelay(true)
             .add_service(grpc::Service::new(grpc_verbs))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), grpc_shutdown.cancelled_owned())
+            .serve_with_incoming_shutdown(incoming, grpc_shutdown.cancelled_owned())
             .await
             .map_err(RunError::Grpc)
     };
     let state = AppState { verbs, address, streams };
     let rest_server = async {
+        // No Nagle on REST either: a watch event or a small answer goes out at once.
+        let rest = axum::serve::ListenerExt::tap_io(rest, |stream| {
+            let _ = stream.set_nodelay(true);
+        });
         axum::serve(rest, app(state)).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await.map_err(RunError::Serve)
     };
     let (rest_result, grpc_result) = tokio::join!(rest_server, grpc_server);
