@@ -305,7 +305,13 @@ impl KubeletService for StreamingServer {
 pub async fn serve(listener: tokio::net::TcpListener, server: StreamingServer, stop: CancellationToken) {
     let address = listener.local_addr().ok();
     tracing::info!(address = ?address, "serving logs, exec and attach");
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // Interactive streams: no Nagle, each keystroke and line goes out at once.
+    let incoming = tokio_stream::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(listener), |connection| {
+        if let Ok(stream) = &connection {
+            let _ = stream.set_nodelay(true);
+        }
+        connection
+    });
     let result = tonic::transport::Server::builder()
         .add_service(server.into_service())
         .serve_with_incoming_shutdown(incoming, stop.cancelled_owned())
