@@ -3,9 +3,14 @@
 //!
 //! Shutdown, in order (what a kubelet's SIGTERM sets off):
 //! 1. stop accepting: the listener is closed, so new connections are refused and a proxy or
-//!    load balancer moves on to another endpoint at once instead of queueing here;
+//!    load balancer moves on to another endpoint at once instead of queueing here. But first
+//!    the connections the kernel has already accepted for us are taken from its queue and
+//!    served: a proxy sent them before the pod left its rotation, and closing the listener
+//!    with them queued would reset them (a client sees `connection reset by peer`);
 //! 2. tell every open connection to finish: a request in flight completes and its response
-//!    says `Connection: close`; an idle keep-alive connection is closed right away;
+//!    says `Connection: close`; an idle keep-alive connection is closed right away; a
+//!    connection that has not sent its first request yet is answered that one first (hyper
+//!    would close it as idle, having read nothing, and its request would be lost);
 //! 3. return once the last connection has closed. There is no deadline of our own: the
 //!    kubelet's grace period (then SIGKILL) is the deadline, as for any real app.
 
@@ -14,16 +19,58 @@ use crate::routes;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Notify};
 
 /// Serves `listener` until `shutdown` completes, then drains as described above.
 pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
-    let graceful = GracefulShutdown::new();
+    // `true` once shutting down. Every connection holds a receiver until it ends, so the
+    // sender's `closed()` is the moment the last one has.
+    let (stopping, connections) = watch::channel(false);
+    let spawn = |stream: TcpStream| {
+        // Small responses on keep-alive connections: without NODELAY, Nagle's algorithm and
+        // delayed ACKs can add ~40 ms to a request that follows a response.
+        let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().ok().map(|addr| addr.ip());
+        let (app, mut stopping) = (app.clone(), connections.clone());
+        // Told of every request, so that the shutdown knows a connection has had its first.
+        let requested = Arc::new(Notify::new());
+        let (seen, stopped) = (requested.clone(), connections.clone());
+        let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            seen.notify_one();
+            let (app, stopped) = (app.clone(), stopped.clone());
+            async move {
+                let route = routes::route(request.method(), request.uri().path());
+                let mut response = routes::respond(&app, route, local).await;
+                // A request read after the shutdown began is the connection's last.
+                if *stopped.borrow() {
+                    response.headers_mut().insert(hyper::header::CONNECTION, "close".parse().expect("a header value"));
+                }
+                Ok::<_, Infallible>(response)
+            }
+        });
+        // The timer lets hyper drop clients that open a connection and never finish a request
+        // header (30 s by default), which would otherwise also hold up a graceful shutdown.
+        let connection = http1::Builder::new().timer(TokioTimer::new()).serve_connection(TokioIo::new(stream), service);
+        tokio::spawn(async move {
+            tokio::pin!(connection);
+            let finish = async {
+                let _ = stopping.wait_for(|stopping| *stopping).await;
+                requested.notified().await;
+            };
+            // Errors here are clients going away mid-request (resets, timeouts): theirs, not
+            // ours, and too common under a load test to log one by one.
+            tokio::select! {
+                _ = connection.as_mut() => return,
+                () = finish => connection.as_mut().graceful_shutdown(),
+            }
+            let _ = connection.await;
+        });
+    };
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -39,28 +86,17 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
             },
             () = &mut shutdown => break,
         };
-        // Small responses on keep-alive connections: without NODELAY, Nagle's algorithm and
-        // delayed ACKs can add ~40 ms to a request that follows a response.
-        let _ = stream.set_nodelay(true);
-        let local = stream.local_addr().ok().map(|addr| addr.ip());
-        let app = app.clone();
-        let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-            let app = app.clone();
-            async move {
-                let route = routes::route(request.method(), request.uri().path());
-                Ok::<_, Infallible>(routes::respond(&app, route, local).await)
-            }
-        });
-        // The timer lets hyper drop clients that open a connection and never finish a request
-        // header (30 s by default), which would otherwise also hold up a graceful shutdown.
-        let connection = http1::Builder::new().timer(TokioTimer::new()).serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            // Errors here are clients going away mid-request (resets, timeouts): theirs, not
-            // ours, and too common under a load test to log one by one.
-            let _ = connection.await;
-        });
+        spawn(stream);
     }
-    drop(listener);
-    graceful.shutdown().await;
+    // The kernel's queue, read directly (Tokio's readiness may not have seen the last arrivals).
+    if let Ok(listener) = listener.into_std() {
+        while let Ok((stream, _peer)) = listener.accept() {
+            if let Ok(stream) = stream.set_nonblocking(true).and_then(|()| TcpStream::from_std(stream)) {
+                spawn(stream);
+            }
+        }
+    }
+    stopping.send_replace(true);
+    drop(connections);
+    stopping.closed().await;
 }

@@ -94,3 +94,46 @@ async fn shutdown_finishes_the_request_in_flight_and_refuses_new_connections() {
     tokio::time::timeout(Duration::from_secs(2), running.server).await.expect("serve returned").unwrap();
     assert!(TcpStream::connect(running.addr).await.is_err(), "still accepting after shutdown");
 }
+
+/// Connections a client opened just before the SIGTERM, which the kernel had accepted but the
+/// server had not got to (a process not scheduled for a moment): what a proxy sent here in the
+/// instant before it took the pod out of rotation. Closing the listener would reset them.
+#[tokio::test]
+async fn connections_queued_when_the_shutdown_comes_are_answered_not_reset() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut queued = Vec::new();
+    for _ in 0..5 {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(b"GET /version HTTP/1.1\r\nHost: test\r\n\r\n").await.unwrap();
+        queued.push(stream);
+    }
+    let app = Arc::new(App::new(&Config::default(), "web-test".into()));
+    // The shutdown has come before the server runs at all.
+    let server = tokio::spawn(server::serve(listener, app, std::future::ready(())));
+    for stream in &mut queued {
+        let (head, body) = read_response(stream).await;
+        assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+        assert!(head.to_ascii_lowercase().contains("connection: close"), "{head}");
+        assert_eq!(body, skiff_demo_web::VERSION);
+    }
+    tokio::time::timeout(Duration::from_secs(2), server).await.expect("serve returned").unwrap();
+    assert!(TcpStream::connect(addr).await.is_err(), "still accepting after shutdown");
+}
+
+/// A connection accepted before the shutdown whose first request arrives after it began (it
+/// was on its way): it is answered; hyper alone would close it as idle, having read nothing.
+#[tokio::test]
+async fn a_connection_whose_first_request_comes_after_the_shutdown_began_is_answered() {
+    let running = start().await;
+    let mut late = TcpStream::connect(running.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    running.stop.notify_one();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    late.write_all(b"GET /hostname HTTP/1.1\r\nHost: test\r\n\r\n").await.unwrap();
+    let (head, body) = read_response(&mut late).await;
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    assert!(head.to_ascii_lowercase().contains("connection: close"), "{head}");
+    assert_eq!(body, "web-test");
+    tokio::time::timeout(Duration::from_secs(2), running.server).await.expect("serve returned").unwrap();
+}
