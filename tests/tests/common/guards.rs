@@ -2,11 +2,15 @@
 //! its containers and its iptables chains.
 //!
 //! A test holds a [`Slot`] for as long as it runs: an abstract Unix socket, which the kernel
-//! releases when the process ends, however it ends, so a test killed by SIGKILL leaves no lock
+//! releases when the process ends, however it ends, so a test killed by a signal leaves no lock
 //! behind (a lock *file* would outlive it). The slot's number names everything the test makes:
-//! node `sk<k>-<i>`, pod addresses 10.244.k.0/24, chains `SK<k>-*`. A test that starts in a slot
-//! first removes what an earlier, killed holder of that slot may have left.
+//! node `sk<k>`, pod addresses 10.244.k.0/24, chains `SK<k>-*`.
+//!
+//! A test that fails (panics) cleans up as it unwinds ([`Leftovers`]). A test that was killed
+//! (nextest's timeout, Ctrl-C) cannot; what it left is removed by the next test that starts
+//! ([`sweep`]): containers and chains named after a slot that no one holds.
 
+use std::collections::BTreeSet;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener};
 use std::process::Command;
@@ -29,15 +33,39 @@ impl Slot {
     pub fn take() -> Slot {
         let start = rand::rng().random_range(SLOTS);
         let count = SLOTS.len() as u8;
-        for step in 0..count {
-            let number = SLOTS.start + (start - SLOTS.start + step) % count;
-            let name = format!("skiff-tests-slot-{number}");
-            let address = SocketAddr::from_abstract_name(name.as_bytes()).expect("a short name");
-            if let Ok(held) = UnixListener::bind_addr(&address) {
-                return Slot { number, _held: held };
-            }
+        (0..count)
+            .find_map(|step| Slot::try_take(SLOTS.start + (start - SLOTS.start + step) % count))
+            .unwrap_or_else(|| panic!("every whole-cluster test slot ({SLOTS:?}) is taken"))
+    }
+
+    /// Slot `number`, unless someone holds it.
+    pub fn try_take(number: u8) -> Option<Slot> {
+        let name = format!("skiff-tests-slot-{number}");
+        let address = SocketAddr::from_abstract_name(name.as_bytes()).expect("a short name");
+        UnixListener::bind_addr(&address).ok().map(|held| Slot { number, _held: held })
+    }
+}
+
+/// The slot `text` is named after (`sk105`, `SK105-`), if it is one.
+fn slot_of(text: &str, prefix: &str) -> Option<u8> {
+    let number: u8 = text.strip_prefix(prefix)?.parse().ok()?;
+    SLOTS.contains(&number).then_some(number)
+}
+
+/// Removes the containers and chains of every slot no one holds: what killed tests left.
+/// Each slot is held while it is swept, so no test starts in it meanwhile.
+pub fn sweep() {
+    let mut stale = BTreeSet::new();
+    let nodes = output("docker", &["ps", "-a", "--format", "{{.Label \"io.skiff.node\"}}"]);
+    stale.extend(nodes.lines().filter_map(|node| slot_of(node, "sk")));
+    let chains = output("iptables-save", &[]);
+    let chains = chains.lines().filter_map(|l| l.strip_prefix(':')?.split('-').next());
+    stale.extend(chains.filter_map(|chain| slot_of(chain, "SK")));
+    for number in stale {
+        if let Some(_held) = Slot::try_take(number) {
+            remove_containers(&format!("sk{number}"));
+            remove_chains(&format!("SK{number}"));
         }
-        panic!("every whole-cluster test slot ({SLOTS:?}) is taken");
     }
 }
 
@@ -109,8 +137,7 @@ pub fn remove_chains(prefix: &str) {
     }
 }
 
-/// Removes a cluster's containers and chains when dropped (and when made: what a killed
-/// earlier test in the same slot left).
+/// Removes a cluster's containers and chains when dropped.
 pub struct Leftovers {
     pub nodes: Vec<String>,
     pub prefix: String,
@@ -118,9 +145,7 @@ pub struct Leftovers {
 
 impl Leftovers {
     pub fn new(nodes: Vec<String>, prefix: String) -> Leftovers {
-        let leftovers = Leftovers { nodes, prefix };
-        leftovers.remove();
-        leftovers
+        Leftovers { nodes, prefix }
     }
 
     pub fn remove(&self) {

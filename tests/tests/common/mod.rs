@@ -126,6 +126,7 @@ impl Cluster {
     }
 
     pub async fn start_with(node_count: usize, options: Options) -> Cluster {
+        guards::sweep();
         let slots: Vec<Slot> = (0..node_count.max(1)).map(|_| Slot::take()).collect();
         let nodes: Vec<String> = slots.iter().map(|s| format!("sk{}", s.number)).collect();
         let pod_cidrs: Vec<String> = slots.iter().map(|s| format!("10.244.{}.0/24", s.number)).collect();
@@ -134,6 +135,8 @@ impl Cluster {
         let plane = ControlPlane::start().await;
         let api = plane.grpc_address.to_string();
         let daemons = CancellationToken::new();
+        // Until the cluster owns them: a start that fails stops what it started.
+        let started = daemons.clone().drop_guard();
         let mut tasks = Vec::new();
 
         let scheduler = skiff_scheduler::Config {
@@ -192,6 +195,7 @@ impl Cluster {
         let proxy = Proxy { stop: stop.clone(), task: tokio::spawn(skiff_proxy::run(config, stop)) };
 
         let client = plane.client("skiff-tests").await;
+        started.disarm();
         let cluster = Cluster {
             client,
             lease: format!("skiff-proxy-{}", nodes[0]),
