@@ -1,6 +1,6 @@
 //! # skiff-bench: Skiff measured against the real thing
 //!
-//! Two benchmarks, each a binary that starts real server processes on this machine and prints
+//! Four benchmarks, each a binary that starts real server processes on this machine and prints
 //! one table. See `bench/README.md` for how to run them and what each number means.
 //!
 //! - `bench-store` starts `skiff-store` and a real etcd, drives both with the same client code
@@ -8,10 +8,17 @@
 //! - `bench-api` starts `skiff-store` and `skiff-apiserver` in front of it, drives the API
 //!   server through REST and holds it to absolute targets (latency, throughput, watch fan-out,
 //!   memory). Its workloads are in [`api`].
+//! - `bench-pods` starts a whole cluster (store, API server, scheduler, controller-manager, a
+//!   kubelet on Docker) and times pod starts against the Docker floor (the same containers
+//!   started straight through the Engine API), and the cluster's memory. Its workloads are in
+//!   [`pods`].
+//! - `bench-rollout` starts the same cluster and times a rolling update against its
+//!   theoretical minimum and a scale-up against the Docker floor. Its workloads are in
+//!   [`rollout`]; what both cluster benchmarks share is in [`cluster`].
 //!
 //! # Layout
 //!
-//! Shared by both, in the order a run uses them:
+//! Shared by all, in the order a run uses them:
 //!
 //! - `locate.rs`: finding the server binaries and their versions.
 //! - `machine.rs`: what the figures were measured on (cores, kernel, how fast this disk syncs).
@@ -30,8 +37,9 @@
 //!   sending a put to the watcher receiving its event).
 //! - `measure.rs`: the workloads in order, each against both servers back to back.
 //!
-//! The API benchmark's are in `api/` (its module doc lists them). The binaries,
-//! `src/bin/bench-store.rs` and `src/bin/bench-api.rs`, are flags plus the order of the steps.
+//! The API benchmark's are in `api/`, the cluster benchmarks' in `cluster/` (shared), `pods/`
+//! and `rollout/` (each module doc lists its files). The binaries in `src/bin/` are flags plus
+//! the order of the steps.
 
 pub mod api;
 pub mod cluster;

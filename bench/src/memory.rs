@@ -19,6 +19,14 @@ pub fn resident_parts(pid: u32) -> Option<(u64, u64)> {
     Some((parse_kib(&status, "RssAnon")?, parse_kib(&status, "RssFile")?))
 }
 
+/// Bytes of `Pss` (`/proc/PID/smaps_rollup`): the resident set with each page shared with
+/// other processes divided among them, so that summing it over several processes counts a
+/// shared page (libc's code) once.
+pub fn proportional(pid: u32) -> Option<u64> {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    parse_kib(&rollup, "Pss")
+}
+
 /// Bytes of `VmHWM`: the most `VmRSS` has been since the process started.
 pub fn peak_resident(pid: u32) -> Option<u64> {
     status_field(pid, "VmHWM")
@@ -53,6 +61,7 @@ mod tests {
             ("its peak", "VmHWM", Some(40960 * 1024)),
             ("a field that is not there", "VmSwap", None),
             ("a prefix of another field is not that field", "Vm", None),
+            ("nor is a longer field that starts with it", "VmRS", None),
         ];
         for (name, field, want) in cases {
             assert_eq!(parse_kib(status, field), want, "{name}");
@@ -64,5 +73,6 @@ mod tests {
         assert!(resident(std::process::id()).is_some_and(|bytes| bytes > 0));
         let (anon, file) = resident_parts(std::process::id()).unwrap();
         assert!(anon > 0 && file > 0, "a running program has both");
+        assert!(proportional(std::process::id()).is_some_and(|pss| pss > 0));
     }
 }

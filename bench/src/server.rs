@@ -250,7 +250,8 @@ impl Server {
         self.dir.path().join("server.log")
     }
 
-    fn log_tail(&self) -> String {
+    /// The last lines of the server's log, for an error message.
+    pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n")

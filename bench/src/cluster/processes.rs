@@ -50,9 +50,10 @@ impl Binaries {
         })
     }
 
-    /// `skiff-store 0.1.0`: the daemons share the workspace's version, so one says it.
+    /// `skiff 0.1.0`: the daemons share the workspace's version, so the store's says it.
     pub fn version(&self) -> String {
-        locate::version(&self.store)
+        let store = locate::version(&self.store);
+        format!("skiff {}", store.strip_prefix("skiff-store ").unwrap_or(&store))
     }
 }
 
@@ -87,7 +88,7 @@ impl Cluster {
                 .await?;
         let kubelet = Server::start_kubelet(&binaries.kubelet, parent, &apiserver, &node, POD_CIDR).await?;
         let client = Client::connect(apiserver.grpc(), "skiff-bench").await?;
-        wait_node_ready(&client, &node).await?;
+        wait_node_ready(&client, &node, &kubelet).await?;
         Ok(Cluster {
             kubelet,
             _containers: containers,
@@ -118,6 +119,7 @@ impl Cluster {
                 name: d.name,
                 total: memory::resident(d.pid()),
                 parts: memory::resident_parts(d.pid()),
+                proportional: memory::proportional(d.pid()),
             })
             .collect()
     }
@@ -147,9 +149,11 @@ pub struct Resident {
     pub total: Option<u64>,
     /// `RssAnon` and `RssFile`, bytes.
     pub parts: Option<(u64, u64)>,
+    /// `Pss`, bytes.
+    pub proportional: Option<u64>,
 }
 
-async fn wait_node_ready(client: &Client, node: &str) -> Result<(), BenchError> {
+async fn wait_node_ready(client: &Client, node: &str, kubelet: &Server) -> Result<(), BenchError> {
     let nodes = Kind::new("", "v1", "nodes");
     let deadline = Instant::now() + NODE_READY_TIMEOUT;
     loop {
@@ -162,7 +166,7 @@ async fn wait_node_ready(client: &Client, node: &str) -> Result<(), BenchError> 
             return Err(BenchError::Timeout {
                 what: format!("node {node} Ready"),
                 seconds: NODE_READY_TIMEOUT.as_secs(),
-                details: " (see the kubelet's log)".into(),
+                details: format!("; the end of the kubelet's log:\n{}", kubelet.log_tail()),
             });
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

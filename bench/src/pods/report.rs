@@ -111,6 +111,10 @@ pub fn resident(title: &str, daemons: &[Resident], target: Option<f64>) -> Vec<F
             target: target.map(|t| (t, "MiB")),
         },
     );
+    let shared_once: Option<u64> = daemons.iter().map(|d| d.proportional).sum();
+    if let Some(pss) = shared_once {
+        figures.insert(1, Figure::info("  PSS sum (shared pages counted once)", format!("{:.1} MiB", mib(pss))));
+    }
     figures
 }
 
