@@ -9,9 +9,10 @@
 //!
 //! The watch runs in a task of its own, started before the workload, on a gRPC connection of
 //! its own, and is re-opened from the last resourceVersion if the API server ends it. Its own
-//! connection, because the API server's gRPC sockets have Nagle's algorithm on (see
-//! `bench/README.md`): an event written right after the answer to another request on the same
-//! socket waits for this client's delayed ACK, up to 40 ms, which would be charged to the pod. Objects that existed when it was listed get
+//! connection, so that its events never queue behind the answers to the benchmark's other
+//! requests: while the API server's gRPC sockets had Nagle's algorithm on (until commit
+//! aa008e3, see `bench/README.md`), an event written right after another answer on the same
+//! socket waited for this client's delayed ACK, up to 40 ms, which was charged to the pod. Objects that existed when it was listed get
 //! the list's instant for every milestone they had already passed ("by then").
 
 use std::collections::HashMap;
