@@ -1,7 +1,8 @@
 //! A whole cluster in the test's process, for the tests that need every daemon: skiff-store and
 //! skiff-apiserver ([`ControlPlane`]), the scheduler, the controller-manager, N kubelets on
 //! real Docker, and one skiff-proxy (Service rules in iptables, the cluster DNS, the Ingress
-//! router) — what `make up NODES=N` starts, as one process per test.
+//! router) — what `make up NODES=N` starts, as one process per test. A test that kills the
+//! controller-manager runs it as the real binary instead ([`Options::controller_manager_process`]).
 //!
 //! Tests run beside a running `make up` cluster and beside each other (nextest runs two at a
 //! time, `cargo test` two threads of one process). Everything a cluster makes is named after
@@ -23,9 +24,11 @@
 
 #![allow(dead_code)]
 
+pub mod controller_manager;
 pub mod guards;
 pub mod http;
 pub mod load;
+pub mod pod_watch;
 pub mod upstream;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -40,6 +43,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use skiff_tests::control_plane::ControlPlane;
 
+use controller_manager::ControllerManager;
 use guards::{Leftovers, Slot};
 use http::Request;
 use load::Path;
@@ -49,6 +53,10 @@ use load::Path;
 pub struct Options {
     /// Where the cluster DNS forwards names outside the cluster (none: it refuses them).
     pub dns_upstreams: Vec<SocketAddr>,
+    /// Run the real `skiff-controller-manager` binary as a process of its own
+    /// ([`controller_manager`]), which [`Cluster::kill_controller_manager`] can `kill -9`;
+    /// otherwise the controller-manager runs in this process like the other daemons.
+    pub controller_manager_process: bool,
 }
 
 struct Proxy {
@@ -76,10 +84,14 @@ pub struct Cluster {
     pub prefix: String,
     /// The proxy's Lease (`skiff-proxy-<node>`): the EndpointSlice revision it applied.
     lease: String,
-    /// The scheduler, the controller-manager and the kubelets.
+    /// The scheduler, the controller-manager (unless it is a process) and the kubelets.
     daemons: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
     proxy: Option<Proxy>,
+    /// The controller-manager's process, with [`Options::controller_manager_process`] (none
+    /// while it is killed), and how many were started (each logs to a file of its own).
+    controller_manager: Option<ControllerManager>,
+    controller_managers_started: usize,
     /// Dropped after the daemons are told to stop: containers and chains go.
     leftovers: Leftovers,
     _slots: Vec<Slot>,
@@ -148,11 +160,16 @@ impl Cluster {
         tasks.push(tokio::spawn(
             async move { skiff_scheduler::run(scheduler, stop).await.expect("the scheduler runs") },
         ));
-        let controllers = skiff_controller_manager::Config { api: api.clone(), workers: 2, metrics_listen: None };
-        let stop = daemons.clone();
-        tasks.push(tokio::spawn(async move {
-            skiff_controller_manager::run(controllers, stop).await.expect("the controller-manager runs")
-        }));
+        let controller_manager = if options.controller_manager_process {
+            Some(ControllerManager::start(&api, plane.dir.path().join("controller-manager.1.log")).await)
+        } else {
+            let controllers = skiff_controller_manager::Config { api: api.clone(), workers: 2, metrics_listen: None };
+            let stop = daemons.clone();
+            tasks.push(tokio::spawn(async move {
+                skiff_controller_manager::run(controllers, stop).await.expect("the controller-manager runs")
+            }));
+            None
+        };
 
         // A ClusterIP for kube-dns of this cluster only: 10.96.0.10 is the running cluster's.
         let dns_ip = Ipv4Addr::new(
@@ -210,12 +227,32 @@ impl Cluster {
             daemons,
             tasks,
             proxy: Some(proxy),
+            controller_managers_started: controller_manager.iter().count(),
+            controller_manager,
             leftovers,
             _slots: slots,
         };
         // From here on the kubelets wait for the proxy before they stop a pod.
         cluster.proxy_caught_up().await;
         cluster
+    }
+
+    /// `kill -9` of the controller-manager's process (started with
+    /// [`Options::controller_manager_process`]); its log.
+    pub fn kill_controller_manager(&mut self) -> String {
+        let mut process = self.controller_manager.take().expect("a controller-manager process runs");
+        process.kill();
+        process.logs()
+    }
+
+    /// Starts a new controller-manager process, after [`Cluster::kill_controller_manager`];
+    /// returns once its controllers run.
+    pub async fn restart_controller_manager(&mut self) {
+        assert!(self.controller_manager.is_none(), "the controller-manager was killed first");
+        self.controller_managers_started += 1;
+        let log = self.plane.dir.path().join(format!("controller-manager.{}.log", self.controller_managers_started));
+        let api = self.plane.grpc_address.to_string();
+        self.controller_manager = Some(ControllerManager::start(&api, log).await);
     }
 
     /// `kubectl apply -f -` of `manifests`.
@@ -338,6 +375,7 @@ impl Cluster {
         assert!(matches!(stopped, Ok(Ok(Ok(())))), "the proxy stops cleanly: {stopped:?}");
         assert_eq!(guards::rules_of(&self.prefix), "", "the proxy removed its rules");
         self.daemons.cancel();
+        self.controller_manager = None;
         for task in self.tasks.drain(..) {
             let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
         }
