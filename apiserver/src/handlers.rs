@@ -20,8 +20,8 @@ use crate::verbs::delete::DeleteOptions;
 use crate::verbs::patch::PatchType;
 use crate::verbs::scale::ScaleChange;
 use crate::verbs::{check_fields, read_json, selectors, WriteOptions};
-use skiff_api::schema::strict::FieldValidation;
 use crate::{respond, streaming, watch, AppState};
+use skiff_api::schema::strict::FieldValidation;
 
 type Params = HashMap<String, String>;
 
@@ -88,19 +88,26 @@ pub async fn resource_request(
             Ok(binding) => verbs.bind(&target, name, binding).await.map(|o| (StatusCode::CREATED, o)),
             Err(status) => Err(status),
         },
-        (&Method::PUT, Some(name), None | Some("status")) => match checked(&target, &options, &headers, &body, &mut warnings) {
-            Ok(object) => verbs.update(&target, name, object, &options).await.map(ok),
+        (&Method::POST, Some(name), Some("eviction")) if target.resource.plural == "pods" => match read_json(&body) {
+            Ok(eviction) => verbs.evict(&target, name, &eviction).await.map(|o| (StatusCode::CREATED, o)),
             Err(status) => Err(status),
         },
-        (&Method::PATCH, Some(name), None | Some("status")) => match PatchType::from_content_type(content_type(&headers))
-        {
-            Ok(kind) => verbs.patch(&target, name, kind, &body, &options).await.map(|patched| {
-                warnings = patched.warnings;
-                let code = if patched.created { StatusCode::CREATED } else { StatusCode::OK };
-                (code, patched.object)
-            }),
-            Err(status) => Err(status),
-        },
+        (&Method::PUT, Some(name), None | Some("status")) => {
+            match checked(&target, &options, &headers, &body, &mut warnings) {
+                Ok(object) => verbs.update(&target, name, object, &options).await.map(ok),
+                Err(status) => Err(status),
+            }
+        }
+        (&Method::PATCH, Some(name), None | Some("status")) => {
+            match PatchType::from_content_type(content_type(&headers)) {
+                Ok(kind) => verbs.patch(&target, name, kind, &body, &options).await.map(|patched| {
+                    warnings = patched.warnings;
+                    let code = if patched.created { StatusCode::CREATED } else { StatusCode::OK };
+                    (code, patched.object)
+                }),
+                Err(status) => Err(status),
+            }
+        }
         (&Method::PUT, Some(name), Some("scale")) => {
             verbs.update_scale(&target, name, ScaleChange::Replace(&body), &options).await.map(ok)
         }
@@ -119,16 +126,12 @@ pub async fn resource_request(
         (_, Some(_), Some("exec" | "attach")) if target.resource.plural == "pods" => Err(Status::bad_request(
             "exec and attach are served over WebSocket (Upgrade: websocket, v5.channel.k8s.io) only",
         )),
-        (_, _, Some(sub @ ("portforward" | "eviction")))
-            if target.resource.subresource(sub).is_some() =>
-        {
-            Err(Status {
-                code: 503,
-                reason: "ServiceUnavailable",
-                message: format!("{}/{sub} is not served", target.resource.plural),
-                details: None,
-            })
-        }
+        (_, _, Some(sub @ "portforward")) if target.resource.subresource(sub).is_some() => Err(Status {
+            code: 503,
+            reason: "ServiceUnavailable",
+            message: format!("{}/{sub} is not served", target.resource.plural),
+            details: None,
+        }),
         (_, _, Some(_)) => return respond::not_found_path(),
         _ => Err(Status::method_not_allowed()),
     };

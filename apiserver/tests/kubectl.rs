@@ -287,8 +287,11 @@ async fn start_on(dir: &std::path::Path) -> Restartable {
     let store = tokio::spawn(skiff_store::serve(config, store_listener, None, stop.clone()));
     let api_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let api_address = api_listener.local_addr().unwrap();
-    let api_config =
-        skiff_apiserver::Config { listen: api_address, grpc_listen: None, store_endpoints: vec![store_address.to_string()] };
+    let api_config = skiff_apiserver::Config {
+        listen: api_address,
+        grpc_listen: None,
+        store_endpoints: vec![store_address.to_string()],
+    };
     let api = tokio::spawn(skiff_apiserver::serve(api_config, api_listener, None, stop.clone()));
     Restartable { stop, store, api, api_address }
 }
@@ -300,8 +303,8 @@ async fn http_get(address: std::net::SocketAddr, path: &str) -> String {
             let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
             // A server still starting may reset the connection: that is a retry, not a failure.
             let mut body = String::new();
-            let answered = stream.write_all(request.as_bytes()).await.is_ok()
-                && stream.read_to_string(&mut body).await.is_ok();
+            let answered =
+                stream.write_all(request.as_bytes()).await.is_ok() && stream.read_to_string(&mut body).await.is_ok();
             if answered && body.starts_with("HTTP/1.1 200") {
                 return body;
             }
@@ -461,4 +464,54 @@ async fn a_write_that_changes_nothing_is_not_written_and_sorting_sees_whole_obje
     assert_eq!(names, ["configmap/a-first", "configmap/b-second"], "{sorted}");
     let table = cluster.ok(&["get", "cm", "--sort-by=.metadata.name"]).await;
     assert!(table.starts_with("NAME") && table.contains("a-first"), "{table}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_cordons_the_node_and_evicts_its_pods_through_the_eviction_subresource() {
+    let cluster = Cluster::start().await;
+    // No kubelet here: pods with no grace period go at once when deleted.
+    let pod = |name: &str, node: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  nodeName: {node}\n  \
+             terminationGracePeriodSeconds: 0\n  containers: [{{name: web, image: skiff/demo-web:v1}}]\n---\n"
+        )
+    };
+    let manifests = format!(
+        "apiVersion: v1\nkind: Node\nmetadata: {{name: n1}}\n---\napiVersion: v1\nkind: Node\nmetadata: {{name: n2}}\n---\n{}{}{}",
+        pod("web-1", "n1"),
+        pod("web-2", "n1"),
+        pod("other", "n2")
+    );
+    cluster.ok_with_input(&["apply", "-f", "-"], &manifests).await;
+    let out = cluster.kubectl(&["drain", "n1", "--force", "--ignore-daemonsets", "--timeout=30s"]).await;
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "drain failed:\n{stdout}\n{stderr}");
+    for line in ["node/n1 cordoned", "pod/web-1 evicted", "pod/web-2 evicted", "node/n1 drained"] {
+        assert!(stdout.contains(line), "{line:?} not in:\n{stdout}\n{stderr}");
+    }
+    // ("deleted" instead of "evicted" would mean kubectl found no eviction subresource.)
+    assert!(stdout.contains("evicting pod default/web-1"), "drain used evictions, not deletes:\n{stdout}");
+    assert_eq!(cluster.ok(&["get", "node", "n1", "-o", "jsonpath={.spec.unschedulable}"]).await, "true");
+    let left = cluster.ok(&["get", "pods", "-o", "jsonpath={.items[*].metadata.name}"]).await;
+    assert_eq!(left, "other", "only the other node's pod is left");
+
+    // The subresource as curl sees it.
+    let address = cluster.api_address;
+    let post = |name: &str, body: String| {
+        let path = format!("/api/v1/namespaces/default/pods/{name}/eviction");
+        async move { http_post(address, &path, &body).await }
+    };
+    let eviction =
+        |name: &str| format!(r#"{{"apiVersion":"policy/v1","kind":"Eviction","metadata":{{"name":"{name}"}}}}"#);
+    let mismatch: serde_json::Value = serde_json::from_str(&post("other", eviction("web-1")).await).unwrap();
+    assert_eq!(mismatch["code"], 400, "{mismatch}");
+    assert_eq!(mismatch["message"], "name in URL does not match name in Eviction object");
+    let missing: serde_json::Value = serde_json::from_str(&post("ghost", eviction("ghost")).await).unwrap();
+    assert_eq!((missing["code"].as_i64(), missing["message"].as_str()), (Some(404), Some("pods \"ghost\" not found")));
+    let done: serde_json::Value = serde_json::from_str(&post("other", eviction("other")).await).unwrap();
+    assert_eq!(
+        (done["kind"].as_str(), done["status"].as_str(), done["code"].as_i64()),
+        (Some("Status"), Some("Success"), Some(201))
+    );
+    assert!(cluster.fails(&["get", "pod", "other"]).await.contains("not found"));
 }

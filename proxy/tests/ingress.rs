@@ -353,9 +353,18 @@ async fn no_ready_endpoint_is_503_a_dead_one_502_a_slow_one_504_and_status_is_se
     assert_eq!(status("dead.test", "/").await, StatusCode::BAD_GATEWAY);
     let seen = versions(&http, cluster.router, "mixed.test", &[], 20).await;
     assert_eq!(seen, [("v1".to_string(), 20)].into(), "every request reached the live endpoint");
+    // Round-robin over [stopped, live] sends every other request to the stopped endpoint first,
+    // and each of those is retried on the live one: 10 of 20. A table rebuilt meanwhile (the
+    // Ingresses' status is written while the requests run) starts its round-robin over at the
+    // stopped endpoint, which can add one retry per rebuild, never take one away.
     let metrics = skiff_client::metrics::render();
-    let retried = r#"skiff_ingress_upstream_retries_total{namespace="default",service="mixed"} 10"#;
-    assert!(metrics.contains(retried), "round-robin sent every other request to the dead endpoint first");
+    let retried = r#"skiff_ingress_upstream_retries_total{namespace="default",service="mixed"} "#;
+    let retries: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(retried))
+        .and_then(|count| count.trim().parse().ok())
+        .unwrap_or(0);
+    assert!((10..=14).contains(&retries), "{retries} of 20 requests retried, expected every other one:\n{metrics}");
     assert!(metrics.contains(r#"service="dead",status="502"} 1"#), "the 502 is counted");
     cluster.endpoints("web", "web", 8080, &[(&v1, true)]).await;
     cluster.until_body("web.test", "/version", "v1").await;

@@ -1,4 +1,4 @@
-//! The verbs of the API — get, list, create, update, patch, delete, scale, bind — with every rule
+//! The verbs of the API — get, list, create, update, patch, delete, scale, bind, evict — with every rule
 //! Kubernetes applies around the storage: the body must agree with the URL, defaults are filled,
 //! objects go only into namespaces that exist, Services get their addresses, pods are deleted
 //! gracefully.
@@ -15,6 +15,7 @@
 pub mod binding;
 pub mod create;
 pub mod delete;
+pub mod eviction;
 pub mod patch;
 pub mod scale;
 pub mod update;
