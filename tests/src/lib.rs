@@ -7,7 +7,7 @@
 //!
 //! The whole-cluster tests are in `tests/tests/`: every daemon in the test's process, real
 //! Docker, real iptables, the real `kubectl` and real traffic (`cluster.rs`, `zero_downtime.rs`,
-//! `traffic.rs`, `networking.rs`, on the harness of `tests/tests/common/`), and the images'
+//! `traffic.rs`, `networking.rs`, `rollouts.rs`, on the harness of `tests/tests/common/`), and the images'
 //! tests (`images.rs`). Each crate's own integration tests live beside it (`apiserver/tests/`,
 //! `kubelet/tests/`, …) and start from [`control_plane`].
 

@@ -33,7 +33,7 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use skiff_client::{Api, ListParams};
 
-use common::pod_watch::{image, PodWatch, Seen};
+use common::pod_watch::{image, is_ready as ready, PodWatch, Seen};
 use common::{guards, Cluster, Options};
 
 /// Every Deployment here waits this long after a pod is Ready before it counts it available.
@@ -97,24 +97,19 @@ fn uids(pods: &[Pod]) -> BTreeSet<String> {
     pods.iter().filter_map(|p| p.metadata.uid.clone()).collect()
 }
 
-fn ready(pod: &Pod) -> bool {
-    let conditions = pod.status.as_ref().and_then(|s| s.conditions.as_ref());
-    conditions.into_iter().flatten().any(|c| c.type_ == "Ready" && c.status == "True")
-}
-
 /// `(name, image, ready)` of each pod: what an assertion message shows.
 fn describe(pods: &[Pod]) -> Vec<(String, String, bool)> {
     pods.iter().map(|p| (p.metadata.name.clone().unwrap_or_default(), image(p), ready(p))).collect()
 }
 
-/// Waits until exactly `count` pods of `app` exist, all active, Ready and running `image`.
-async fn settled(cluster: &Cluster, app: &str, count: usize, image: &str) {
-    let what = format!("{count} pods of {app}, all Ready with {image}");
+/// Waits until exactly `count` pods of `app` exist, all active, Ready and running `version`
+/// (an image).
+async fn settled(cluster: &Cluster, app: &str, count: usize, version: &str) {
+    let what = format!("{count} pods of {app}, all Ready with {version}");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let pods = pods(cluster, app).await;
-        let fine =
-            |p: &Pod| p.metadata.deletion_timestamp.is_none() && ready(p) && common::pod_watch::image(p) == image;
+        let fine = |p: &Pod| p.metadata.deletion_timestamp.is_none() && ready(p) && image(p) == version;
         if pods.len() == count && pods.iter().all(fine) {
             return;
         }
@@ -287,7 +282,7 @@ async fn pause_holds_set_image_scale_and_healing_follow_recreate_never_mixes_and
     cluster.rolled_out("batch").await;
     let seen = watch.stop().await;
     eprintln!("the Recreate rollout, v1 → v2:{}", seen.timeline());
-    let mixed = seen.moments.iter().find(|m| m.images.len() > 1);
+    let mixed = seen.moments.iter().find(|m| m.images.len() > 1).map(|m| m.to_string());
     assert!(mixed.is_none(), "Recreate never runs v1 and v2 together; at\n  {mixed:?}\ntimeline:{}", seen.timeline());
     assert_eq!(seen.moments.first().map(|m| m.images.get(&v1)), Some(Some(&3)), "{}", seen.timeline());
     assert_eq!(seen.created_with(&v2), 3, "three v2 pods created: {:?}", seen.created);

@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, PodCondition};
 use k8s_openapi::chrono::{DateTime, Utc};
 use skiff_client::watcher::{watcher, Event, Retry};
 use skiff_client::{Api, Client, ListParams};
@@ -56,7 +56,7 @@ impl fmt::Display for Moment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:>6.2}s {:<32} active {:>2}, available {:>2}, terminating {:>2}, images {:?}",
+            "{:>6.2}s {:<44} active {:>2}, available {:>2}, terminating {:>2}, images {:?}",
             self.at.as_secs_f64(),
             self.change,
             self.active,
@@ -90,7 +90,7 @@ impl Seen {
 
     /// The moment with the fewest available pods (the first such).
     pub fn least_available(&self) -> Option<&Moment> {
-        self.moments.iter().rev().min_by_key(|m| m.available)
+        self.moments.iter().min_by_key(|m| m.available)
     }
 
     /// How many created pods run `image`.
@@ -170,7 +170,8 @@ async fn follow(
                 } else {
                     "created"
                 };
-                let change = format!("{} {verb}", name(&pod));
+                let ready = if is_ready(&pod) { ", Ready" } else { "" };
+                let change = format!("{} {verb} ({}{ready})", name(&pod), phase(&pod));
                 current.insert(uid(&pod), pod);
                 change
             }
@@ -216,10 +217,7 @@ fn moment(at: Duration, change: String, pods: &BTreeMap<String, Pod>, min_ready_
 /// ready at 12:00:00 with minReadySeconds 1 is available from 12:00:02 on, as the controllers
 /// see it).
 fn available(pod: &Pod, min_ready_seconds: i64, now: DateTime<Utc>) -> bool {
-    let conditions = pod.status.as_ref().and_then(|s| s.conditions.as_ref());
-    let Some(ready) = conditions.into_iter().flatten().find(|c| c.type_ == "Ready" && c.status == "True") else {
-        return false;
-    };
+    let Some(ready) = ready_condition(pod) else { return false };
     if min_ready_seconds == 0 {
         return true;
     }
@@ -227,6 +225,16 @@ fn available(pod: &Pod, min_ready_seconds: i64, now: DateTime<Utc>) -> bool {
         .last_transition_time
         .as_ref()
         .is_some_and(|t| t.0 + k8s_openapi::chrono::Duration::seconds(min_ready_seconds) < now)
+}
+
+/// The `Ready` condition, if it is `True`.
+fn ready_condition(pod: &Pod) -> Option<&PodCondition> {
+    let conditions = pod.status.as_ref().and_then(|s| s.conditions.as_ref());
+    conditions.into_iter().flatten().find(|c| c.type_ == "Ready" && c.status == "True")
+}
+
+pub fn is_ready(pod: &Pod) -> bool {
+    ready_condition(pod).is_some()
 }
 
 fn now_in_whole_seconds() -> DateTime<Utc> {
