@@ -11,13 +11,15 @@
 //! `skiff-controller-manager.d` beside it) and than `Cargo.lock`; otherwise the first start in
 //! a test process runs `cargo build -p skiff-controller-manager` (cargo released the target
 //! directory's lock before it ran the tests). That build resolves features for the one package,
-//! unlike the test's, so on a machine that never built it alone it takes minutes once.
+//! unlike the test's, so its dependencies are compiled apart from the test's: on 2 cores the
+//! first time takes minutes, and after an edit of `controller-manager/`, `client/` or `api/`
+//! those crates are compiled twice (a minute or two more, once). `make test` pays nothing here.
 //!
 //! A started process is killed with SIGKILL when dropped, also when the test fails. It is in the
 //! test's process group, so a Ctrl-C of `cargo test` or nextest's timeout ends it too.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -60,10 +62,11 @@ impl ControllerManager {
         self.child.id()
     }
 
-    /// `kill -9`: SIGKILL, which it cannot handle, then waits until it is gone.
-    pub fn kill(&mut self) {
+    /// `kill -9`: SIGKILL, which it cannot handle, then waits until it is gone. How it ended
+    /// (a process that had already exited ends otherwise).
+    pub fn kill(&mut self) -> Option<ExitStatus> {
         let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.wait().ok()
     }
 
     pub fn logs(&self) -> String {

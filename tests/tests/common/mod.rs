@@ -238,11 +238,13 @@ impl Cluster {
     }
 
     /// `kill -9` of the controller-manager's process (started with
-    /// [`Options::controller_manager_process`]); its log.
-    pub fn kill_controller_manager(&mut self) -> String {
+    /// [`Options::controller_manager_process`]), which must have been running until then.
+    pub fn kill_controller_manager(&mut self) {
+        use std::os::unix::process::ExitStatusExt;
         let mut process = self.controller_manager.take().expect("a controller-manager process runs");
-        process.kill();
-        process.logs()
+        let ended = process.kill();
+        let signal = ended.and_then(|status| status.signal());
+        assert_eq!(signal, Some(9), "the controller-manager ended by SIGKILL, not {ended:?}: {}", process.logs());
     }
 
     /// Starts a new controller-manager process, after [`Cluster::kill_controller_manager`];
