@@ -73,7 +73,8 @@ pub const RESOURCES: &[Resource] = &[
     Resource {
         namespaced: false,
         short_names: &["ns"],
-        subresources: &[STATUS],
+        // `finalize`: the only way to change `spec.finalizers` (the namespace controller's).
+        subresources: &[Subresource { name: "finalize", kind: None, verbs: &["update"] }, STATUS],
         ..resource("", "v1", "Namespace", "namespaces")
     },
     Resource {
@@ -275,6 +276,8 @@ mod tests {
         for name in ["log", "exec", "attach", "portforward", "status", "binding", "eviction"] {
             assert!(pods.subresource(name).is_some(), "pods/{name}");
         }
+        let namespaces = by_plural("", "v1", "namespaces").unwrap();
+        assert_eq!(namespaces.subresource("finalize").unwrap().verbs, &["update"]);
     }
 
     #[test]

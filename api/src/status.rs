@@ -58,6 +58,21 @@ impl Status {
         }
     }
 
+    /// 403: `namespaces "default" is forbidden: this namespace may not be deleted` (a name may
+    /// be empty: `pods is forbidden: …`).
+    pub fn forbidden(resource: &Resource, name: &str, why: &str) -> Status {
+        let subject = match name {
+            "" => resource.qualified_plural(),
+            name => format!("{} \"{name}\"", resource.qualified_plural()),
+        };
+        Status {
+            code: 403,
+            reason: "Forbidden",
+            message: format!("{subject} is forbidden: {why}"),
+            details: Some(details(resource, name, resource.plural)),
+        }
+    }
+
     /// 409 from a server-side apply: `Apply failed with 1 conflict: conflict with "kubectl" using
     /// apps/v1: .spec.replicas`, with one `FieldManagerConflict` cause per field, as
     /// `(message, field)`. Unlike the other errors it names no object in `details`: upstream's

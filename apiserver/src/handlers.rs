@@ -92,6 +92,12 @@ pub async fn resource_request(
             Ok(eviction) => verbs.evict(&target, name, &eviction).await.map(|o| (StatusCode::CREATED, o)),
             Err(status) => Err(status),
         },
+        (&Method::PUT, Some(name), Some("finalize")) if target.resource.subresource("finalize").is_some() => {
+            match checked(&target, &options, &headers, &body, &mut warnings) {
+                Ok(object) => verbs.update(&target, name, object, &options).await.map(ok),
+                Err(status) => Err(status),
+            }
+        }
         (&Method::PUT, Some(name), None | Some("status")) => {
             match checked(&target, &options, &headers, &body, &mut warnings) {
                 Ok(object) => verbs.update(&target, name, object, &options).await.map(ok),

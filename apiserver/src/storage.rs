@@ -48,6 +48,8 @@ pub enum Part {
     /// Spec and status together: the API server's own writes (a pod's binding sets its node
     /// and its `PodScheduled` condition).
     Whole,
+    /// Only a namespace's `spec.finalizers` (`namespaces/NAME/finalize`).
+    Finalizers,
 }
 
 /// The last step of an update, given the stored object and the new one.
@@ -335,6 +337,18 @@ impl ObjectStore {
                 };
             }
         }
+        if is_namespace(resource) {
+            // A namespace's `spec.finalizers` change only through `finalize`, and only they do
+            // (Kubernetes' namespace strategies).
+            let finalizers = match part {
+                Part::Finalizers => object["spec"].get("finalizers").cloned(),
+                _ => old["spec"].get("finalizers").cloned(),
+            };
+            if part == Part::Finalizers {
+                object = old.clone();
+            }
+            set_spec_finalizers(&mut object, finalizers);
+        }
         let meta = metadata(&mut object);
         // A uid the client gave is left for validation to compare (a different one is an
         // immutable field); without one, the stored one is kept.
@@ -344,14 +358,9 @@ impl ObjectStore {
                 None => meta.remove("uid"),
             };
         }
-        for kept in [
-            "creationTimestamp",
-            "name",
-            "namespace",
-            "generation",
-            "deletionTimestamp",
-            "deletionGracePeriodSeconds",
-        ] {
+        for kept in
+            ["creationTimestamp", "name", "namespace", "generation", "deletionTimestamp", "deletionGracePeriodSeconds"]
+        {
             match old["metadata"].get(kept) {
                 Some(value) => meta.insert(kept.into(), value.clone()),
                 None => meta.remove(kept),
@@ -469,7 +478,28 @@ pub enum Deletion {
 fn goes_on_update(object: &Value) -> bool {
     is_deleting(object)
         && finalizers(object).is_empty()
+        && spec_finalizers(object).is_empty()
         && object["metadata"]["deletionGracePeriodSeconds"].as_i64().unwrap_or(0) == 0
+}
+
+pub(crate) fn is_namespace(resource: &Resource) -> bool {
+    resource.group.is_empty() && resource.plural == "namespaces"
+}
+
+/// A namespace's `spec.finalizers` (what must clean it out before it goes); none for other kinds.
+pub(crate) fn spec_finalizers(object: &Value) -> Vec<Value> {
+    object["spec"]["finalizers"].as_array().cloned().unwrap_or_default()
+}
+
+fn set_spec_finalizers(object: &mut Value, finalizers: Option<Value>) {
+    if !object["spec"].is_object() {
+        object["spec"] = json!({});
+    }
+    let spec = object["spec"].as_object_mut().expect("made an object above");
+    match finalizers.filter(|f| f.as_array().is_some_and(|a| !a.is_empty())) {
+        Some(finalizers) => spec.insert("finalizers".into(), finalizers),
+        None => spec.remove("finalizers"),
+    };
 }
 
 #[cfg(test)]

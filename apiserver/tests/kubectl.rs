@@ -143,19 +143,42 @@ async fn apply_creates_then_leaves_unchanged_objects_alone() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "service \"web\" deleted");
 }
 
+/// The API server's half of deleting a namespace: it is marked `Terminating` and closed to new
+/// content; emptying it is the namespace controller's (`controller-manager/tests/
+/// garbage_collection.rs`), and here the test finalizes it by hand, as people do with a stuck
+/// namespace.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deleting_a_namespace_deletes_what_is_in_it() {
+async fn a_deleted_namespace_is_terminating_and_closed_until_it_is_finalized() {
     let cluster = Cluster::start().await;
     assert_eq!(cluster.ok(&["create", "namespace", "dev"]).await.trim(), "namespace/dev created");
+    let held = cluster.ok(&["get", "namespace", "dev", "-o", "jsonpath={.spec.finalizers}"]).await;
+    assert_eq!(held, r#"["kubernetes"]"#, "every namespace starts held by the namespace controller");
     cluster.ok(&["-n", "dev", "create", "configmap", "settings"]).await;
-    cluster.ok(&["-n", "dev", "create", "service", "clusterip", "api", "--tcp=80"]).await;
-    cluster.ok(&["create", "configmap", "settings"]).await;
     let denied = cluster.fails(&["-n", "nowhere", "create", "configmap", "x"]).await;
     assert!(denied.contains("namespaces \"nowhere\" not found"), "{denied}");
-    assert_eq!(cluster.ok(&["delete", "namespace", "dev"]).await.trim(), "namespace \"dev\" deleted");
-    assert!(cluster.fails(&["-n", "dev", "get", "configmap", "settings"]).await.contains("not found"));
+
+    let deleted = cluster.ok(&["delete", "namespace", "dev", "--wait=false"]).await;
+    assert_eq!(deleted.trim(), "namespace \"dev\" deleted");
+    let shown = cluster.ok(&["get", "namespace", "dev"]).await;
+    assert!(shown.contains("Terminating"), "{shown}");
+    let refused = cluster.fails(&["-n", "dev", "create", "configmap", "late"]).await;
+    assert!(
+        refused.contains(
+            "configmaps \"late\" is forbidden: unable to create new content in namespace dev because it is being terminated"
+        ),
+        "{refused}"
+    );
+    let again = cluster.fails(&["delete", "namespace", "dev", "--wait=false"]).await;
+    assert!(again.contains("The system is ensuring all content is removed from this namespace"), "{again}");
+    let immortal = cluster.fails(&["delete", "namespace", "default", "--wait=false"]).await;
+    assert!(immortal.contains("namespaces \"default\" is forbidden: this namespace may not be deleted"), "{immortal}");
+    // A plain update cannot drop the finalizer; `finalize` can, and that write removes it.
+    cluster.ok(&["patch", "namespace", "dev", "--type=merge", "-p", r#"{"spec":{"finalizers":[]}}"#]).await;
+    let still = cluster.ok(&["get", "namespace", "dev", "-o", "jsonpath={.spec.finalizers}"]).await;
+    assert_eq!(still, r#"["kubernetes"]"#);
+    let finalized = r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"dev"},"spec":{"finalizers":[]}}"#;
+    cluster.ok_with_input(&["replace", "--raw", "/api/v1/namespaces/dev/finalize", "-f", "-"], finalized).await;
     assert!(cluster.fails(&["get", "namespace", "dev"]).await.contains("namespaces \"dev\" not found"));
-    assert!(cluster.ok(&["get", "configmap", "settings"]).await.contains("settings"), "other namespaces keep theirs");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

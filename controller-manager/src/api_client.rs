@@ -6,15 +6,15 @@
 
 use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use serde_json::{json, Value};
 use skiff_api::registry::Resource;
 use skiff_client::api::Kind;
 use skiff_client::events::Recorder;
-use skiff_client::{Api, ApiError, Client, Patch};
+use skiff_client::{Api, ApiError, Client, ListParams, Patch};
 
-use crate::client::{DeploymentClient, GarbageCollectorClient, ReplicaSetClient};
+use crate::client::{DeploymentClient, GarbageCollectorClient, NamespaceClient, ReplicaSetClient};
 use crate::events::{Event, EventRecorder};
 
 /// The API server, as the controllers write to it.
@@ -90,7 +90,11 @@ impl ReplicaSetClient for ApiClient {
         self.api::<Pod>(namespace).delete(name, &serde_json::Value::Null).await.map(|_| ())
     }
 
-    async fn patch_pod_owner_references(&self, pod: &Pod, owner_references: Vec<OwnerReference>) -> Result<Pod, ApiError> {
+    async fn patch_pod_owner_references(
+        &self,
+        pod: &Pod,
+        owner_references: Vec<OwnerReference>,
+    ) -> Result<Pod, ApiError> {
         let patch = owner_patch(pod.metadata.uid.as_deref(), owner_references);
         self.api::<Pod>(namespace_of(&pod.metadata)).patch(name_of(&pod.metadata), &patch).await
     }
@@ -135,12 +139,41 @@ impl GarbageCollectorClient for ApiClient {
     }
 }
 
+#[async_trait]
+impl NamespaceClient for ApiClient {
+    async fn get_namespace(&self, name: &str) -> Result<Namespace, ApiError> {
+        Api::<Namespace>::all(self.client.clone()).get(name).await
+    }
+
+    async fn list_in(&self, resource: &Resource, namespace: &str) -> Result<Vec<Value>, ApiError> {
+        let (items, _) = self.client.list(&kind_of(resource), Some(namespace), &ListParams::default()).await?;
+        Ok(items)
+    }
+
+    async fn delete_in(&self, resource: &Resource, namespace: &str, name: &str) -> Result<(), ApiError> {
+        let background = json!({"propagationPolicy": "Background"});
+        self.client.delete(&kind_of(resource), Some(namespace), name, &background).await.map(|_| ())
+    }
+
+    async fn update_namespace_status(&self, namespace: &Namespace) -> Result<Namespace, ApiError> {
+        Api::<Namespace>::all(self.client.clone()).replace_status(name_of(&namespace.metadata), namespace).await
+    }
+
+    async fn finalize_namespace(&self, namespace: &Namespace) -> Result<(), ApiError> {
+        let object = serde_json::to_value(namespace)?;
+        let name = name_of(&namespace.metadata);
+        self.client.update(&Kind::of::<Namespace>(), None, name, Some("finalize"), &object).await.map(|_| ())
+    }
+}
+
 /// Events written by `skiff_client`'s recorder, without making the controller wait.
 pub struct SpawnedRecorder(pub Recorder);
 
 impl EventRecorder for SpawnedRecorder {
     fn record(&self, event: Event) {
         let recorder = self.0.clone();
-        tokio::spawn(async move { recorder.record(&event.regarding, event.type_, &event.reason, &event.message).await });
+        tokio::spawn(
+            async move { recorder.record(&event.regarding, event.type_, &event.reason, &event.message).await },
+        );
     }
 }

@@ -18,7 +18,7 @@
 
 use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use serde_json::Value;
 use skiff_api::registry::Resource;
@@ -115,4 +115,20 @@ pub trait GarbageCollectorClient: Send + Sync {
         name: &str,
         patch: &Patch,
     ) -> Result<Value, ApiError>;
+}
+
+/// The namespace controller's calls (upstream: its namespace client and metadata client).
+/// Objects of the namespace's content are Kubernetes JSON, of every namespaced kind.
+#[async_trait]
+pub trait NamespaceClient: Send + Sync {
+    /// An uncached `GET` of the namespace.
+    async fn get_namespace(&self, name: &str) -> Result<Namespace, ApiError>;
+    /// Every object of `resource` in `namespace`.
+    async fn list_in(&self, resource: &Resource, namespace: &str) -> Result<Vec<Value>, ApiError>;
+    /// `DELETE` with Background propagation.
+    async fn delete_in(&self, resource: &Resource, namespace: &str, name: &str) -> Result<(), ApiError>;
+    /// `PUT namespaces/NAME/status`.
+    async fn update_namespace_status(&self, namespace: &Namespace) -> Result<Namespace, ApiError>;
+    /// `PUT namespaces/NAME/finalize`: the namespace's `spec.finalizers` as given.
+    async fn finalize_namespace(&self, namespace: &Namespace) -> Result<(), ApiError>;
 }

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
+use k8s_openapi::api::core::v1::{Endpoints, Namespace, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::Resource as _;
 use skiff_api::registry::Resource;
@@ -39,6 +39,7 @@ use crate::clock::SystemClock;
 use crate::deployment::DeploymentController;
 use crate::endpoints::{ApiEndpointsWrites, EndpointsController};
 use crate::garbage_collector::{self, GarbageCollector};
+use crate::namespace::NamespaceController;
 use crate::replicaset::ReplicaSetController;
 
 #[derive(Debug, Clone)]
@@ -107,6 +108,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     let services = informer::<Service>(&client, &mut feeds, &shutdown);
     let endpoints = informer::<Endpoints>(&client, &mut feeds, &shutdown);
     let slices = informer::<EndpointSlice>(&client, &mut feeds, &shutdown);
+    let namespaces = informer::<Namespace>(&client, &mut feeds, &shutdown);
     let untyped: Vec<(&Resource, Arc<Informer<DynamicObject>>)> = garbage_collector::monitored_resources()
         .filter(|resource| !watched_typed(resource))
         .map(|resource| (resource, dynamic_informer(&client, resource, &mut feeds, &shutdown)))
@@ -120,6 +122,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     let (pods_for_deployments, pods_for_replica_sets) = (pods.subscribe(), pods.subscribe());
     let (service_events, pods_for_endpoints) = (services.subscribe(), pods.subscribe());
     let (endpoints_events, slice_events) = (endpoints.subscribe(), slices.subscribe());
+    let namespace_events = namespaces.subscribe();
     let mut graph_changes = vec![
         garbage_collector::changes_of(deployments.subscribe()),
         garbage_collector::changes_of(replica_sets.subscribe()),
@@ -145,6 +148,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
             services.synced().await;
             endpoints.synced().await;
             slices.synced().await;
+            namespaces.synced().await;
         } => {}
     }
     tracing::info!(api = config.api, "caches synced; controllers starting");
@@ -172,7 +176,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
         pods.store(),
         api.clone(),
         Arc::new(SpawnedRecorder(Recorder::new(client.clone(), "replicaset-controller", None))),
-        clock,
+        clock.clone(),
     ));
     let by_pod = replica_set_controller.clone();
     let run_replica_sets = Controller::new(rs_events, shutdown.clone())
@@ -199,6 +203,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     tasks.spawn(run_endpoints.run(config.workers, move |key| {
         let sync = sync.clone();
         async move { sync.sync_service(&key).await }
+    }));
+
+    let namespace_controller = Arc::new(NamespaceController::new(namespaces.store(), api.clone(), clock.clone()));
+    let run_namespaces = Controller::new(namespace_events, shutdown.clone());
+    tasks.spawn(run_namespaces.run(config.workers, move |key| {
+        let sync = namespace_controller.clone();
+        async move { sync.sync_namespace(&key).await }
     }));
 
     let recorder = Recorder::new(client.clone(), "garbage-collector-controller", None);

@@ -14,6 +14,7 @@
 //! | `replicaset/` | the ReplicaSet controller (see its doc) | `pkg/controller/replicaset/` |
 //! | `endpoints/` | the Endpoints and EndpointSlice controller: the ready pods behind each Service | `pkg/controller/endpoint/`, `pkg/controller/endpointslice/` |
 //! | `garbage_collector/` | the garbage collector: the ownerReferences graph; Background, Foreground and Orphan deletion (see its doc) | `pkg/controller/garbagecollector/` |
+//! | `namespace/` | the namespace controller: a namespace being deleted is emptied, then finalized (see its doc) | `pkg/controller/namespace/` |
 //! | `daemon.rs` | **the daemon**: shared informers (typed for the controllers' kinds, untyped for the other kinds the garbage collector watches), the controllers' queues and workers | `cmd/kube-controller-manager/app/controllermanager.go` |
 //! | `api_client.rs` | the client traits over the real gRPC client, events written on their own tasks | the generated clientsets |
 //! | `client.rs` | **the traits the API client implements**: [`client::DeploymentClient`], [`client::ReplicaSetClient`], [`client::GarbageCollectorClient`] | the clientsets the controllers call |
@@ -62,6 +63,7 @@ pub mod endpoints;
 pub mod events;
 pub mod fields;
 pub mod garbage_collector;
+pub mod namespace;
 pub mod owner;
 pub mod pods;
 pub mod replicaset;

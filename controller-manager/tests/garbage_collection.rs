@@ -1,6 +1,7 @@
 //! The garbage collector as part of the daemon, against the real API server, driven by the real
 //! kubectl: the three propagation policies of `kubectl delete`, owners that share a dependent,
-//! an owner that never existed, and a controller-manager restarted half-way through a cascade.
+//! an owner that never existed, and a controller-manager restarted half-way through a cascade;
+//! and the namespace controller's cascade, `kubectl delete namespace`.
 //!
 //! No kubelet runs here: a stand-in marks every pod Running and Ready (as in `rollouts.rs`), and
 //! pods, never scheduled, go at once when deleted. Where a test must see a cascade half-way, it
@@ -287,4 +288,51 @@ async fn a_controller_manager_restarted_half_way_through_a_foreground_deletion_f
         .await;
     stop.cancel();
     stand_in.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_delete_namespace_empties_it_and_then_it_goes() {
+    let (plane, _stop) = start().await;
+    plane.ok(&["create", "namespace", "dev"]).await;
+    plane.ok(&["-n", "dev", "create", "configmap", "settings"]).await;
+    plane.ok_with_input(&["-n", "dev", "apply", "-f", "-"], WEB).await;
+    plane.ok(&["-n", "dev", "rollout", "status", "deployment/web", "--timeout=60s"]).await;
+    // One pod held, as a kubelet stopping it would hold it.
+    let pods = plane.ok(&["-n", "dev", "get", "pods", "-o", "jsonpath={.items[*].metadata.name}"]).await;
+    let held = pods.split_whitespace().next().expect("web's pods").to_string();
+    let patch = json!({"metadata": {"finalizers": [HOLD]}}).to_string();
+    plane.ok(&["-n", "dev", "patch", "pod", &held, "--type=merge", "-p", &patch]).await;
+
+    assert_eq!(plane.ok(&["delete", "namespace", "dev", "--wait=false"]).await.trim(), "namespace \"dev\" deleted");
+    let plane = &plane;
+    let condition = |type_: &'static str| async move {
+        let path = format!("jsonpath={{.status.conditions[?(@.type==\"{type_}\")].message}}");
+        plane.ok(&["get", "namespace", "dev", "-o", &path]).await
+    };
+    plane
+        .eventually("the namespace says one held pod is left", LIMIT, || async move {
+            condition("NamespaceContentRemaining").await
+                == "Some resources are remaining: pods. has 1 resource instances"
+        })
+        .await;
+    let finalizers = condition("NamespaceFinalizersRemaining").await;
+    assert_eq!(
+        finalizers,
+        format!("Some content in the namespace has finalizers remaining: {HOLD} in 1 resource instances")
+    );
+    assert_eq!(plane.ok(&["get", "namespace", "dev", "-o", "jsonpath={.status.phase}"]).await, "Terminating");
+    let everything = plane.ok(&["-n", "dev", "get", "deploy,rs,cm,pods", "-o", "name"]).await;
+    assert_eq!(everything.trim(), format!("pod/{held}"), "everything else is gone");
+    let refused = plane.fails(&["-n", "dev", "create", "configmap", "late"]).await;
+    assert!(refused.contains("because it is being terminated"), "{refused}");
+
+    // The pod goes: so does the namespace, and `kubectl delete` (which waits) returns.
+    let release = json!({"metadata": {"finalizers": null}}).to_string();
+    plane.ok(&["-n", "dev", "patch", "pod", &held, "--type=merge", "-p", &release]).await;
+    let waited = plane.kubectl(&["wait", "--for=delete", "namespace/dev", "--timeout=30s"]).await;
+    assert!(waited.status.success(), "{}", String::from_utf8_lossy(&waited.stderr));
+    assert!(plane.fails(&["get", "namespace", "dev"]).await.contains("not found"));
+    plane.ok(&["create", "namespace", "dev"]).await;
+    let fresh = plane.ok(&["-n", "dev", "get", "deploy,rs,cm,pods", "-o", "name"]).await;
+    assert_eq!(fresh.trim(), "", "a namespace made again under the name starts empty");
 }

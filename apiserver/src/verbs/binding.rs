@@ -80,7 +80,11 @@ impl Verbs {
             let mut pod = self.get(&main, name).await?;
             bind(&mut pod, &binding, age::now())?;
             match self.objects.update_whole(main.resource, main.namespace.as_deref(), name, pod).await {
-                Ok(_) => return Ok(json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})),
+                Ok(_) => {
+                    return Ok(
+                        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+                    )
+                }
                 // The pod changed (its status, say) between the read and the write: bind again.
                 Err(status) if status.reason == "Conflict" => continue,
                 Err(status) => return Err(status),

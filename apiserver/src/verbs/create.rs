@@ -7,10 +7,11 @@
 //! a name from `generateName`, generation) is the storage layer's.
 
 use serde_json::{json, Value};
-use skiff_api::{defaults, validation};
 use skiff_api::registry::Resource;
 use skiff_api::status::Status;
+use skiff_api::{defaults, validation};
 
+use super::delete::NAMESPACE_FINALIZER;
 use super::{check_body, invalid, is_service, Verbs, WriteOptions};
 use crate::path::Target;
 use crate::services;
@@ -37,6 +38,26 @@ fn initial_status(resource: &Resource, object: &mut Value) {
         }
     };
     object["status"] = status;
+}
+
+/// A new namespace is held by the `kubernetes` finalizer, whatever else the client listed: the
+/// namespace controller removes it once the namespace's content is gone (Kubernetes' namespace
+/// `PrepareForCreate`).
+fn hold_namespace(resource: &Resource, object: &mut Value) {
+    if !(resource.group.is_empty() && resource.plural == "namespaces") {
+        return;
+    }
+    if !object["spec"].is_object() {
+        object["spec"] = json!({});
+    }
+    let finalizers = &mut object["spec"]["finalizers"];
+    if !finalizers.is_array() {
+        *finalizers = json!([]);
+    }
+    let list = finalizers.as_array_mut().expect("made an array above");
+    if !list.iter().any(|f| f == NAMESPACE_FINALIZER) {
+        list.push(json!(NAMESPACE_FINALIZER));
+    }
 }
 
 impl Verbs {
@@ -89,8 +110,9 @@ impl Verbs {
         }
         invalid(target.resource, &object, validation::validate_create(target.resource, &object))?;
         initial_status(target.resource, &mut object);
+        hold_namespace(target.resource, &mut object);
         options.record(None, &mut object);
-        self.namespace_exists(target).await?;
+        self.namespace_admits(target, &object).await?;
         // (A dry run allocates nothing: its Service shows no ClusterIP.)
         let allocates = is_service(target) && !self.dry_run;
         if allocates {

@@ -21,6 +21,10 @@
 //!    grace period or asks for no grace at all (the kubelet's last word).
 //! 5. An object with finalizers is marked (`deletionTimestamp` now) and stays until the last
 //!    finalizer is removed; anything else is removed now.
+//! 6. A **namespace** is held by `spec.finalizers` (`kubernetes`, given at creation): it is
+//!    marked `Terminating` and left to the namespace controller (`controller-manager/src/
+//!    namespace/`), which deletes its content and then removes the finalizer through
+//!    `namespaces/NAME/finalize` — the write that removes it for good ([`plan_namespace`]).
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -33,9 +37,13 @@ use skiff_api::selector::{FieldSelector, LabelSelector};
 use super::Verbs;
 use crate::path::Target;
 use crate::services;
-use crate::storage::{finalizers, is_deleting, metadata, Deletion};
+use crate::storage::{finalizers, is_deleting, is_namespace, metadata, spec_finalizers, Deletion};
 
 pub const ORPHAN_FINALIZER: &str = "orphan";
+/// What holds a namespace in `spec.finalizers` until the namespace controller has emptied it.
+pub const NAMESPACE_FINALIZER: &str = "kubernetes";
+/// The namespaces that may never be deleted (Kubernetes' NamespaceLifecycle admission).
+const IMMORTAL_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"];
 pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
 /// A pod's grace period when its spec says none (Kubernetes' default).
 const DEFAULT_GRACE_SECONDS: i64 = 30;
@@ -121,10 +129,8 @@ impl DeleteOptions {
 
 /// The object's finalizers as the propagation policy wants them.
 fn finalizers_for(object: &Value, propagation: Propagation) -> Vec<Value> {
-    let mut wanted: Vec<Value> = finalizers(object)
-        .into_iter()
-        .filter(|f| f != ORPHAN_FINALIZER && f != FOREGROUND_FINALIZER)
-        .collect();
+    let mut wanted: Vec<Value> =
+        finalizers(object).into_iter().filter(|f| f != ORPHAN_FINALIZER && f != FOREGROUND_FINALIZER).collect();
     match propagation {
         Propagation::Orphan => wanted.push(json!(ORPHAN_FINALIZER)),
         Propagation::Foreground => wanted.push(json!(FOREGROUND_FINALIZER)),
@@ -213,22 +219,60 @@ pub fn plan(resource: &Resource, object: &Value, options: &DeleteOptions, now: i
     Ok(Deletion::Mark { marked })
 }
 
+/// What deleting a namespace does (Kubernetes' namespace `REST.Delete`): a namespace still held
+/// by `spec.finalizers` is only marked — `deletionTimestamp` and phase `Terminating` — for the
+/// namespace controller to empty and finalize; deleting it again meanwhile is a `409`. Without
+/// spec finalizers it goes as any object ([`plan`]). `default`, `kube-system` and `kube-public`
+/// are never deleted (`403`).
+pub fn plan_namespace(
+    resource: &Resource,
+    object: &Value,
+    options: &DeleteOptions,
+    now: i64,
+) -> Result<Deletion, Status> {
+    let name = object["metadata"]["name"].as_str().unwrap_or_default();
+    if IMMORTAL_NAMESPACES.contains(&name) {
+        return Err(Status::forbidden(resource, name, "this namespace may not be deleted"));
+    }
+    check_preconditions(resource, object, options)?;
+    if spec_finalizers(object).is_empty() {
+        return plan(resource, object, options, now);
+    }
+    if is_deleting(object) {
+        let mut status = Status::conflict(resource, name);
+        status.message = format!(
+            "Operation cannot be fulfilled on namespaces \"{name}\": The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system."
+        );
+        return Err(status);
+    }
+    let mut marked = object.clone();
+    let finalizers = finalizers_for(object, options.propagation());
+    let meta = metadata(&mut marked);
+    meta.insert("deletionTimestamp".into(), json!(age::format_timestamp(now)));
+    meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+    if finalizers.is_empty() {
+        meta.remove("finalizers");
+    } else {
+        meta.insert("finalizers".into(), Value::Array(finalizers));
+    }
+    if !marked["status"].is_object() {
+        marked["status"] = json!({});
+    }
+    marked["status"]["phase"] = json!("Terminating");
+    Ok(Deletion::Mark { marked })
+}
+
 impl Verbs {
-    /// Deletes the object `name` as [`plan`] decides; returns it as it was, or as marked.
+    /// Deletes the object `name` as [`plan`] (or, for a namespace, [`plan_namespace`]) decides;
+    /// returns it as it was, or as marked.
     pub async fn delete(&self, target: &Target, name: &str, options: &DeleteOptions) -> Result<Value, Status> {
         let resource = target.resource;
-        if resource.group.is_empty() && resource.plural == "namespaces" {
-            self.objects.get(resource, None, name).await?;
-            self.empty_namespace(name).await?;
-        }
-        self.delete_object(target, name, options).await
-    }
-
-    /// Deletes one object (what is in a namespace is the caller's concern).
-    async fn delete_object(&self, target: &Target, name: &str, options: &DeleteOptions) -> Result<Value, Status> {
-        let resource = target.resource;
         let namespace = target.namespace.as_deref();
-        let deleted = self.objects.delete(resource, namespace, name, |object| plan(resource, object, options, age::now())).await?;
+        let plan = if is_namespace(resource) { plan_namespace } else { plan };
+        let deleted = self
+            .objects
+            .delete(resource, namespace, name, |object| plan(resource, object, options, age::now()))
+            .await?;
         let gone = !is_deleting(&deleted);
         if super::is_service(target) && gone && !self.dry_run {
             services::release(&mut self.client.clone(), &deleted).await;
@@ -248,8 +292,9 @@ impl Verbs {
         let mut deleted = Vec::new();
         for item in items {
             let name = item["metadata"]["name"].as_str().unwrap_or_default().to_string();
-            let one = Target { namespace: item["metadata"]["namespace"].as_str().map(str::to_string), ..target.clone() };
-            match self.delete_object(&one, &name, options).await {
+            let one =
+                Target { namespace: item["metadata"]["namespace"].as_str().map(str::to_string), ..target.clone() };
+            match self.delete(&one, &name, options).await {
                 Ok(object) => deleted.push(object),
                 // Gone meanwhile: nothing to do.
                 Err(status) if status.code == 404 => {}
@@ -258,26 +303,54 @@ impl Verbs {
         }
         Ok((deleted, revision))
     }
-
-    /// Deletes every object in namespace `namespace`, kind by kind. Kubernetes' namespace
-    /// controller does this after marking the namespace Terminating; Skiff does it before
-    /// answering the delete, so the result is the same once the delete returns (pods still get
-    /// their grace period: the kubelet removes them once their containers are gone).
-    async fn empty_namespace(&self, namespace: &str) -> Result<(), Status> {
-        let (everything, no_fields) = (LabelSelector::default(), FieldSelector::default());
-        let options = DeleteOptions::default();
-        for resource in skiff_api::registry::RESOURCES.iter().filter(|r| r.namespaced) {
-            let target = Target { resource, namespace: Some(namespace.to_string()), name: None, subresource: None };
-            self.delete_collection(&target, &everything, &no_fields, &options).await?;
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use skiff_api::registry::by_plural;
+
+    #[test]
+    fn a_namespace_is_marked_terminating_until_its_controller_finalizes_it() {
+        let namespaces = by_plural("", "v1", "namespaces").unwrap();
+        let held = json!({"metadata": {"name": "dev", "uid": "u1", "resourceVersion": "4"},
+                          "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}});
+        let options = DeleteOptions::default();
+        let terminating = marked(plan_namespace(namespaces, &held, &options, NOW).unwrap());
+        assert_eq!(terminating["status"]["phase"], "Terminating");
+        assert_eq!(terminating["metadata"]["deletionTimestamp"], age::format_timestamp(NOW));
+        assert_eq!(terminating["spec"]["finalizers"], json!(["kubernetes"]), "the controller's to remove");
+
+        let again = plan_namespace(namespaces, &terminating, &options, NOW + 5).unwrap_err();
+        assert_eq!(again.code, 409);
+        assert!(
+            again.message.contains("The system is ensuring all content is removed from this namespace"),
+            "{again:?}"
+        );
+
+        let mut finalized = terminating.clone();
+        finalized["spec"] = json!({});
+        assert_eq!(plan_namespace(namespaces, &finalized, &options, NOW + 5).unwrap(), Deletion::Now);
+        let unheld = json!({"metadata": {"name": "tmp"}, "spec": {}});
+        assert_eq!(plan_namespace(namespaces, &unheld, &options, NOW).unwrap(), Deletion::Now, "nothing holds it");
+
+        let orphaning = DeleteOptions { propagation_policy: Some(Propagation::Orphan), ..Default::default() };
+        let orphaned = marked(plan_namespace(namespaces, &held, &orphaning, NOW).unwrap());
+        assert_eq!(orphaned["metadata"]["finalizers"], json!(["orphan"]), "propagation as for any object");
+    }
+
+    #[test]
+    fn the_initial_namespaces_may_not_be_deleted() {
+        let namespaces = by_plural("", "v1", "namespaces").unwrap();
+        for name in ["default", "kube-system", "kube-public"] {
+            let namespace = json!({"metadata": {"name": name}, "spec": {"finalizers": ["kubernetes"]}});
+            let refused = plan_namespace(namespaces, &namespace, &DeleteOptions::default(), NOW).unwrap_err();
+            assert_eq!(
+                (refused.code, refused.message),
+                (403, format!("namespaces \"{name}\" is forbidden: this namespace may not be deleted"))
+            );
+        }
+    }
 
     const NOW: i64 = 1_700_000_000;
 
@@ -309,7 +382,10 @@ mod tests {
     #[test]
     fn the_grace_period_of_the_options_wins_and_zero_deletes_at_once() {
         let short = DeleteOptions { grace_period_seconds: Some(5), ..Default::default() };
-        assert_eq!(marked(plan(pods(), &running_pod(), &short, NOW).unwrap())["metadata"]["deletionGracePeriodSeconds"], 5);
+        assert_eq!(
+            marked(plan(pods(), &running_pod(), &short, NOW).unwrap())["metadata"]["deletionGracePeriodSeconds"],
+            5
+        );
         let force = DeleteOptions { grace_period_seconds: Some(0), ..Default::default() };
         assert_eq!(plan(pods(), &running_pod(), &force, NOW).unwrap(), Deletion::Now);
     }
@@ -354,7 +430,10 @@ mod tests {
         let plain = json!({"metadata": {"name": "web"}});
         assert_eq!(plan(deployments, &plain, &DeleteOptions::default(), NOW).unwrap(), Deletion::Now);
         let orphan = DeleteOptions { orphan_dependents: Some(true), ..Default::default() };
-        assert_eq!(marked(plan(deployments, &plain, &orphan, NOW).unwrap())["metadata"]["finalizers"], json!(["orphan"]));
+        assert_eq!(
+            marked(plan(deployments, &plain, &orphan, NOW).unwrap())["metadata"]["finalizers"],
+            json!(["orphan"])
+        );
     }
 
     #[test]
@@ -373,7 +452,8 @@ mod tests {
 
     #[test]
     fn options_come_from_the_body_and_the_query() {
-        let body = br#"{"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Foreground","gracePeriodSeconds":3}"#;
+        let body =
+            br#"{"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Foreground","gracePeriodSeconds":3}"#;
         let options = DeleteOptions::parse(body, |_| None).unwrap();
         assert_eq!(options.propagation_policy, Some(Propagation::Foreground));
         assert_eq!(options.grace_period_seconds, Some(3));

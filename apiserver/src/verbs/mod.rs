@@ -23,9 +23,9 @@ pub mod update;
 use serde_json::Value;
 use skiff_api::registry::{by_plural, Resource};
 use skiff_api::schema::strict::{self, FieldValidation, Verdict};
-use skiff_api::validation::FieldError;
 use skiff_api::selector::{FieldSelector, LabelSelector};
 use skiff_api::status::Status;
+use skiff_api::validation::FieldError;
 use skiff_store::client::StoreClient;
 
 use crate::path::Target;
@@ -125,13 +125,25 @@ impl Verbs {
     }
 
     /// Objects go only into namespaces that exist.
-    async fn namespace_exists(&self, target: &Target) -> Result<(), Status> {
-        match target.namespace.as_deref() {
-            Some(namespace) if target.resource.namespaced => {
-                self.objects.get(namespaces(), None, namespace).await.map(|_| ())
+    /// A new object goes only into a namespace that exists and is not being deleted
+    /// (Kubernetes' NamespaceLifecycle admission: `404` for a missing namespace, `403` for a
+    /// terminating one, so that its controller can empty it for good).
+    async fn namespace_admits(&self, target: &Target, object: &Value) -> Result<(), Status> {
+        let Some(namespace) = target.namespace.as_deref().filter(|_| target.resource.namespaced) else {
+            return Ok(());
+        };
+        let found = self.objects.get(namespaces(), None, namespace).await?;
+        if crate::storage::is_deleting(&found) || found["status"]["phase"] == "Terminating" {
+            let name = object["metadata"]["name"].as_str().unwrap_or_default();
+            let why = format!("unable to create new content in namespace {namespace} because it is being terminated");
+            let mut status = Status::forbidden(target.resource, name, &why);
+            if let Some(details) = status.details.as_mut() {
+                details["causes"] = serde_json::json!([{"reason": "NamespaceTerminating",
+                    "message": format!("namespace {namespace} is being terminated"), "field": "metadata.namespace"}]);
             }
-            _ => Ok(()),
+            return Err(status);
         }
+        Ok(())
     }
 }
 

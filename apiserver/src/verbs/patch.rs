@@ -132,7 +132,9 @@ impl Verbs {
             None => config["metadata"]["name"] = json!(name),
         }
         if options.field_manager.is_empty() {
-            return Err(Status::bad_request("PATCH, application/apply-patch+yaml: fieldManager is required for apply requests"));
+            return Err(Status::bad_request(
+                "PATCH, application/apply-patch+yaml: fieldManager is required for apply requests",
+            ));
         }
         config["apiVersion"] = json!(target.resource.api_version());
         config["kind"] = json!(target.resource.kind);

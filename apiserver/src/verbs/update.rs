@@ -6,8 +6,8 @@
 //! layer; a stale `resourceVersion` is a `409 Conflict`.
 
 use serde_json::{json, Value};
-use skiff_api::{defaults, validation};
 use skiff_api::status::Status;
+use skiff_api::{defaults, validation};
 
 use super::{check_body, invalid, is_service, Verbs, WriteOptions};
 use crate::path::Target;
@@ -29,9 +29,13 @@ impl Verbs {
         }
         let namespace = target.namespace.as_deref();
         let status_only = target.subresource.as_deref() == Some("status");
+        let finalizers_only = target.subresource.as_deref() == Some("finalize");
         let mut options = options.clone();
         if status_only {
             options.through = Some("status");
+        }
+        if finalizers_only {
+            options.through = Some("finalize");
         }
         let resource = target.resource;
         let finish = move |old: &Value, new: &mut Value| {
@@ -46,8 +50,12 @@ impl Verbs {
             options.record(Some(old), new);
             Ok(())
         };
-        let part = if status_only { Part::Status } else { Part::Main };
-        if !status_only {
+        let part = match (status_only, finalizers_only) {
+            (true, _) => Part::Status,
+            (_, true) => Part::Finalizers,
+            _ => Part::Main,
+        };
+        if part == Part::Main {
             object["metadata"]["name"] = json!(name);
             defaults::apply(target.resource, &mut object);
         }
