@@ -20,8 +20,9 @@
 //!
 //! Kubernetes' own e2e tests check the same (`test/e2e/apps/deployment.go`:
 //! `testRollingUpdateDeployment`, `testRecreateDeployment`, `testDeploymentCleanUpPolicy`,
-//! `testRolloverDeployment`); there, surge and availability are checked from the ReplicaSets'
-//! statuses; here, from the pods themselves.
+//! `testRolloverDeployment`); there, the surge is checked from the ReplicaSets' sizes and the
+//! availability from the Deployment's status, polled (`test/utils/deployment.go`); here, at
+//! every event of the pods themselves.
 
 mod common;
 
