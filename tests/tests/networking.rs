@@ -211,7 +211,7 @@ spec:
 async fn a_toolbox_pod_resolves_services_in_every_form_headless_pods_a_subdomain_pod_and_forwarded_names() {
     let outside = Ipv4Addr::new(198, 51, 100, 7);
     let upstream = Upstream::start(&[("www.outside.test.", outside)]).await;
-    let cluster = Cluster::start_with(1, Options { dns_upstreams: vec![upstream.address] }).await;
+    let cluster = Cluster::start_with(1, Options { dns_upstreams: vec![upstream.address], ..Default::default() }).await;
     let plane = &cluster.plane;
     cluster.apply(NAMES).await;
     cluster.rolled_out("web").await;
