@@ -52,7 +52,6 @@ impl Cluster {
     }
 }
 
-
 /// The versioned kubectl binaries installed beside the `kubectl` on PATH (gcloud's dispatcher).
 pub fn versioned_kubectls() -> Vec<std::path::PathBuf> {
     let Some(dispatcher) = std::env::var_os("PATH")
