@@ -4,7 +4,7 @@
 CARGO ?= cargo
 SKIFF_DIR ?= $(CURDIR)/.skiff
 
-.PHONY: build test images up down bench bench-store bench-api bench-pods bench-rollout check-tools
+.PHONY: build test images up down bench bench-store bench-api bench-pods bench-rollout bench-net check-tools
 
 build:
 	$(CARGO) build --release --workspace
@@ -37,7 +37,7 @@ up: build images
 down:
 	@SKIFF_DIR=$(SKIFF_DIR) scripts/down.sh
 
-bench: bench-store bench-api bench-pods bench-rollout
+bench: bench-store bench-api bench-pods bench-rollout bench-net
 
 bench-store: check-tools
 	$(CARGO) build --release -p skiff-store -p skiff-bench
@@ -62,3 +62,16 @@ bench-rollout: images
 	$(CARGO) build --release -p skiff-store -p skiff-apiserver -p skiff-scheduler \
 		-p skiff-controller-manager -p skiff-kubelet -p skiff-bench
 	"$${CARGO_TARGET_DIR:-target}/release/bench-rollout" $(BENCH_FLAGS)
+
+# One demo-web pod by its IP, through its ClusterIP, a NodePort and the Ingress router, and
+# through nginx as a reverse proxy, all with the same wrk (bench/README.md). It runs a whole
+# cluster and skiff-proxy (iptables: root), and needs Debian's wrk and nginx.
+bench-net: images
+	@command -v wrk >/dev/null && test -x /usr/sbin/nginx || { \
+		echo "bench-net needs wrk and nginx: apt-get install -y wrk nginx" >&2; \
+		echo "(Debian's package starts nginx on port 80, which make up's Ingress router wants:" >&2; \
+		echo " systemctl disable --now nginx; bench-net runs its own nginx on a free port)" >&2; \
+		exit 1; }
+	$(CARGO) build --release -p skiff-store -p skiff-apiserver -p skiff-scheduler \
+		-p skiff-controller-manager -p skiff-kubelet -p skiff-proxy -p skiff-bench
+	"$${CARGO_TARGET_DIR:-target}/release/bench-net" $(BENCH_FLAGS)

@@ -1,6 +1,6 @@
 //! # skiff-bench: Skiff measured against the real thing
 //!
-//! Four benchmarks, each a binary that starts real server processes on this machine and prints
+//! Five benchmarks, each a binary that starts real server processes on this machine and prints
 //! one table. See `bench/README.md` for how to run them and what each number means.
 //!
 //! - `bench-store` starts `skiff-store` and a real etcd, drives both with the same client code
@@ -14,7 +14,10 @@
 //!   [`pods`].
 //! - `bench-rollout` starts the same cluster and times a rolling update against its
 //!   theoretical minimum and a scale-up against the Docker floor. Its workloads are in
-//!   [`rollout`]; what both cluster benchmarks share is in [`cluster`].
+//!   [`rollout`]; what the cluster benchmarks share is in [`cluster`].
+//! - `bench-net` starts the same cluster and a `skiff-proxy`, and drives one pod with `wrk`
+//!   directly, through its ClusterIP, a NodePort and the Ingress router, and through nginx as
+//!   a reverse proxy. Its workloads are in [`net`].
 //!
 //! # Layout
 //!
@@ -49,6 +52,7 @@ pub mod locate;
 pub mod machine;
 pub mod measure;
 pub mod memory;
+pub mod net;
 pub mod plan;
 pub mod pods;
 pub mod put_latency;

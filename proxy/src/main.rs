@@ -34,6 +34,13 @@ struct Args {
     /// Where to serve Prometheus metrics.
     #[arg(long)]
     metrics_listen: Option<SocketAddr>,
+    /// The first word of this proxy's iptables chains (`SKIFF-SERVICES`, …): another word lets
+    /// a second proxy run beside the host's own (the benchmarks' does).
+    #[arg(long, default_value = "SKIFF")]
+    chain_prefix: String,
+    /// Leave the service range's route alone (it is one per host, and the host's proxy owns it).
+    #[arg(long)]
+    no_service_route: bool,
 }
 
 #[tokio::main]
@@ -56,6 +63,7 @@ async fn main() -> anyhow::Result<()> {
     let mut config = skiff_proxy::Config::new(&args.api, &args.node_name);
     config.metrics_listen = args.metrics_listen;
     config.services.cluster_cidr = Some(args.cluster_cidr);
+    (config.services.chain_prefix, config.services.service_route) = (args.chain_prefix, !args.no_service_route);
     (config.dns.listen, config.dns.service_ip) = (args.dns_listen, args.cluster_dns);
     if args.ingress_listen != "off" {
         let listen: SocketAddr = args.ingress_listen.parse()?;
