@@ -96,6 +96,11 @@ fn host_of(request: &Request<Incoming>) -> String {
     header.map(str::to_string).or_else(|| request.uri().authority().map(|a| a.to_string())).unwrap_or_default()
 }
 
+/// An endpoint as the log shows it; empty for none.
+fn shown(endpoint: Option<SocketAddr>) -> String {
+    endpoint.map(|e| e.to_string()).unwrap_or_default()
+}
+
 async fn handle(
     request: Request<Incoming>,
     client: SocketAddr,
@@ -104,8 +109,9 @@ async fn handle(
     let started = Instant::now();
     let routing = shared.routes.current();
     let host = host_of(&request);
-    let method = request.method().to_string();
-    let path = request.uri().path().to_string();
+    // Kept for the metrics and the log after the request has gone on: clones without an
+    // allocation (a standard method is a tag, a URI shares its bytes).
+    let (method, uri) = (request.method().clone(), request.uri().clone());
     let decided = route(&routing.table, &host, request.uri(), request.headers(), &mut rand::rng());
     let (response, labels, forwarded) = match decided {
         Route::Redirect(location) => {
@@ -134,15 +140,17 @@ async fn handle(
         }
         None => ("", "", "", false),
     };
-    metrics::request(&Labels { namespace, ingress, service, canary, method: &method }, status, took);
+    metrics::request(&Labels { namespace, ingress, service, canary, method: method.as_str() }, status, took);
     let (endpoint, retried, failure) = forwarded.unwrap_or_default();
-    let endpoint = endpoint.map(|e| e.to_string()).unwrap_or_default();
+    // Inside the macros, so that a line the filter leaves out (every `debug` one at the
+    // default level) formats nothing.
+    let path = uri.path();
     match failure {
         Some(failure) => {
-            tracing::warn!(%client, host, path, status, namespace, service, endpoint, retried, cause = failure, "request failed")
+            tracing::warn!(%client, host, path, status, namespace, service, endpoint = shown(endpoint), retried, cause = failure, "request failed")
         }
         None => {
-            tracing::debug!(%client, host, path, status, namespace, ingress, service, canary, endpoint, retried, took_ms = took.as_secs_f64() * 1e3, "request")
+            tracing::debug!(%client, host, path, status, namespace, ingress, service, canary, endpoint = shown(endpoint), retried, took_ms = took.as_secs_f64() * 1e3, "request")
         }
     }
     Ok(response)
