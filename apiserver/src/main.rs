@@ -10,7 +10,6 @@ use clap::Parser;
 /// at start for nothing a server of this size gains from.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use tokio_util::sync::CancellationToken;
 
 /// The Kubernetes API server of Skiff.
 #[derive(Parser)]
@@ -29,24 +28,9 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "skiff_apiserver=info".into()),
-        )
-        .init();
+    skiff_client::process::init_logging("skiff_apiserver=info");
     let args = Args::parse();
-    let shutdown = CancellationToken::new();
-    let on_signal = shutdown.clone();
-    tokio::spawn(async move {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM can be handled");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-        on_signal.cancel();
-    });
+    let shutdown = skiff_client::process::shutdown_on_signals()?;
     let config = skiff_apiserver::Config {
         listen: args.listen,
         grpc_listen: Some(args.grpc_listen),

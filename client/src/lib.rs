@@ -23,6 +23,8 @@
 //!
 //! - [`metrics`]: `/metrics` for the daemons without an HTTP server of their own.
 //!
+//! - [`process`]: what every daemon's `main.rs` sets up: logs, and shutdown on SIGINT/SIGTERM.
+//!
 //! - [`rotation`]: the handshake that keeps new connections away from a pod before its kubelet
 //!   stops it (proxies publish what they applied; the kubelet waits for them).
 //!
@@ -40,6 +42,7 @@ pub mod events;
 pub mod expectations;
 pub mod informer;
 pub mod metrics;
+pub mod process;
 pub mod reflector;
 pub mod rotation;
 pub mod watcher;

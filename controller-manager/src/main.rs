@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 
 use clap::Parser;
-use tokio_util::sync::CancellationToken;
 
 /// Skiff's control loops: Deployments, ReplicaSets, and what comes after them.
 #[derive(Parser)]
@@ -23,25 +22,9 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "skiff_controller_manager=info,skiff_client=info".into()),
-        )
-        .init();
+    skiff_client::process::init_logging("skiff_controller_manager=info,skiff_client=info");
     let args = Args::parse();
-    let shutdown = CancellationToken::new();
-    let on_signal = shutdown.clone();
-    tokio::spawn(async move {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM can be handled");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-        on_signal.cancel();
-    });
+    let shutdown = skiff_client::process::shutdown_on_signals()?;
     let config =
         skiff_controller_manager::Config { api: args.api, workers: args.workers, metrics_listen: args.metrics_listen };
     skiff_controller_manager::run(config, shutdown).await?;

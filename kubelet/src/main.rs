@@ -4,7 +4,6 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use clap::Parser;
 use skiff_kubelet::config::{parse_labels, Config};
-use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
 #[command(about = "Skiff's node agent: runs the pods bound to this node as Docker containers")]
@@ -33,9 +32,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("skiff_kubelet=info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    skiff_client::process::init_logging("skiff_kubelet=info");
     let args = Args::parse();
     let defaults = Config::new(&args.api, &args.node_name);
     let config = Config {
@@ -49,12 +46,6 @@ async fn main() -> anyhow::Result<()> {
         listen: Some(args.listen),
         ..defaults
     };
-    let shutdown = CancellationToken::new();
-    let signalled = shutdown.clone();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::spawn(async move {
-        tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term.recv() => {} }
-        signalled.cancel();
-    });
+    let shutdown = skiff_client::process::shutdown_on_signals()?;
     Ok(skiff_kubelet::run(config, shutdown).await?)
 }

@@ -4,7 +4,6 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use clap::Parser;
 use skiff_proxy::net::Cidr;
-use tokio_util::sync::CancellationToken;
 
 /// Each host's Service data path (iptables), cluster DNS and Ingress router.
 #[derive(Parser)]
@@ -45,21 +44,9 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "skiff_proxy=info".into()),
-        )
-        .init();
+    skiff_client::process::init_logging("skiff_proxy=info");
     let args = Args::parse();
-    let shutdown = CancellationToken::new();
-    let on_signal = shutdown.clone();
-    tokio::spawn(async move {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM can be handled");
-        tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term.recv() => {} }
-        on_signal.cancel();
-    });
+    let shutdown = skiff_client::process::shutdown_on_signals()?;
     let mut config = skiff_proxy::Config::new(&args.api, &args.node_name);
     config.metrics_listen = args.metrics_listen;
     config.services.cluster_cidr = Some(args.cluster_cidr);

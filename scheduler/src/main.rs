@@ -3,7 +3,6 @@
 use std::net::SocketAddr;
 
 use clap::Parser;
-use tokio_util::sync::CancellationToken;
 
 /// The scheduler of Skiff: binds unscheduled pods to nodes.
 #[derive(Parser)]
@@ -22,24 +21,9 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "skiff_scheduler=info".into()),
-        )
-        .init();
+    skiff_client::process::init_logging("skiff_scheduler=info");
     let args = Args::parse();
-    let shutdown = CancellationToken::new();
-    let on_signal = shutdown.clone();
-    tokio::spawn(async move {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM can be handled");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-        on_signal.cancel();
-    });
+    let shutdown = skiff_client::process::shutdown_on_signals()?;
     let config = skiff_scheduler::Config {
         api: args.api,
         scheduler_name: args.scheduler_name,
