@@ -304,3 +304,13 @@ fn temp_dir(server: &'static str, parent: &Path) -> Result<TempDir, BenchError> 
         .tempdir_in(parent)
         .map_err(|source| BenchError::Prepare { server, source })
 }
+
+/// Runs a benchmark to its end, or until Ctrl-C. Interrupted, the benchmark's future is
+/// dropped, and with it every guard it holds (servers, containers, rules): nothing is left
+/// running.
+pub async fn until_interrupted(benchmark: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    tokio::select! {
+        result = benchmark => result,
+        _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
+    }
+}

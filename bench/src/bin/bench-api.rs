@@ -28,13 +28,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    // On Ctrl-C the benchmark future is dropped, and with it the server guards: no server is
-    // left running.
-    tokio::select! {
-        result = run(args) => result,
-        _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
-    }
+    skiff_bench::server::until_interrupted(run(Args::parse())).await
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {

@@ -2,9 +2,8 @@
 //! and through nginx, all with the same wrk, in one table. Flags and the order of the steps;
 //! the work is in the library (see `bench/README.md`).
 
-use std::path::PathBuf;
-
 use clap::Parser;
+use skiff_bench::cluster::cli::ClusterArgs;
 use skiff_bench::cluster::run::Run;
 use skiff_bench::net::nginx::Nginx;
 use skiff_bench::net::proxy::Proxy;
@@ -17,34 +16,21 @@ use skiff_bench::{locate, report};
 /// and against nginx.
 #[derive(Parser)]
 struct Args {
-    /// One short round: to check that it works, not to quote.
-    #[arg(long)]
-    quick: bool,
-    /// Where the daemons' and nginx's directories go [default: $TMPDIR].
-    #[arg(long)]
-    work_dir: Option<PathBuf>,
-    /// Copy every daemon's log into this directory at the end, to look at afterwards.
-    #[arg(long)]
-    logs: Option<PathBuf>,
+    #[command(flatten)]
+    cluster: ClusterArgs,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    // On Ctrl-C the benchmark future is dropped, and with it the guards: nginx, the proxy
-    // (which removes its rules), the daemons and the containers, in that order.
-    tokio::select! {
-        result = run(args) => result,
-        _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
-    }
+    skiff_bench::server::until_interrupted(run(Args::parse())).await
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
     process::require_tool("wrk", "wrk")?;
     process::require_tool(net::nginx::BINARY, "nginx")?;
     let proxy_binary = locate::beside_me("skiff-proxy", None)?;
-    let work_dir = args.work_dir.unwrap_or_else(std::env::temp_dir);
-    let plan = if args.quick { NetPlan::quick() } else { NetPlan::full() };
+    let work_dir = args.cluster.work_dir();
+    let plan = if args.cluster.quick { NetPlan::quick() } else { NetPlan::full() };
 
     // Declared in the order they start, so dropped the other way round.
     let run = Run::start(&work_dir).await?;
@@ -65,16 +51,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let measured = net::measure(&paths, &plan).await;
     let load_after = load_average();
 
-    if let Some(dir) = &args.logs {
+    if let Some(dir) = &args.cluster.logs {
         let _ = proxy.save_log(&dir.join("skiff-proxy.log"));
     }
     drop(nginx);
     drop(proxy);
-    let finished = run.finish(args.logs.as_deref()).await?;
+    let finished = run.finish(args.cluster.logs.as_deref()).await?;
     let measured = measured?;
 
     let versions = format!("{}; nginx {}; {}", finished.versions, Nginx::version(), wrk_version());
-    let plan_line = format!("{plan}{}", if args.quick { " (--quick)" } else { "" });
+    let plan_line = format!("{plan}{}", if args.cluster.quick { " (--quick)" } else { "" });
     println!();
     print!("{}", report::header(&finished.machine, None, &versions, &plan_line));
     println!("load:     1-minute load average {load_before} before the runs, {load_after} after");

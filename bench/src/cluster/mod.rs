@@ -1,4 +1,4 @@
-//! What the cluster benchmarks (`bench-pods`, `bench-rollout`) share: a whole Skiff cluster as
+//! What the cluster benchmarks (`bench-pods`, `bench-rollout`, `bench-net`) share: a whole Skiff cluster as
 //! processes, the Docker floor it is held to, and the clocks that time pods.
 //!
 //! In the order a run uses them:
@@ -13,11 +13,12 @@
 //!   deleted, gone; waiting for a condition returns the event's own arrival time.
 //! - `kubelet_metrics.rs`: the kubelet's own pod start histogram.
 //! - `steps.rs`: create and wait, delete and wait, read the timelines back.
-//! - `run.rs`: the set-up and teardown around the workloads.
+//! - `run.rs`: the set-up and teardown around the workloads; `cli.rs`: their common flags.
 //! - `breakdown.rs`: where the time goes, from the watch, Docker's timestamps and the kubelet's
 //!   log, side by side with the floor.
 
 pub mod breakdown;
+pub mod cli;
 pub mod docker;
 pub mod floor;
 pub mod kubelet_metrics;
