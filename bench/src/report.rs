@@ -289,3 +289,9 @@ mod tests {
         assert_eq!(ratios, [0.25, 0.25, 3.0, 0.25, 3.0, 0.5, 0.5]);
     }
 }
+
+/// The header's plan line: the plan as it prints itself, marked when the run was a quick one.
+pub fn plan_line(plan: &impl std::fmt::Display, quick: bool) -> String {
+    format!("{plan}{}", if quick { " (--quick)" } else { "" })
+}
+

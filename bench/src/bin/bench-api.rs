@@ -49,7 +49,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     let commit = locate::commit().map(|c| format!("; commit {c}")).unwrap_or_default();
     let versions = format!("{}; {}{commit}", locate::version(&apiserver_binary), locate::version(&store_binary));
-    let plan_line = format!("{plan}{}", if args.quick { " (--quick)" } else { "" });
+    let plan_line = report::plan_line(&plan, args.quick);
     println!();
     print!("{}", report::header(&machine, others_share, &versions, &plan_line));
     println!();

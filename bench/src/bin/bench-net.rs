@@ -60,7 +60,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let measured = measured?;
 
     let versions = format!("{}; nginx {}; {}", finished.versions, Nginx::version(), wrk_version());
-    let plan_line = format!("{plan}{}", if args.cluster.quick { " (--quick)" } else { "" });
+    let plan_line = args.cluster.plan_line(&plan);
     println!();
     print!("{}", report::header(&finished.machine, None, &versions, &plan_line));
     println!("load:     1-minute load average {load_before} before the runs, {load_after} after");

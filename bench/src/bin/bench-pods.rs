@@ -28,7 +28,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let finished = run.finish(args.cluster.logs.as_deref()).await?;
     let measured = measured?;
 
-    let plan_line = format!("{plan}{}", if args.cluster.quick { " (--quick)" } else { "" });
+    let plan_line = args.cluster.plan_line(&plan);
     println!();
     print!("{}", report::header(&finished.machine, finished.others, &finished.versions, &plan_line));
     println!();

@@ -45,7 +45,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     drop((skiff, etcd));
 
     let versions = format!("{}; {}", locate::version(&skiff_binary), locate::version(&etcd_binary));
-    let plan_line = format!("{plan}{}", if args.quick { " (--quick)" } else { "" });
+    let plan_line = report::plan_line(&plan, args.quick);
     println!();
     print!("{}", report::header(&machine, others_share, &versions, &plan_line));
     println!();

@@ -23,6 +23,6 @@ impl ClusterArgs {
 
     /// The report's plan line, marked when the run was a quick one.
     pub fn plan_line(&self, plan: &impl std::fmt::Display) -> String {
-        format!("{plan}{}", if self.quick { " (--quick)" } else { "" })
+        crate::report::plan_line(plan, self.quick)
     }
 }
