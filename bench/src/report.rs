@@ -294,4 +294,3 @@ mod tests {
 pub fn plan_line(plan: &impl std::fmt::Display, quick: bool) -> String {
     format!("{plan}{}", if quick { " (--quick)" } else { "" })
 }
-
