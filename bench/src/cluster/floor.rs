@@ -166,3 +166,39 @@ mod tests {
         assert_eq!(address(49), Ipv4Addr::new(10, 244, 204, 51));
     }
 }
+
+/// The floor's bursts of `count` pods at each concurrency of `in_flight` (the first is the
+/// kubelet's), with the first one's timelines, and Skiff's own burst (`skiff`) run right after
+/// that first floor burst, so that the two meet nearly the same background load; the other
+/// concurrencies come after. Both cluster benchmarks measure their bursts this way.
+pub async fn bursts_around<T, F>(
+    floor: &Floor,
+    docker: &Docker,
+    clock: &super::breakdown::Clock,
+    count: usize,
+    in_flight: &[usize],
+    skiff: F,
+) -> Result<(Vec<Burst>, Vec<super::breakdown::Timeline>, T), BenchError>
+where
+    F: std::future::Future<Output = Result<T, BenchError>>,
+{
+    let mut skiff = Some(skiff);
+    let mut bursts = Vec::new();
+    let mut timelines = Vec::new();
+    let mut skiff_result = None;
+    for (i, in_flight) in in_flight.iter().enumerate() {
+        eprintln!("floor: {count} pods, {in_flight} in flight");
+        let burst = floor.burst(count, *in_flight).await?;
+        if i == 0 {
+            let containers = docker.timestamps(&floor.label()).await?;
+            timelines = super::breakdown::floor_timelines(&burst.pairs, &containers, clock);
+        }
+        bursts.push(burst);
+        floor.clear().await?;
+        if let Some(skiff) = skiff.take() {
+            skiff_result = Some(skiff.await?);
+        }
+    }
+    let skiff = skiff_result.expect("the plan has at least one concurrency");
+    Ok((bursts, timelines, skiff))
+}

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use super::plan::PodsPlan;
 use crate::cluster::breakdown::{self, Clock, Timeline};
 use crate::cluster::docker::Docker;
-use crate::cluster::floor::{Burst, Floor, PairTimes};
+use crate::cluster::floor::{self, Burst, Floor, PairTimes};
 use crate::cluster::kubelet_metrics::{self, Histogram};
 use crate::cluster::objects::{self, app_of, Readiness, WEB_V1};
 use crate::cluster::processes::Resident;
@@ -101,26 +101,12 @@ pub async fn measure(
     eprintln!("{} pods one at a time, in turn on the floor and on Skiff", plan.sequential);
     let (floor_sequential, skiff_sequential) = sequential(cluster, docker, floor, &watch, plan, clock).await?;
 
-    let mut floor_bursts = Vec::new();
-    let mut floor_burst_timelines = Vec::new();
-    let mut skiff_burst = None;
-    for (i, in_flight) in plan.floor_in_flight.iter().enumerate() {
-        eprintln!("floor: {} pods, {in_flight} in flight", plan.burst);
-        let burst = floor.burst(plan.burst, *in_flight).await?;
-        if i == 0 {
-            let containers = docker.timestamps(&floor.label()).await?;
-            floor_burst_timelines = breakdown::floor_timelines(&burst.pairs, &containers, clock);
-        }
-        floor_bursts.push(burst);
-        floor.clear().await?;
-        if i == 0 {
-            // Right after the floor at the kubelet's concurrency, so that the two meet nearly
-            // the same background load; the other concurrencies come after.
-            eprintln!("skiff: a ReplicaSet of {} pods", plan.burst);
-            skiff_burst = Some(burst_of(cluster, docker, &watch, plan, clock).await?);
-        }
-    }
-    let skiff_burst = skiff_burst.expect("the plan has at least one concurrency");
+    let skiff = async {
+        eprintln!("skiff: a ReplicaSet of {} pods", plan.burst);
+        burst_of(cluster, docker, &watch, plan, clock).await
+    };
+    let (floor_bursts, floor_burst_timelines, skiff_burst) =
+        floor::bursts_around(floor, docker, clock, plan.burst, &plan.floor_in_flight, skiff).await?;
 
     Ok(PodsMeasurements {
         resident_at_start,

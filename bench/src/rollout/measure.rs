@@ -25,9 +25,9 @@ use skiff_client::{ListParams, Patch};
 
 use super::deployment::{generation, rolled_out};
 use super::plan::RolloutPlan;
-use crate::cluster::breakdown::{self, Clock, Timeline};
+use crate::cluster::breakdown::{Clock, Timeline};
 use crate::cluster::docker::Docker;
-use crate::cluster::floor::{Burst, Floor};
+use crate::cluster::floor::{self, Burst, Floor};
 use crate::cluster::kubelet_metrics::{self, Histogram};
 use crate::cluster::objects::{self, app_of, Readiness, WEB_V1, WEB_V2};
 use crate::cluster::steps::{self, Started};
@@ -119,25 +119,12 @@ pub async fn measure(
     eprintln!("skiff: a rolling update of {} replicas", plan.replicas);
     let rollout = rollout(cluster, docker, &pods, &deployments, plan, clock).await?;
 
-    let mut floor_bursts = Vec::new();
-    let mut floor_burst_timelines = Vec::new();
-    let mut scale_up = None;
-    for (i, in_flight) in plan.floor_in_flight.iter().enumerate() {
-        eprintln!("floor: {} pods, {in_flight} in flight", plan.new_pods());
-        let burst = floor.burst(plan.new_pods(), *in_flight).await?;
-        if i == 0 {
-            let containers = docker.timestamps(&floor.label()).await?;
-            floor_burst_timelines = breakdown::floor_timelines(&burst.pairs, &containers, clock);
-        }
-        floor_bursts.push(burst);
-        floor.clear().await?;
-        if i == 0 {
-            // Right after the floor at the kubelet's concurrency (see bench-pods).
-            eprintln!("skiff: a Deployment scaled from 1 to {}", plan.scale_to);
-            scale_up = Some(scale_up_of(cluster, docker, &pods, &deployments, plan, clock).await?);
-        }
-    }
-    let scale_up = scale_up.expect("the plan has at least one concurrency");
+    let skiff = async {
+        eprintln!("skiff: a Deployment scaled from 1 to {}", plan.scale_to);
+        scale_up_of(cluster, docker, &pods, &deployments, plan, clock).await
+    };
+    let (floor_bursts, floor_burst_timelines, scale_up) =
+        floor::bursts_around(floor, docker, clock, plan.new_pods(), &plan.floor_in_flight, skiff).await?;
     Ok(RolloutMeasurements { single, rollout, floor_bursts, floor_burst_timelines, scale_up })
 }
 
