@@ -687,3 +687,124 @@ async fn no_get_fails_even_when_pods_stop_before_they_leave_the_endpoints() {
     );
     assert!(by_version.contains_key("v1") && by_version.contains_key("v2"), "{by_version:?}");
 }
+
+/// A backend the test writes byte by byte, to give the router every framing a response can
+/// have: `/length`, `/chunked` (with a trailer), `/close` (a body that ends with the
+/// connection), `/hint` (a `103 Early Hints` first), `/once` (answers, then closes a connection
+/// it did not say it would close, as a backend's idle timeout does), and `POST /echo`, which
+/// sends the request's body back. Returns its address and how many connections it accepted.
+async fn framing_backend(address: IpAddr) -> (SocketAddr, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind((address, 0)).await.unwrap();
+    let bound = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                loop {
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        let mut chunk = [0u8; 4096];
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    while buf.len() < end + 4 + length {
+                        let mut chunk = [0u8; 4096];
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let body = buf[end + 4..end + 4 + length].to_vec();
+                    buf.drain(..end + 4 + length);
+                    let path = head.split(' ').nth(1).unwrap_or_default().to_string();
+                    let answer: Vec<u8> = match path.as_str() {
+                        "/chunked" => b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n".to_vec(),
+                        "/close" => b"HTTP/1.1 200 OK\r\n\r\nuntil close".to_vec(),
+                        "/hint" => b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhinted".to_vec(),
+                        "/once" => b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nonce".to_vec(),
+                        "/echo" => [format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes(), body].concat(),
+                        _ => b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nKeep-Alive: timeout=5\r\n\r\nlength".to_vec(),
+                    };
+                    if stream.write_all(&answer).await.is_err() || matches!(path.as_str(), "/close" | "/once") {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (bound, accepted)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_response_framing_passes_through_and_other_requests_go_on_with_hyper() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let docker = Docker::new("framing");
+    let cluster = Cluster::start().await;
+    let (backend, accepted) = framing_backend(docker.gateway).await;
+    cluster.service("framed").await;
+    cluster.endpoints("framed", "framed", backend.port(), &[(&docker.gateway.to_string(), true)]).await;
+    cluster.ingress("framed", &[], "framed.test", &[("/", "Prefix", "framed")]).await;
+    cluster.until_body("framed.test", "/length", "length").await;
+
+    // One client connection, many requests: each response must end exactly where its framing
+    // says, or the next one on the same connection would be garbled.
+    let stream = tokio::net::TcpStream::connect(cluster.router).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(connection);
+    let before = accepted.load(Ordering::Relaxed);
+    let mut ask = async |method: &str, path: &str, body: &'static str| {
+        let request = Request::builder().method(method).uri(path).header("host", "framed.test");
+        sender.ready().await.expect("the connection is still open");
+        let response = sender.send_request(request.body(Full::new(Bytes::from(body))).unwrap()).await.unwrap();
+        let status = response.status();
+        let collected = response.into_body().collect().await.unwrap();
+        let trailers = collected.trailers().cloned();
+        (status, String::from_utf8_lossy(&collected.to_bytes()).into_owned(), trailers)
+    };
+    for _ in 0..5 {
+        assert_eq!(ask("GET", "/length", "").await.1, "length");
+    }
+    assert_eq!(accepted.load(Ordering::Relaxed), before, "the router kept its connection to the backend");
+    let (_, body, trailers) = ask("GET", "/chunked", "").await;
+    assert_eq!(body, "hello world");
+    assert_eq!(trailers.unwrap()["x-trailer"], "t", "the chunks, trailer included, as the backend sent them");
+    assert_eq!(ask("HEAD", "/length", "").await.1, "", "no body after a HEAD");
+    assert_eq!(ask("GET", "/hint", "").await.1, "hinted", "a 103 first, then the answer");
+    // The backend closes the connection after /once without saying so: the router's next
+    // request on that kept connection finds it closed, and sends it again on a new one.
+    assert_eq!(ask("GET", "/once", "").await.1, "once");
+    assert_eq!(ask("GET", "/length", "").await, (StatusCode::OK, "length".into(), None));
+    // A body: hyper takes the connection over, with what the router had read of it.
+    assert_eq!(ask("POST", "/echo", "a body of eighteen").await.1, "a body of eighteen");
+    assert_eq!(ask("GET", "/length", "").await.1, "length", "hyper serves the rest of the connection");
+    assert_eq!(ask("GET", "/chunked", "").await.1, "hello world");
+
+    // Two requests in one write (pipelined), the second asking to close, then a body that
+    // runs until the backend closes: the router closes the client's connection after it.
+    let mut raw = tokio::net::TcpStream::connect(cluster.router).await.unwrap();
+    raw.write_all(b"GET /length HTTP/1.1\r\nHost: framed.test\r\n\r\nGET /length HTTP/1.1\r\nHost: framed.test\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut all = String::new();
+    raw.read_to_string(&mut all).await.unwrap();
+    assert_eq!(all.matches("HTTP/1.1 200 OK").count(), 2, "{all}");
+    assert!(all.ends_with("\r\n\r\nlength") && !all.contains("keep-alive"), "hop-by-hop headers dropped: {all}");
+    let mut raw = tokio::net::TcpStream::connect(cluster.router).await.unwrap();
+    raw.write_all(b"GET /close HTTP/1.1\r\nHost: framed.test\r\n\r\n").await.unwrap();
+    let mut all = String::new();
+    tokio::time::timeout(Duration::from_secs(10), raw.read_to_string(&mut all)).await.expect("closed").unwrap();
+    assert!(all.contains("connection: close") && all.ends_with("until close"), "{all}");
+}

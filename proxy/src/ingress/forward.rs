@@ -10,7 +10,8 @@
 //! with `proxy_next_upstream_tries 3` (here: one retry, on errors only).
 //!
 //! **Pools.** One hyper-util client, hence one pool of idle keep-alive connections, per
-//! endpoint, held by the routing snapshot ([`Pools`]). An endpoint that leaves the table leaves
+//! endpoint, held by the routing snapshot ([`Pools`]), beside the plain path's own idle
+//! connections to the same endpoint ([`crate::ingress::upstream`]). An endpoint that leaves the table leaves
 //! the next snapshot's pools: no new request can be handed one of its idle connections, and
 //! once the last request holding the old snapshot ends, its pool and idle connections are
 //! dropped (closed). Endpoints that stay keep their pool across rebuilds.
@@ -41,7 +42,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Method, Request, Response, StatusCode, Version};
+use http::{Request, Response, StatusCode, Version};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Body as _, Incoming};
@@ -51,6 +52,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 
 use crate::ingress::sync::{Routes, Routing};
 use crate::ingress::table::Backend;
+use crate::ingress::upstream::Idle;
 
 /// Bodies both ways: the client's or backend's stream, or one the router makes.
 pub type Body = BoxBody<Bytes, hyper::Error>;
@@ -93,10 +95,18 @@ impl Default for Settings {
 
 type Pool = Client<HttpConnector, Body>;
 
+/// An endpoint's kept-alive connections: hyper-util's for the requests hyper serves, and the
+/// plain path's.
+#[derive(Clone)]
+struct EndpointPools {
+    client: Pool,
+    idle: Arc<Idle>,
+}
+
 /// One keep-alive pool per endpoint of the table.
 #[derive(Clone, Default)]
 pub struct Pools {
-    by_endpoint: HashMap<SocketAddr, Pool>,
+    by_endpoint: HashMap<SocketAddr, EndpointPools>,
 }
 
 impl Pools {
@@ -105,9 +115,18 @@ impl Pools {
     pub fn refresh(&self, endpoints: &HashSet<SocketAddr>, settings: &Settings) -> Pools {
         let by_endpoint = endpoints
             .iter()
-            .map(|endpoint| (*endpoint, self.by_endpoint.get(endpoint).cloned().unwrap_or_else(|| pool(settings))))
+            .map(|endpoint| {
+                let kept = self.by_endpoint.get(endpoint).cloned();
+                let new = || EndpointPools { client: pool(settings), idle: Arc::new(Idle::new(*endpoint, settings)) };
+                (*endpoint, kept.unwrap_or_else(new))
+            })
             .collect();
         Pools { by_endpoint }
+    }
+
+    /// The plain path's idle connections to `endpoint`, if it is in this snapshot's table.
+    pub fn idle(&self, endpoint: SocketAddr) -> Option<&Idle> {
+        self.by_endpoint.get(&endpoint).map(|pools| &*pools.idle)
     }
 
     pub fn len(&self) -> usize {
@@ -168,14 +187,11 @@ pub async fn forward(
     let (parts, body) = request.into_parts();
     let headers = upstream_headers(&parts.headers, peer, client_upgrade.is_some());
     let bodiless = body.is_end_stream();
-    let idempotent = matches!(
-        parts.method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
-    );
+    let idempotent = crate::ingress::wire::idempotent(&parts.method);
     let mut body = Some(if bodiless { empty() } else { body.boxed() });
     let (mut snapshot, mut retried) = (routing, false);
     loop {
-        let Some(pool) = snapshot.pools.by_endpoint.get(&endpoint) else {
+        let Some(pool) = snapshot.pools.by_endpoint.get(&endpoint).map(|pools| &pools.client) else {
             return failed(StatusCode::BAD_GATEWAY, Some(endpoint), retried, "no pool for the endpoint".into());
         };
         let mut upstream = Request::new(body.take().unwrap_or_else(empty));
@@ -218,19 +234,23 @@ fn failed(status: StatusCode, endpoint: Option<SocketAddr>, retried: bool, failu
 
 /// The router's own answer for `status`, an nginx-like page naming Skiff's router.
 pub fn error_page(status: StatusCode) -> Response<Body> {
-    let title = format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or_default());
-    let page = format!(
-        "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n\
-         <hr><center>skiff-proxy</center>\r\n</body>\r\n</html>\r\n"
-    );
-    let mut response = Response::new(full(page));
+    let mut response = Response::new(full(error_text(status)));
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
     response
 }
 
+/// The page of [`error_page`] (`text/html`).
+pub fn error_text(status: StatusCode) -> String {
+    let title = format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or_default());
+    format!(
+        "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n\
+         <hr><center>skiff-proxy</center>\r\n</body>\r\n</html>\r\n"
+    )
+}
+
 /// The error and its causes, for a log line.
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
@@ -241,7 +261,7 @@ fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-fn timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
+pub fn timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut source = Some(err);
     while let Some(cause) = source {
         if cause.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::TimedOut) {
@@ -283,7 +303,7 @@ fn end_to_end(headers: &HeaderMap) -> HeaderMap {
 }
 
 /// The request headers the backend gets.
-fn upstream_headers(headers: &HeaderMap, peer: Peer, upgrade: bool) -> HeaderMap {
+pub fn upstream_headers(headers: &HeaderMap, peer: Peer, upgrade: bool) -> HeaderMap {
     let mut out = end_to_end(headers);
     if upgrade {
         out.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));

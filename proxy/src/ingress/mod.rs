@@ -23,8 +23,14 @@
 //! - [`rewrite`]: `rewrite-target` with capture groups, `use-regex`, `app-root`.
 //! - [`canary`]: canary policies and the per-request choice (header → cookie → weight).
 //! - [`route`]: the decision for one request (redirect, backend and URI, or 404), pure.
-//! - [`forward`]: proxying: headers, `Upgrade`, keep-alive pools, retry before send, 502/504.
-//! - [`server`]: the listener, graceful shutdown, per-request metrics and logs.
+//! - [`server`]: the listener, graceful shutdown, per-request metrics and logs; each
+//!   connection starts on the plain path and may go on with hyper.
+//! - [`plain`]: the router's own loop for bodiless requests, both sides in one task.
+//! - [`wire`]: HTTP/1.1 heads and body framing for the plain path, pure.
+//! - [`upstream`]: the plain path's kept-alive connections to each endpoint.
+//! - [`prefixed`]: a connection with bytes already read, as hyper takes it over.
+//! - [`forward`]: proxying through hyper: headers, `Upgrade`, keep-alive pools, retry before
+//!   send, 502/504.
 //! - [`sync`]: informers → table → snapshot swapped whole.
 //! - [`status`]: the node's address in `status.loadBalancer.ingress`.
 //! - [`metrics`]: Prometheus counters in ingress-nginx's names.
@@ -36,12 +42,16 @@ pub mod class;
 pub mod forward;
 pub mod matching;
 pub mod metrics;
+pub mod plain;
+pub mod prefixed;
 pub mod rewrite;
 pub mod route;
 pub mod server;
 pub mod status;
 pub mod sync;
 pub mod table;
+pub mod upstream;
+pub mod wire;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};

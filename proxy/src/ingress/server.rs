@@ -1,11 +1,14 @@
 //! The HTTP side facing clients: accept connections, answer each request from the current
 //! routing snapshot, count and log it, and shut down gracefully.
 //!
-//! One request, top-down ([`handle`]): take the snapshot, [`route`] it (pure), then answer:
-//! `302` for app-root, the router's `404` without a rule or default backend, else [`forward`]
-//! it, which answers `503` itself when the backend has no ready endpoint and `502`/`504` when
-//! the backend fails. HTTP/1.1 with keep-alive and upgrades; on shutdown no connection is accepted any
-//! more, idle connections close and requests in flight finish.
+//! A connection starts on the plain path ([`crate::ingress::plain`]), the router's own loop
+//! for bodiless `GET`s and the like; the first request that is anything else hands it, with the
+//! bytes already read, to hyper for good. On hyper's side, one request, top-down ([`handle`]):
+//! take the snapshot, [`route`] it (pure), then answer: `302` for app-root, the router's `404`
+//! without a rule or default backend, else [`forward`] it, which answers `503` itself when the
+//! backend has no ready endpoint and `502`/`504` when the backend fails. Both paths count and
+//! log each request with [`record`]. HTTP/1.1 with keep-alive and upgrades; on shutdown no
+//! connection is accepted any more, idle connections close and requests in flight finish.
 //!
 //! Left out: HTTP/2 and TLS to clients (ingress-nginx's 443 side), the PROXY protocol.
 
@@ -26,17 +29,20 @@ use tokio_util::task::TaskTracker;
 
 use crate::ingress::forward::{error_page, forward, full, Body, Forwarded, Peer, Settings};
 use crate::ingress::metrics::{self, Labels};
+use crate::ingress::plain;
+use crate::ingress::prefixed::Prefixed;
 use crate::ingress::route::{route, Route};
 use crate::ingress::sync::Routes;
+use crate::ingress::table::Backend;
 
 /// A client that sends no request head in this long is cut off.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(60);
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What every connection's requests share.
-struct Shared {
-    routes: Arc<Routes>,
-    settings: Settings,
-    local_port: u16,
+pub struct Shared {
+    pub routes: Arc<Routes>,
+    pub settings: Settings,
+    pub local_port: u16,
 }
 
 /// Serves `listener` until `shutdown`, once the first routing table is in (until then
@@ -69,13 +75,17 @@ pub async fn serve(listener: TcpListener, routes: Arc<Routes>, settings: Setting
     connections.wait().await;
 }
 
-async fn connection(stream: TcpStream, client: SocketAddr, shared: Arc<Shared>, shutdown: CancellationToken) {
+async fn connection(mut stream: TcpStream, client: SocketAddr, shared: Arc<Shared>, shutdown: CancellationToken) {
     let _ = stream.set_nodelay(true);
+    let buffered = match plain::serve(&mut stream, client, &shared, &shutdown).await {
+        plain::Ended::Closed => return,
+        plain::Ended::ToHyper(buffered) => buffered,
+    };
     let service = service_fn(move |request| handle(request, client, shared.clone()));
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT)
-        .serve_connection(TokioIo::new(stream), service)
+        .serve_connection(TokioIo::new(Prefixed::new(buffered, stream)), service)
         .with_upgrades();
     tokio::pin!(connection);
     let result = tokio::select! {
@@ -132,19 +142,48 @@ async fn handle(
             (response, Some(labels), Some((endpoint, retried, failure)))
         }
     };
-    let status = response.status().as_u16();
-    let took = started.elapsed();
-    let (ingress, service, namespace, canary) = match &labels {
-        Some((ingress, backend, canary)) => {
-            (ingress.as_str(), backend.service.as_str(), backend.namespace.as_str(), *canary)
-        }
+    let (endpoint, retried, failure) = forwarded.unwrap_or_default();
+    record(Answered {
+        client,
+        host: &host,
+        method: method.as_str(),
+        path: uri.path(),
+        status: response.status().as_u16(),
+        took: started.elapsed(),
+        labels: labels.as_ref().map(|(ingress, backend, canary)| (ingress.as_str(), &**backend, *canary)),
+        endpoint,
+        retried,
+        failure,
+    });
+    Ok(response)
+}
+
+/// One answered request, as the metrics and the log see it.
+pub struct Answered<'a> {
+    pub client: SocketAddr,
+    pub host: &'a str,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub status: u16,
+    pub took: Duration,
+    /// The Ingress (empty for a default backend), backend and canary choice, when proxied.
+    pub labels: Option<(&'a str, &'a Backend, bool)>,
+    pub endpoint: Option<SocketAddr>,
+    pub retried: bool,
+    /// Why the router answered 502/503/504 itself, or cut the response.
+    pub failure: Option<String>,
+}
+
+/// Counts and logs one request.
+pub fn record(answered: Answered<'_>) {
+    let Answered { client, host, method, path, status, took, labels, endpoint, retried, failure } = answered;
+    let (ingress, service, namespace, canary) = match labels {
+        Some((ingress, backend, canary)) => (ingress, backend.service.as_str(), backend.namespace.as_str(), canary),
         None => ("", "", "", false),
     };
-    metrics::request(&Labels { namespace, ingress, service, canary, method: method.as_str() }, status, took);
-    let (endpoint, retried, failure) = forwarded.unwrap_or_default();
+    metrics::request(&Labels { namespace, ingress, service, canary, method }, status, took);
     // Inside the macros, so that a line the filter leaves out (every `debug` one at the
     // default level) formats nothing.
-    let path = uri.path();
     match failure {
         Some(failure) => {
             tracing::warn!(%client, host, path, status, namespace, service, endpoint = shown(endpoint), retried, cause = failure, "request failed")
@@ -153,5 +192,4 @@ async fn handle(
             tracing::debug!(%client, host, path, status, namespace, ingress, service, canary, endpoint = shown(endpoint), retried, took_ms = took.as_secs_f64() * 1e3, "request")
         }
     }
-    Ok(response)
 }
