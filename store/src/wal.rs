@@ -26,6 +26,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::StoreError;
@@ -92,8 +93,9 @@ impl Wal {
         record.extend_from_slice(&hasher.finalize().to_le_bytes());
         record.extend_from_slice(&self.epoch.to_le_bytes());
         record.extend_from_slice(payload);
-        self.file.seek(SeekFrom::Start(self.offset)).map_err(io("seek in the log"))?;
-        self.file.write_all(&record).map_err(io("append to the log"))?;
+        // A positioned write (`pwrite`): one system call per group where a seek and a write
+        // were two, on the path every put waits for.
+        self.file.write_all_at(&record, self.offset).map_err(io("append to the log"))?;
         self.file.sync_data().map_err(io("sync the log"))?;
         self.offset += record.len() as u64;
         Ok(())
