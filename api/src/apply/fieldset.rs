@@ -218,12 +218,13 @@ impl FieldSet {
         FieldSet(self.0.iter().filter(|p| !p.starts_with(root)).cloned().collect())
     }
 
-    /// The nested-object encoding stored in `fieldsV1`.
+    /// The nested-object encoding stored in `fieldsV1`. The trie borrows the set's steps: only
+    /// the encoded keys are new strings.
     pub fn to_fields_v1(&self) -> Value {
         #[derive(Default)]
-        struct Node {
+        struct Node<'a> {
             member: bool,
-            children: BTreeMap<PathElement, Node>,
+            children: BTreeMap<&'a PathElement, Node<'a>>,
         }
         fn encode(node: &Node) -> Value {
             let mut object = Map::new();
@@ -239,7 +240,7 @@ impl FieldSet {
         for path in &self.0 {
             let mut node = &mut root;
             for step in &path.0 {
-                node = node.children.entry(step.clone()).or_default();
+                node = node.children.entry(step).or_default();
             }
             node.member = true;
         }

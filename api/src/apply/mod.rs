@@ -243,7 +243,7 @@ pub fn apply(live: Option<&Value>, config: &Value, writer: &Writer, force: bool)
     managed::release(&mut entries, &diff);
 
     // 6.
-    let fields = managed::strip(&mine);
+    let fields = managed::strip(mine);
     let time = match &previous {
         Some(previous) if diff.is_same() => previous.time.clone(),
         _ => Some(writer.now.to_string()),
@@ -282,13 +282,16 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, writer: &Writer) {
         old.map(managed::decode).unwrap_or_default()
     };
 
-    // 2.
-    let after = without_managed_fields(new);
+    // 2. `new`'s own managedFields are read (step 1) and rewritten (below): take them out for
+    //    the comparison rather than compare a copy of the whole object.
+    if let Some(metadata) = new.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.remove("managedFields");
+    }
     let before = match old {
         Some(old) => without_managed_fields(old),
-        None => shaped_like(&schema.zero_value(), &after),
+        None => shaped_like(&schema.zero_value(), new),
     };
-    let diff = typed::compare(&schema, &before, &after).excluding(schema.ignored_roots(writer.subresource));
+    let diff = typed::compare(&schema, &before, new).excluding(schema.ignored_roots(writer.subresource));
 
     // 3.
     managed::release(&mut entries, &diff);
@@ -298,7 +301,7 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, writer: &Writer) {
     let mut changed = diff.added;
     changed.extend(diff.modified);
     changed.retain(|path| !removed.contains(path));
-    let changed = managed::strip(&changed);
+    let changed = managed::strip(changed);
     if !changed.is_empty() {
         let me = writer.as_manager(Operation::Update, &api_version);
         let earlier = entries.iter().position(|e| e.manager.same_owner(&me)).map(|i| entries.remove(i));
@@ -323,7 +326,7 @@ fn owners_before_apply(schema: &Schema, live: &Value, without_managed_fields: &V
         api_version: schema.api_version.to_string(),
         subresource: None,
     };
-    vec![Entry { manager, time: None, fields: managed::strip(&typed::fields_of(schema, without_managed_fields)) }]
+    vec![Entry { manager, time: None, fields: managed::strip(typed::fields_of(schema, without_managed_fields)) }]
 }
 
 /// `object` without `metadata.managedFields`: ownership is not part of what a write changes.

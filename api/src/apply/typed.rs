@@ -137,7 +137,9 @@ impl Comparison {
 pub fn compare(schema: &Schema, old: &Value, new: &Value) -> Comparison {
     let mut out = Comparison::default();
     let mut at = Vec::new();
-    walk_pair(schema, &mut at, &Path::default(), Some(old), Some(new), &mut out);
+    // One path grows and shrinks with the walk; only a path that is recorded is copied.
+    let mut path = Path::default();
+    walk_pair(schema, &mut at, &mut path, Some(old), Some(new), &mut out);
     out
 }
 
@@ -153,7 +155,7 @@ fn is_empty_container(value: Option<&Value>) -> bool {
 fn walk_pair<'v>(
     schema: &Schema,
     at: &mut Vec<&'v str>,
-    path: &Path,
+    path: &mut Path,
     old: Option<&'v Value>,
     new: Option<&'v Value>,
     out: &mut Comparison,
@@ -189,17 +191,21 @@ fn walk_pair<'v>(
 fn walk_fields<'v>(
     schema: &Schema,
     at: &mut Vec<&'v str>,
-    path: &Path,
+    path: &mut Path,
     old: Option<&'v Value>,
     new: Option<&'v Value>,
     out: &mut Comparison,
 ) {
-    let keys: BTreeSet<&'v str> =
+    // Both maps iterate in key order: their keys together, sorted, once each.
+    let mut keys: Vec<&'v str> =
         [old, new].into_iter().flatten().filter_map(Value::as_object).flatten().map(|(k, _)| k.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
     for key in keys {
         at.push(key);
-        let child = path.child(PathElement::field(key));
-        walk_pair(schema, at, &child, old.and_then(|o| o.get(key)), new.and_then(|n| n.get(key)), out);
+        path.0.push(PathElement::field(key));
+        walk_pair(schema, at, path, old.and_then(|o| o.get(key)), new.and_then(|n| n.get(key)), out);
+        path.0.pop();
         at.pop();
     }
 }
@@ -207,7 +213,7 @@ fn walk_fields<'v>(
 fn walk_list<'v>(
     schema: &Schema,
     at: &mut Vec<&'v str>,
-    path: &Path,
+    path: &mut Path,
     old: Option<&'v Value>,
     new: Option<&'v Value>,
     out: &mut Comparison,
@@ -225,27 +231,28 @@ fn walk_list<'v>(
     let names: BTreeSet<&PathElement> = old_items.keys().chain(new_items.keys()).collect();
     let atomic_elements = matches!(list, ListType::Keyed { atomic_elements: true, .. }) || list == ListType::Set;
     for name in names {
-        let element = path.child(name.clone());
         let (a, b) = (old_items.get(name).copied(), new_items.get(name).copied());
+        path.0.push(name.clone());
         if atomic_elements {
             match (a, b) {
-                (None, Some(_)) => out.added.insert(element),
-                (Some(_), None) => out.removed.insert(element),
-                (Some(a), Some(b)) if a != b => out.modified.insert(element),
+                (None, Some(_)) => out.added.insert(path.clone()),
+                (Some(_), None) => out.removed.insert(path.clone()),
+                (Some(a), Some(b)) if a != b => out.modified.insert(path.clone()),
                 _ => {}
             }
         } else {
-            walk_element(schema, at, &element, a, b, out);
+            walk_element(schema, at, path, a, b, out);
         }
+        path.0.pop();
     }
 }
 
-/// An element of a keyed list: its fields are walked like an object's, and the element is a
-/// node of its own (added or removed, never "modified").
+/// An element of a keyed list (`element` is its path): its fields are walked like an
+/// object's, and the element is a node of its own (added or removed, never "modified").
 fn walk_element<'v>(
     schema: &Schema,
     at: &mut Vec<&'v str>,
-    element: &Path,
+    element: &mut Path,
     old: Option<&'v Value>,
     new: Option<&'v Value>,
     out: &mut Comparison,

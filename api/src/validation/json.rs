@@ -45,9 +45,38 @@ pub fn string_map(object: &Value, key: &str) -> BTreeMap<String, String> {
 }
 
 /// Equality as Kubernetes' `apiequality.Semantic.DeepEqual` sees it for JSON: an absent field,
-/// `null`, `[]` and `{}` are the same zero value.
+/// `null`, `[]` and `{}` are the same zero value. Walked in place, without building the
+/// normalized copies of both sides (it runs on every pod update's spec): the same answer as
+/// `normalized(a) == normalized(b)`.
 pub fn same(a: &Value, b: &Value) -> bool {
-    normalized(a) == normalized(b)
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            x.iter().all(|(key, v)| same_field(Some(v), y.get(key)))
+                && y.iter().filter(|(key, _)| !x.contains_key(*key)).all(|(_, v)| is_zero_deep(v))
+        }
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b)),
+        _ => a == b,
+    }
+}
+
+/// Two values of one field: a zero value on either side matches only a zero value (an absent
+/// field included), as `normalized` drops such fields.
+fn same_field(a: Option<&Value>, b: Option<&Value>) -> bool {
+    let (a_zero, b_zero) = (a.is_none_or(is_zero_deep), b.is_none_or(is_zero_deep));
+    match (a, b) {
+        (Some(a), Some(b)) if !a_zero && !b_zero => same(a, b),
+        _ => a_zero && b_zero,
+    }
+}
+
+/// Whether `value` normalizes to a zero value: `null`, `[]`, or an object of zero values only.
+fn is_zero_deep(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Array(items) => items.is_empty(),
+        Value::Object(map) => map.values().all(is_zero_deep),
+        _ => false,
+    }
 }
 
 fn normalized(value: &Value) -> Value {
@@ -94,5 +123,38 @@ fn diff(a: &Value, b: &Value, at: &str, found: &mut Vec<String>) {
         }
         _ if a != b => found.push(at.to_string()),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn same_agrees_with_comparing_the_normalized_values() {
+        let cases = [
+            ("equal objects", json!({"a": 1, "b": [1]}), json!({"b": [1], "a": 1}), true),
+            ("an absent field is null, [] or {}", json!({"a": 1}), json!({"a": 1, "b": null, "c": [], "d": {}}), true),
+            ("an object of zero values is zero", json!({"a": {"b": null}}), json!({}), true),
+            ("a changed scalar", json!({"a": 1}), json!({"a": 2}), false),
+            ("a field set on one side", json!({"a": 1}), json!({"a": 1, "b": 0}), false),
+            ("null list elements count", json!({"a": [null]}), json!({"a": []}), false),
+            ("lists compare element by element", json!([{"x": null}]), json!([{}]), true),
+            ("a zero value of another type at the top", json!([]), json!({}), false),
+            ("null against {} at the top", json!(null), json!({}), false),
+            (
+                "nested differences",
+                json!({"s": {"c": [{"n": "a", "p": []}]}}),
+                json!({"s": {"c": [{"n": "b"}]}}),
+                false,
+            ),
+        ];
+        for (name, a, b, want) in cases {
+            assert_eq!(normalized(&a) == normalized(&b), want, "{name}: the table's expectation");
+            assert_eq!(same(&a, &b), want, "{name}");
+            assert_eq!(same(&b, &a), want, "{name}, the other way round");
+        }
     }
 }
