@@ -110,11 +110,15 @@ pub(crate) fn stamped(bytes: &[u8], mod_revision: i64) -> Result<Value, Status> 
     Ok(object)
 }
 
-/// The object as stored: without `resourceVersion`, which the store's revision replaces.
-fn storable(object: &Value) -> Bytes {
-    let mut object = object.clone();
-    metadata(&mut object).remove("resourceVersion");
-    Bytes::from(serde_json::to_vec(&object).expect("JSON values serialize"))
+/// The object as stored: without `resourceVersion`, which the store's revision replaces. The
+/// field is taken out for the encoding and put back, rather than the whole object copied.
+fn storable(object: &mut Value) -> Bytes {
+    let version = metadata(object).remove("resourceVersion");
+    let bytes = Bytes::from(serde_json::to_vec(&*object).expect("JSON values serialize"));
+    if let Some(version) = version {
+        metadata(object).insert("resourceVersion".into(), version);
+    }
+    bytes
 }
 
 pub(crate) fn finalizers(object: &Value) -> Vec<Value> {
@@ -253,7 +257,7 @@ impl ObjectStore {
                 }
                 return Ok(object);
             }
-            match self.client.clone().create(key, storable(&object), 0).await.map_err(store_error)? {
+            match self.client.clone().create(key, storable(&mut object), 0).await.map_err(store_error)? {
                 Guarded::Done { revision, .. } => {
                     metadata(&mut object).insert("resourceVersion".into(), json!(revision.to_string()));
                     return Ok(object);
@@ -390,16 +394,16 @@ impl ObjectStore {
                 Guarded::Conflict { .. } => Err(Status::conflict(resource, name)),
             };
         }
-        let mut unchanged = object.clone();
-        metadata(&mut unchanged).remove("resourceVersion");
-        if unchanged == old {
+        // Compared as stored, without resourceVersion; every answer below stamps it again.
+        metadata(&mut object).remove("resourceVersion");
+        if object == old {
             // Nothing changed: nothing is written, and the resourceVersion stays (Kubernetes'
             // GuaranteedUpdate skips a write whose bytes equal the stored ones; kubectl then
             // says "patched (no change)").
             metadata(&mut object).insert("resourceVersion".into(), json!(current.mod_revision.to_string()));
             return Ok(object);
         }
-        match client.update(key, storable(&object), current.mod_revision, 0).await.map_err(store_error)? {
+        match client.update(key, storable(&mut object), current.mod_revision, 0).await.map_err(store_error)? {
             Guarded::Done { revision, .. } => {
                 metadata(&mut object).insert("resourceVersion".into(), json!(revision.to_string()));
                 Ok(object)
@@ -437,7 +441,7 @@ impl ObjectStore {
                 Deletion::Unchanged => return Ok(stored),
                 Deletion::Mark { mut marked } => {
                     match client
-                        .update(key.clone(), storable(&marked), current.mod_revision, 0)
+                        .update(key.clone(), storable(&mut marked), current.mod_revision, 0)
                         .await
                         .map_err(store_error)?
                     {

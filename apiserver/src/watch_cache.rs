@@ -396,6 +396,18 @@ impl WatchCaches {
         cache.subscribe(filter, start)
     }
 
+    /// The cached object `name`, once the kind's first list is in; `None` if the cache does not
+    /// hold it (yet). The cache trails the store by the feed's latency: a caller that must see
+    /// its own fresh writes asks the store when this says `None`.
+    pub fn get(&self, resource: &Resource, namespace: Option<&str>, name: &str) -> Option<Arc<Cached>> {
+        let cache = self.kinds.get(&(resource.group, resource.plural))?;
+        if !*cache.ready.borrow() {
+            return None;
+        }
+        let key = (namespace.map(str::to_string), name.to_string());
+        cache.state.lock().objects.get(&key).cloned()
+    }
+
     /// Objects and watchers held, per kind (for metrics).
     pub fn sizes(&self) -> Vec<(&'static str, usize, usize)> {
         self.kinds

@@ -124,15 +124,22 @@ impl Verbs {
         self.objects.list(target.resource, target.namespace.as_deref(), labels, fields).await
     }
 
-    /// Objects go only into namespaces that exist.
     /// A new object goes only into a namespace that exists and is not being deleted
     /// (Kubernetes' NamespaceLifecycle admission: `404` for a missing namespace, `403` for a
     /// terminating one, so that its controller can empty it for good).
+    ///
+    /// The namespace is read from the watch cache, as upstream reads it from its informer, which
+    /// saves every create a store round trip. The cache lags the store a little, so a namespace
+    /// it does not hold is looked up in the store: one created a moment ago is found. (A
+    /// namespace deleted a moment ago may still look live, for the same moment, as upstream.)
     async fn namespace_admits(&self, target: &Target, object: &Value) -> Result<(), Status> {
         let Some(namespace) = target.namespace.as_deref().filter(|_| target.resource.namespaced) else {
             return Ok(());
         };
-        let found = self.objects.get(namespaces(), None, namespace).await?;
+        let found = match self.caches.get(namespaces(), None, namespace) {
+            Some(cached) => cached.value(),
+            None => self.objects.get(namespaces(), None, namespace).await?,
+        };
         if crate::storage::is_deleting(&found) || found["status"]["phase"] == "Terminating" {
             let name = object["metadata"]["name"].as_str().unwrap_or_default();
             let why = format!("unable to create new content in namespace {namespace} because it is being terminated");
