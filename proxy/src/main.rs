@@ -5,6 +5,11 @@ use std::net::{Ipv4Addr, SocketAddr};
 use clap::Parser;
 use skiff_proxy::net::Cidr;
 
+/// mimalloc rather than the system allocator: the Ingress router allocates and frees per
+/// request (header maps, the backend's head), and glibc's malloc and free took 9% of its CPU.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Each host's Service data path (iptables), cluster DNS and Ingress router.
 #[derive(Parser)]
 #[command(version)]

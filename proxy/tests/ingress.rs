@@ -764,7 +764,6 @@ async fn every_response_framing_passes_through_and_other_requests_go_on_with_hyp
     let stream = tokio::net::TcpStream::connect(cluster.router).await.unwrap();
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
     tokio::spawn(connection);
-    let before = accepted.load(Ordering::Relaxed);
     let mut ask = async |method: &str, path: &str, body: &'static str| {
         let request = Request::builder().method(method).uri(path).header("host", "framed.test");
         sender.ready().await.expect("the connection is still open");
@@ -774,6 +773,10 @@ async fn every_response_framing_passes_through_and_other_requests_go_on_with_hyp
         let trailers = collected.trailers().cloned();
         (status, String::from_utf8_lossy(&collected.to_bytes()).into_owned(), trailers)
     };
+    // The first request may open a connection (each router worker keeps its own); the next
+    // ones on this client connection reuse it.
+    assert_eq!(ask("GET", "/length", "").await.1, "length");
+    let before = accepted.load(Ordering::Relaxed);
     for _ in 0..5 {
         assert_eq!(ask("GET", "/length", "").await.1, "length");
     }

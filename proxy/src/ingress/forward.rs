@@ -80,6 +80,9 @@ pub struct Settings {
     /// TIME_WAIT, and connect() was 4% of the router's profile. 320 is ingress-nginx's
     /// `upstream-keepalive-connections`.
     pub max_idle_per_endpoint: usize,
+    /// The router's worker threads ([`crate::ingress::workers`]): one per core, as nginx's
+    /// `worker_processes auto`.
+    pub workers: usize,
 }
 
 impl Default for Settings {
@@ -89,6 +92,7 @@ impl Default for Settings {
             response_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(60),
             max_idle_per_endpoint: 320,
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -100,7 +104,8 @@ type Pool = Client<HttpConnector, Body>;
 #[derive(Clone)]
 struct EndpointPools {
     client: Pool,
-    idle: Arc<Idle>,
+    /// One per worker thread.
+    idle: Arc<[Idle]>,
 }
 
 /// One keep-alive pool per endpoint of the table.
@@ -117,16 +122,21 @@ impl Pools {
             .iter()
             .map(|endpoint| {
                 let kept = self.by_endpoint.get(endpoint).cloned();
-                let new = || EndpointPools { client: pool(settings), idle: Arc::new(Idle::new(*endpoint, settings)) };
+                let new = || EndpointPools {
+                    client: pool(settings),
+                    idle: (0..settings.workers.max(1)).map(|_| Idle::new(*endpoint, settings)).collect(),
+                };
                 (*endpoint, kept.unwrap_or_else(new))
             })
             .collect();
         Pools { by_endpoint }
     }
 
-    /// The plain path's idle connections to `endpoint`, if it is in this snapshot's table.
-    pub fn idle(&self, endpoint: SocketAddr) -> Option<&Idle> {
-        self.by_endpoint.get(&endpoint).map(|pools| &*pools.idle)
+    /// Worker `worker`'s idle plain-path connections to `endpoint`, if it is in this
+    /// snapshot's table.
+    pub fn idle(&self, endpoint: SocketAddr, worker: usize) -> Option<&Idle> {
+        let idle = &self.by_endpoint.get(&endpoint)?.idle;
+        idle.get(worker % idle.len())
     }
 
     pub fn len(&self) -> usize {

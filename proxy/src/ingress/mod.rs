@@ -25,6 +25,7 @@
 //! - [`route`]: the decision for one request (redirect, backend and URI, or 404), pure.
 //! - [`server`]: the listener, graceful shutdown, per-request metrics and logs; each
 //!   connection starts on the plain path and may go on with hyper.
+//! - [`workers`]: one single-threaded runtime per core, each serving its connections.
 //! - [`plain`]: the router's own loop for bodiless requests, both sides in one task.
 //! - [`wire`]: HTTP/1.1 heads and body framing for the plain path, pure.
 //! - [`upstream`]: the plain path's kept-alive connections to each endpoint.
@@ -52,6 +53,7 @@ pub mod sync;
 pub mod table;
 pub mod upstream;
 pub mod wire;
+pub mod workers;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};

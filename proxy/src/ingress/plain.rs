@@ -228,7 +228,7 @@ async fn proxy(
     wire::write_request_head(&mut request, &head.method, uri, &headers);
     let (mut snapshot, mut retried) = (routing, false);
     loop {
-        let Some(idle) = snapshot.pools.idle(endpoint) else {
+        let Some(idle) = snapshot.pools.idle(endpoint, shared.worker) else {
             let mut outcome = own_error(client, StatusCode::BAD_GATEWAY, head_only, close, &mut buffers.out).await;
             (outcome.endpoint, outcome.retried) = (Some(endpoint), retried);
             outcome.failure = Some("no pool for the endpoint".into());

@@ -25,7 +25,6 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::ingress::forward::{error_page, forward, full, Body, Forwarded, Peer, Settings};
 use crate::ingress::metrics::{self, Labels};
@@ -34,6 +33,7 @@ use crate::ingress::prefixed::Prefixed;
 use crate::ingress::route::{route, Route};
 use crate::ingress::sync::Routes;
 use crate::ingress::table::Backend;
+use crate::ingress::workers::Workers;
 
 /// A client that sends no request head in this long is cut off.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(60);
@@ -43,6 +43,9 @@ pub struct Shared {
     pub routes: Arc<Routes>,
     pub settings: Settings,
     pub local_port: u16,
+    /// Which worker thread serves the connection ([`crate::ingress::workers`]): its own idle
+    /// backend connections are the ones it uses.
+    pub worker: usize,
 }
 
 /// Serves `listener` until `shutdown`, once the first routing table is in (until then
@@ -53,9 +56,14 @@ pub async fn serve(listener: TcpListener, routes: Arc<Routes>, settings: Setting
         _ = routes.ready() => {}
     }
     let local_port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
-    let shared = Arc::new(Shared { routes, settings, local_port });
-    let connections = TaskTracker::new();
-    tracing::info!(address = ?listener.local_addr().ok(), "ingress router serving");
+    let shared = (0..settings.workers.max(1))
+        .map(|worker| Arc::new(Shared { routes: routes.clone(), settings, local_port, worker }))
+        .collect();
+    let mut workers = match Workers::start(shared, &shutdown) {
+        Ok(workers) => workers,
+        Err(err) => return tracing::error!(cause = %err, "cannot start the ingress router's workers"),
+    };
+    tracing::info!(address = ?listener.local_addr().ok(), workers = settings.workers, "ingress router serving");
     loop {
         let (stream, client) = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -69,13 +77,13 @@ pub async fn serve(listener: TcpListener, routes: Arc<Routes>, settings: Setting
                 }
             },
         };
-        connections.spawn(connection(stream, client, shared.clone(), shutdown.clone()));
+        workers.hand(stream, client);
     }
-    connections.close();
-    connections.wait().await;
+    workers.wait().await;
 }
 
-async fn connection(mut stream: TcpStream, client: SocketAddr, shared: Arc<Shared>, shutdown: CancellationToken) {
+/// One client connection, on a worker's thread: the plain path, then hyper if need be.
+pub async fn connection(mut stream: TcpStream, client: SocketAddr, shared: Arc<Shared>, shutdown: CancellationToken) {
     let _ = stream.set_nodelay(true);
     let buffered = match plain::serve(&mut stream, client, &shared, &shutdown).await {
         plain::Ended::Closed => return,
