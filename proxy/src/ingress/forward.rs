@@ -321,24 +321,68 @@ pub fn upstream_headers(headers: &HeaderMap, peer: Peer, upgrade: bool) -> Heade
             out.insert(header::UPGRADE, protocol.clone());
         }
     }
-    let client_ip = HeaderValue::from_str(&peer.client.ip().to_string()).expect("an IP is a header value");
-    let set = |out: &mut HeaderMap, name: &'static str, value: HeaderValue| {
-        out.insert(HeaderName::from_static(name), value);
-    };
-    if !out.contains_key("x-request-id") {
-        let id = format!("{:032x}", rand::random::<u128>());
-        set(&mut out, "x-request-id", HeaderValue::from_str(&id).expect("hex is a header value"));
-    }
-    set(&mut out, "x-real-ip", client_ip.clone());
-    set(&mut out, "x-forwarded-for", client_ip);
-    if let Some(host) = headers.get(header::HOST) {
-        set(&mut out, "x-forwarded-host", host.clone());
-    }
-    set(&mut out, "x-forwarded-port", HeaderValue::from(peer.local_port));
-    set(&mut out, "x-forwarded-proto", HeaderValue::from_static("http"));
-    set(&mut out, "x-forwarded-scheme", HeaderValue::from_static("http"));
-    set(&mut out, "x-scheme", HeaderValue::from_static("http"));
+    forwarded_headers(headers, peer, |name, value| {
+        if let Ok(value) = HeaderValue::from_bytes(value) {
+            out.insert(HeaderName::from_static(name), value);
+        }
+    });
     out
+}
+
+/// The headers the router sets on every request it sends on, in place of any the client sent
+/// (`use-forwarded-headers` is off, so a client's claims are not trusted). `x-request-id` is
+/// kept when the client sent one.
+pub const SET_BY_ROUTER: [&str; 7] = [
+    "x-real-ip",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-forwarded-proto",
+    "x-forwarded-scheme",
+    "x-scheme",
+];
+
+/// Calls `set(name, value)` for each header the router adds to a request with `headers` from
+/// `peer`: ingress-nginx's `proxy_set_header` lines. The values are formatted on the stack, so
+/// that the plain path writes them without allocating.
+pub fn forwarded_headers(headers: &HeaderMap, peer: Peer, mut set: impl FnMut(&'static str, &[u8])) {
+    use std::io::Write;
+    if !headers.contains_key("x-request-id") {
+        let id = rand::random::<u128>().to_be_bytes();
+        let mut hex = [0u8; 32];
+        for (i, byte) in id.iter().enumerate() {
+            hex[2 * i] = HEX[usize::from(byte >> 4)];
+            hex[2 * i + 1] = HEX[usize::from(byte & 0xf)];
+        }
+        set("x-request-id", &hex);
+    }
+    let mut ip = [0u8; 45];
+    let mut cursor = std::io::Cursor::new(&mut ip[..]);
+    let _ = write!(cursor, "{}", peer.client.ip());
+    let written = cursor.position() as usize;
+    set("x-real-ip", &ip[..written]);
+    set("x-forwarded-for", &ip[..written]);
+    if let Some(host) = headers.get(header::HOST) {
+        set("x-forwarded-host", host.as_bytes());
+    }
+    let mut port = [0u8; 5];
+    let mut cursor = std::io::Cursor::new(&mut port[..]);
+    let _ = write!(cursor, "{}", peer.local_port);
+    let written = cursor.position() as usize;
+    set("x-forwarded-port", &port[..written]);
+    set("x-forwarded-proto", b"http");
+    set("x-forwarded-scheme", b"http");
+    set("x-scheme", b"http");
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Whether a client's request header `name` goes on to the backend as it is: not a hop-by-hop
+/// one, not one `Connection` names (`named`), not one the router sets itself.
+pub fn passed_on(name: &str, named: &[&str]) -> bool {
+    !HOP_BY_HOP.iter().any(|hop| hop.as_str() == name)
+        && !named.iter().any(|n| n.eq_ignore_ascii_case(name))
+        && !SET_BY_ROUTER.contains(&name)
 }
 
 /// The backend's response as the client gets it; a `101 Switching Protocols` joins both

@@ -29,6 +29,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -37,7 +38,8 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_util::sync::CancellationToken;
+use tokio::time::Sleep;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::ingress::forward::{self, Peer};
 use crate::ingress::route::{route, Route};
@@ -72,15 +74,22 @@ const READ_SIZE: usize = 16 * 1024;
 pub async fn serve(stream: &mut TcpStream, client: SocketAddr, shared: &Shared, shutdown: &CancellationToken) -> Ended {
     let mut buffers =
         Buffers { client: BytesMut::with_capacity(4096), backend: BytesMut::new(), out: Vec::with_capacity(4096) };
+    // One timer and one shutdown waiter for the connection's life, re-armed for each request:
+    // a new `timeout` per request would add and remove a timer-wheel entry each time, and a
+    // new `cancelled()` a waiter (together ~3% of the router's CPU in a profile).
+    let mut timer = Box::pin(tokio::time::sleep(HEADER_TIMEOUT));
+    let cancelled = shutdown.cancelled();
+    tokio::pin!(cancelled);
     loop {
-        let head = match tokio::time::timeout(HEADER_TIMEOUT, next_head(stream, &mut buffers.client, shutdown)).await {
-            Ok(Next::Head(head)) => head,
-            Ok(Next::Other) => return Ended::ToHyper(buffers.client),
-            Ok(Next::Closed) | Err(_) => return Ended::Closed,
+        timer.as_mut().reset(tokio::time::Instant::now() + HEADER_TIMEOUT);
+        let head = match next_head(stream, &mut buffers.client, &mut timer, cancelled.as_mut()).await {
+            Next::Head(head) => head,
+            Next::Other => return Ended::ToHyper(buffers.client),
+            Next::Closed => return Ended::Closed,
         };
         buffers.client.advance(head.len);
         let close = !head.keep_alive || shutdown.is_cancelled();
-        let keep = answer(stream, &head, client, shared, close, &mut buffers).await;
+        let keep = answer(stream, &head, client, shared, close, &mut buffers, &mut timer).await;
         if !keep || close {
             return Ended::Closed;
         }
@@ -93,8 +102,13 @@ enum Next {
     Closed,
 }
 
-/// Reads until `buf` starts with a whole head.
-async fn next_head(stream: &mut TcpStream, buf: &mut BytesMut, shutdown: &CancellationToken) -> Next {
+/// Reads until `buf` starts with a whole head, or `timer` (the header timeout) fires.
+async fn next_head(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    timer: &mut Pin<Box<Sleep>>,
+    mut cancelled: Pin<&mut WaitForCancellationFuture<'_>>,
+) -> Next {
     loop {
         match wire::parse_request(buf) {
             Request::Plain(head) => return Next::Head(head),
@@ -104,7 +118,8 @@ async fn next_head(stream: &mut TcpStream, buf: &mut BytesMut, shutdown: &Cancel
         buf.reserve(4096);
         let read = tokio::select! {
             // Between requests a shutdown closes the connection; a head begun is finished.
-            _ = shutdown.cancelled(), if buf.is_empty() => return Next::Closed,
+            _ = &mut cancelled, if buf.is_empty() => return Next::Closed,
+            _ = &mut *timer => return Next::Closed,
             read = stream.read_buf(buf) => read,
         };
         match read {
@@ -138,6 +153,7 @@ async fn answer(
     shared: &Shared,
     close: bool,
     buffers: &mut Buffers,
+    timer: &mut Pin<Box<Sleep>>,
 ) -> bool {
     let started = Instant::now();
     let routing = shared.routes.current();
@@ -157,7 +173,8 @@ async fn answer(
         Route::NotFound => (own_error(stream, StatusCode::NOT_FOUND, head_only, close, &mut buffers.out).await, None),
         Route::Proxy { ingress, backend, uri, canary } => {
             let peer = Peer { client, local_port: shared.local_port };
-            let outcome = proxy(stream, head, routing.clone(), backend, &uri, shared, peer, close, buffers).await;
+            let outcome =
+                proxy(stream, head, routing.clone(), backend, &uri, shared, peer, close, buffers, timer).await;
             (outcome, Some((ingress.map(|i| i.name.as_str()).unwrap_or_default(), &**backend, canary)))
         }
     };
@@ -216,6 +233,7 @@ async fn proxy(
     peer: Peer,
     close: bool,
     buffers: &mut Buffers,
+    timer: &mut Pin<Box<Sleep>>,
 ) -> Outcome {
     let head_only = head.method == Method::HEAD;
     let Some(mut endpoint) = backend.pick() else {
@@ -223,9 +241,8 @@ async fn proxy(
         outcome.failure = Some("no ready endpoint".into());
         return outcome;
     };
-    let headers = forward::upstream_headers(&head.headers, peer, false);
     let mut request = Vec::with_capacity(512);
-    wire::write_request_head(&mut request, &head.method, uri, &headers);
+    wire::write_request_head(&mut request, &head.method, uri, &head.headers, peer);
     let (mut snapshot, mut retried) = (routing, false);
     loop {
         let Some(idle) = snapshot.pools.idle(endpoint, shared.worker) else {
@@ -234,7 +251,7 @@ async fn proxy(
             outcome.failure = Some("no pool for the endpoint".into());
             return outcome;
         };
-        let failed = match exchange(client, idle, &request, &head.method, close, shared, buffers).await {
+        let failed = match exchange(client, idle, &request, &head.method, close, shared, buffers, timer).await {
             Ok((upstream, response)) => {
                 let (keep, failure) = relay(client, upstream, &response, idle, close, buffers).await;
                 return Outcome { status: response.status, endpoint: Some(endpoint), retried, failure, keep };
@@ -282,6 +299,7 @@ async fn exchange(
     close: bool,
     shared: &Shared,
     buffers: &mut Buffers,
+    timer: &mut Pin<Box<Sleep>>,
 ) -> Result<(Upstream, wire::ResponseHead), Failed> {
     let mut upstream = match idle.take() {
         Some(kept) => kept,
@@ -289,17 +307,18 @@ async fn exchange(
     };
     loop {
         buffers.backend.clear();
-        let timeout = shared.settings.response_timeout;
-        let sending = send(client, &mut upstream.stream, request, method, close, buffers);
-        let sent = tokio::time::timeout(timeout, sending).await;
+        timer.as_mut().reset(tokio::time::Instant::now() + shared.settings.response_timeout);
+        let sent = tokio::select! {
+            sent = send(client, &mut upstream.stream, request, method, close, buffers) => sent,
+            _ = &mut *timer => return Err(Failed::Timeout),
+        };
         match sent {
-            Ok(Ok(response)) => return Ok((upstream, response)),
-            Ok(Err(Failed::BeforeResponse(_))) if upstream.reused => {
+            Ok(response) => return Ok((upstream, response)),
+            Err(Failed::BeforeResponse(_)) if upstream.reused => {
                 // Closed by the backend while it sat idle: a new connection, same endpoint.
                 upstream = idle.connect().await.map_err(Failed::Connect)?;
             }
-            Ok(Err(failed)) => return Err(failed),
-            Err(_) => return Err(Failed::Timeout),
+            Err(failed) => return Err(failed),
         }
     }
 }

@@ -13,6 +13,8 @@
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Uri};
 
+use crate::ingress::forward::{self, Peer};
+
 /// The largest head the plain path reads; anything longer goes to hyper (which answers `431`).
 pub const MAX_HEAD: usize = 16 * 1024;
 
@@ -89,15 +91,21 @@ pub fn tokens(headers: &HeaderMap, name: HeaderName) -> impl Iterator<Item = &st
     headers.get_all(name).into_iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).map(str::trim)
 }
 
-/// The head a backend gets: the request line with `uri` and every header of `headers`.
-pub fn write_request_head(out: &mut Vec<u8>, method: &Method, uri: &str, headers: &HeaderMap) {
+/// The head a backend gets: the request line with `uri`, the client's headers that
+/// [`forward::passed_on`] lets through (names as `HeaderMap` keeps them, lower case), then the
+/// router's own ([`forward::forwarded_headers`]).
+pub fn write_request_head(out: &mut Vec<u8>, method: &Method, uri: &str, headers: &HeaderMap, peer: Peer) {
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(uri.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
+    let named: Vec<&str> = tokens(headers, header::CONNECTION).collect();
     for (name, value) in headers {
-        write_header(out, name.as_str().as_bytes(), value.as_bytes());
+        if forward::passed_on(name.as_str(), &named) {
+            write_header(out, name.as_str().as_bytes(), value.as_bytes());
+        }
     }
+    forward::forwarded_headers(headers, peer, |name, value| write_header(out, name.as_bytes(), value));
     out.extend_from_slice(b"\r\n");
 }
 
@@ -466,11 +474,32 @@ mod tests {
 
     #[test]
     fn the_backends_head_and_the_routers_own_answers() {
-        let mut headers = HeaderMap::new();
-        headers.insert("host", HeaderValue::from_static("shop.test"));
+        let incoming = plain(
+            "GET /v HTTP/1.1\r\nHost: shop.test\r\nConnection: keep-alive, x-secret\r\nX-Secret: hop\r\n\
+             X-Forwarded-For: 203.0.113.1\r\nX-Request-ID: r-1\r\nAccept: */*\r\n\r\n",
+        );
+        let peer = Peer { client: "192.0.2.7:51000".parse().unwrap(), local_port: 8080 };
         let mut out = Vec::new();
-        write_request_head(&mut out, &Method::GET, "/v?x=1", &headers);
-        assert_eq!(out, b"GET /v?x=1 HTTP/1.1\r\nhost: shop.test\r\n\r\n");
+        write_request_head(&mut out, &Method::GET, "/v?x=1", &incoming.headers, peer);
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "GET /v?x=1 HTTP/1.1\r\nhost: shop.test\r\nx-request-id: r-1\r\naccept: */*\r\n\
+             x-real-ip: 192.0.2.7\r\nx-forwarded-for: 192.0.2.7\r\nx-forwarded-host: shop.test\r\n\
+             x-forwarded-port: 8080\r\nx-forwarded-proto: http\r\nx-forwarded-scheme: http\r\nx-scheme: http\r\n\r\n",
+            "hop-by-hop and claimed forwarding headers dropped, the router's set"
+        );
+        // The same headers as the hyper path sends (forward::upstream_headers).
+        let hyper_side = forward::upstream_headers(&incoming.headers, peer, false);
+        for (name, value) in &hyper_side {
+            assert!(text.contains(&format!("{name}: {}\r\n", value.to_str().unwrap())), "{name} differs");
+        }
+        assert_eq!(hyper_side.len(), text.lines().count() - 2, "nothing more on either path");
+        let mut fresh = Vec::new();
+        write_request_head(&mut fresh, &Method::GET, "/", &HeaderMap::new(), peer);
+        let id = String::from_utf8(fresh).unwrap();
+        let id = id.lines().find_map(|l| l.strip_prefix("x-request-id: ")).unwrap().to_string();
+        assert!(id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()), "{id}");
         let mut page = Vec::new();
         write_own_response(&mut page, http::StatusCode::NOT_FOUND, &HeaderMap::new(), b"gone", false, true);
         assert_eq!(page, b"HTTP/1.1 404 Not Found\r\ncontent-length: 4\r\nconnection: close\r\n\r\ngone");
