@@ -53,6 +53,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use crate::ingress::sync::{Routes, Routing};
 use crate::ingress::table::Backend;
 use crate::ingress::upstream::Idle;
+use crate::ingress::wire::{tokens, HOP_BY_HOP};
 
 /// Bodies both ways: the client's or backend's stream, or one the router makes.
 pub type Body = BoxBody<Bytes, hyper::Error>;
@@ -233,8 +234,7 @@ pub async fn forward(
                 continue;
             }
         }
-        let status = if timed_out(&failure) { StatusCode::GATEWAY_TIMEOUT } else { StatusCode::BAD_GATEWAY };
-        return failed(status, Some(endpoint), retried, chain(&failure));
+        return failed(failure_status(&failure), Some(endpoint), retried, chain(&failure));
     }
 }
 
@@ -260,7 +260,7 @@ pub fn error_text(status: StatusCode) -> String {
 }
 
 /// The error and its causes, for a log line.
-pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
@@ -271,7 +271,17 @@ pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-pub fn timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
+/// The router's answer to a backend that failed with `err`: 504 for a timeout, as nginx
+/// answers, else 502.
+pub fn failure_status(err: &(dyn std::error::Error + 'static)) -> StatusCode {
+    if timed_out(err) {
+        StatusCode::GATEWAY_TIMEOUT
+    } else {
+        StatusCode::BAD_GATEWAY
+    }
+}
+
+fn timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut source = Some(err);
     while let Some(cause) = source {
         if cause.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::TimedOut) {
@@ -284,29 +294,19 @@ pub fn timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
 
 fn is_upgrade(headers: &HeaderMap) -> bool {
     headers.contains_key(header::UPGRADE)
-        && connection_tokens(headers).any(|token| token.eq_ignore_ascii_case("upgrade"))
+        && tokens(headers, header::CONNECTION).any(|token| token.eq_ignore_ascii_case("upgrade"))
 }
 
-fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
-    headers.get_all(header::CONNECTION).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).map(str::trim)
-}
-
-/// Headers of one hop only (RFC 9110 §7.6.1), never passed on as they are.
-const HOP_BY_HOP: [HeaderName; 7] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-];
-
-/// `headers` without the hop-by-hop ones, nor those the `Connection` header names.
+/// `headers` without the hop-by-hop ones ([`HOP_BY_HOP`]), nor those the `Connection` header
+/// names.
 fn end_to_end(headers: &HeaderMap) -> HeaderMap {
-    let named: Vec<HeaderName> = connection_tokens(headers).filter_map(|t| HeaderName::try_from(t).ok()).collect();
+    let named: Vec<HeaderName> =
+        tokens(headers, header::CONNECTION).filter_map(|t| HeaderName::try_from(t).ok()).collect();
     let mut kept = headers.clone();
-    for name in HOP_BY_HOP.iter().chain(&named) {
+    for hop in HOP_BY_HOP {
+        kept.remove(hop);
+    }
+    for name in &named {
         kept.remove(name);
     }
     kept
@@ -380,9 +380,7 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 /// Whether a client's request header `name` goes on to the backend as it is: not a hop-by-hop
 /// one, not one `Connection` names (`named`), not one the router sets itself.
 pub fn passed_on(name: &str, named: &[&str]) -> bool {
-    !HOP_BY_HOP.iter().any(|hop| hop.as_str() == name)
-        && !named.iter().any(|n| n.eq_ignore_ascii_case(name))
-        && !SET_BY_ROUTER.contains(&name)
+    !HOP_BY_HOP.contains(&name) && !named.iter().any(|n| n.eq_ignore_ascii_case(name)) && !SET_BY_ROUTER.contains(&name)
 }
 
 /// The backend's response as the client gets it; a `101 Switching Protocols` joins both

@@ -143,6 +143,11 @@ impl Outcome {
     fn own(status: StatusCode, keep: bool) -> Outcome {
         Outcome { status: status.as_u16(), endpoint: None, retried: false, failure: None, keep }
     }
+
+    /// This error page's reason, for the log: `cause`, at `endpoint`.
+    fn because(self, endpoint: Option<SocketAddr>, retried: bool, cause: String) -> Outcome {
+        Outcome { endpoint, retried, failure: Some(cause), ..self }
+    }
 }
 
 /// Answers one request; false when the client's connection must close.
@@ -237,19 +242,16 @@ async fn proxy(
 ) -> Outcome {
     let head_only = head.method == Method::HEAD;
     let Some(mut endpoint) = backend.pick() else {
-        let mut outcome = own_error(client, StatusCode::SERVICE_UNAVAILABLE, head_only, close, &mut buffers.out).await;
-        outcome.failure = Some("no ready endpoint".into());
-        return outcome;
+        let outcome = own_error(client, StatusCode::SERVICE_UNAVAILABLE, head_only, close, &mut buffers.out).await;
+        return outcome.because(None, false, "no ready endpoint".into());
     };
     let mut request = Vec::with_capacity(512);
     wire::write_request_head(&mut request, &head.method, uri, &head.headers, peer);
     let (mut snapshot, mut retried) = (routing, false);
     loop {
         let Some(idle) = snapshot.pools.idle(endpoint, shared.worker) else {
-            let mut outcome = own_error(client, StatusCode::BAD_GATEWAY, head_only, close, &mut buffers.out).await;
-            (outcome.endpoint, outcome.retried) = (Some(endpoint), retried);
-            outcome.failure = Some("no pool for the endpoint".into());
-            return outcome;
+            let outcome = own_error(client, StatusCode::BAD_GATEWAY, head_only, close, &mut buffers.out).await;
+            return outcome.because(Some(endpoint), retried, "no pool for the endpoint".into());
         };
         let failed = match exchange(client, idle, &request, &head.method, close, shared, buffers, timer).await {
             Ok((upstream, response)) => {
@@ -268,23 +270,14 @@ async fn proxy(
                     (snapshot, endpoint, retried) = (newest, other, true);
                     continue;
                 }
-                (status_for(&err), err.to_string())
+                (forward::failure_status(&err), err.to_string())
             }
-            Failed::Connect(err) | Failed::BeforeResponse(err) => (status_for(&err), err.to_string()),
+            Failed::Connect(err) | Failed::BeforeResponse(err) => (forward::failure_status(&err), err.to_string()),
             Failed::Timeout => (StatusCode::GATEWAY_TIMEOUT, "no response in time".to_string()),
             Failed::BadResponse(cause) => (StatusCode::BAD_GATEWAY, cause),
         };
-        let mut outcome = own_error(client, status, head_only, close, &mut buffers.out).await;
-        (outcome.endpoint, outcome.retried, outcome.failure) = (Some(endpoint), retried, Some(cause));
-        return outcome;
-    }
-}
-
-fn status_for(err: &io::Error) -> StatusCode {
-    if err.kind() == io::ErrorKind::TimedOut {
-        StatusCode::GATEWAY_TIMEOUT
-    } else {
-        StatusCode::BAD_GATEWAY
+        let outcome = own_error(client, status, head_only, close, &mut buffers.out).await;
+        return outcome.because(Some(endpoint), retried, cause);
     }
 }
 

@@ -222,7 +222,8 @@ fn listed_tokens<'h>(headers: &'h [httparse::Header<'_>], name: &'static str) ->
     named(headers, name).filter_map(|h| std::str::from_utf8(h.value).ok()).flat_map(|v| v.split(',')).map(str::trim)
 }
 
-/// Headers of one hop only (RFC 9110 §7.6.1).
+/// Headers of one hop only (RFC 9110 §7.6.1), never passed on as they are (both paths use
+/// this list).
 pub const HOP_BY_HOP: [&str; 7] =
     ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"];
 
