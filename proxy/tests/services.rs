@@ -124,10 +124,10 @@ async fn a_service_without_a_ready_endpoint_refuses_at_once_from_the_host_and_fr
     assert!(!ok && out.contains("Connection refused"), "{out}");
     assert!(started.elapsed() < Duration::from_secs(2), "a pod is refused at once too: {:?}", started.elapsed());
 
-    // Ready now: the REJECT goes, the traffic flows. The filter table (the REJECT) and the nat
-    // table (the DNAT) are committed one after the other, so wait for both: in between, a
-    // connection meets neither and leaves by the default route (CI once got a 404 from
-    // whatever answers there).
+    // Ready now: the NodePort's REJECT goes and the DNAT comes, the traffic flows. The ClusterIP's
+    // REJECT stays (it meets only untranslated connections), so that between the filter
+    // table's commit and the nat table's no connection meets neither (CI once got a 404 from
+    // whatever answers by the default route, before the REJECT was written always).
     write_slice(&w.client, "default", "empty", http_port(), ready(&ips)).await;
     w.proxy.wait_for_no_rule("has no endpoints").await;
     w.proxy.wait_for_rule(&format!("{}:8080", ips[0])).await;

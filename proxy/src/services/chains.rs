@@ -71,7 +71,7 @@ impl Chains {
     }
 
     /// nat: every ClusterIP, then the NodePorts (jumped to from PREROUTING and OUTPUT).
-    /// filter: the REJECTs of ClusterIPs without endpoints.
+    /// filter: the REJECTs of ClusterIPs (only connections the nat table left untranslated meet them).
     pub fn services(&self) -> String {
         self.fixed("SERVICES")
     }

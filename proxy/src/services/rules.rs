@@ -20,7 +20,7 @@
 //!  └─ SKIFF-SERVICES   (last) dst-type LOCAL                       → SKIFF-NODEPORTS
 //!      └─ SKIFF-NODEPORTS  --dport 30080  → SKIFF-EXT-… (mark for masquerade) → SKIFF-SVC-…
 //! nat POSTROUTING → SKIFF-POSTROUTING: marked packets are masqueraded
-//! filter OUTPUT/FORWARD (NEW only) → SKIFF-SERVICES: REJECT for ClusterIPs with no ready endpoint
+//! filter OUTPUT/FORWARD (NEW only) → SKIFF-SERVICES: REJECT for every ClusterIP (only what nat left untranslated)
 //! filter INPUT (NEW only) → SKIFF-EXTERNAL-SERVICES: REJECT for NodePorts with no ready endpoint
 //! filter FORWARD → SKIFF-FORWARD: accept what was marked (Docker's FORWARD policy is DROP)
 //! ```
@@ -34,6 +34,19 @@
 //! connection reaches it. With no ready endpoint at all, the filter table REJECTs new
 //! connections with an ICMP port-unreachable, so a client fails at once instead of waiting for
 //! a SYN timeout.
+//!
+//! That REJECT is written for **every** ClusterIP, with endpoints or not, where kube-proxy
+//! writes it only for Services without endpoints. The filter table sees a packet after the nat
+//! table, so a connection that nat translated no longer has the ClusterIP as its destination
+//! and passes; only one that nat left alone meets the REJECT. Why not only when empty: one
+//! restore commits the filter table, then the nat table, two atomic steps. When a Service's
+//! first endpoint becomes ready, a conditional REJECT would leave the filter table a moment
+//! before the DNAT enters the nat table; a SYN in between would meet neither, leave by the
+//! default route, and conntrack would pin its retries to that untranslated path: a connection
+//! that hangs until it times out. Written always, the filter table does not change at all when
+//! endpoints come and go. NodePorts keep the conditional REJECT: in the same moment a NodePort
+//! connection is answered by the host itself (nothing listens: a reset), which fails at once
+//! as the REJECT would.
 //!
 //! A pod reaching itself through its Service (hairpin) needs two things, measured: the
 //! masquerade in its endpoint chain (without it, the pod answers itself from its own address
@@ -144,14 +157,16 @@ pub fn rules(state: &ProxyState, config: &RuleConfig, previous: &ChainSet, missi
         &format!("{} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT", comment("skiff forwarding conntrack rule")),
     );
 
-    // 2. Each Service port: a REJECT if nothing is ready, else its chains.
+    // 2. Each Service port: its ClusterIP's REJECT (always, see the module doc), then the
+    //    NodePort's REJECT if nothing is ready, else its chains.
     let no_endpoints = Vec::new();
     for (name, port) in &state.services {
         let mut ready: Vec<&Endpoint> =
             state.endpoints.get(name).unwrap_or(&no_endpoints).iter().filter(|e| e.ready).collect();
         ready.sort();
+        reject_untranslated(&mut filter, &services, port);
         if ready.is_empty() {
-            reject(&mut filter, &services, &external, port);
+            reject_node_port(&mut filter, &external, port);
         } else {
             service_chains(&mut nat, config, port, &ready);
         }
@@ -216,15 +231,22 @@ pub fn cleanup(chains: &ChainSet, jumps: &[(Table, String)]) -> String {
     text
 }
 
-/// No ready endpoint: refuse new connections at once.
-fn reject(filter: &mut TableText, services: &str, external: &str, port: &ServicePort) {
-    let why = comment(&format!("{} has no endpoints", port.name));
-    let reject = "-j REJECT --reject-with icmp-port-unreachable";
-    filter.rule(services, &format!("{why} {} {reject}", destination(port)));
+const REJECT: &str = "-j REJECT --reject-with icmp-port-unreachable";
+
+/// A new connection to the ClusterIP that the nat table did not translate (the Service has no
+/// ready endpoint): refuse it at once.
+fn reject_untranslated(filter: &mut TableText, services: &str, port: &ServicePort) {
+    let why = comment(&format!("{} cluster IP not translated", port.name));
+    filter.rule(services, &format!("{why} {} {REJECT}", destination(port)));
+}
+
+/// No ready endpoint behind a NodePort: refuse new connections at once.
+fn reject_node_port(filter: &mut TableText, external: &str, port: &ServicePort) {
     if let Some(node_port) = port.node_port {
+        let why = comment(&format!("{} has no endpoints", port.name));
         let p = port.name.protocol.iptables();
         filter
-            .rule(external, &format!("{why} -m addrtype --dst-type LOCAL -p {p} -m {p} --dport {node_port} {reject}"));
+            .rule(external, &format!("{why} -m addrtype --dst-type LOCAL -p {p} -m {p} --dport {node_port} {REJECT}"));
     }
 }
 

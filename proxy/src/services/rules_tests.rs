@@ -68,7 +68,7 @@ const FIXED_NAT: &str = "\
 fn a_service_with_no_endpoints_is_rejected_in_the_filter_table_and_has_no_nat_chain() {
     let expected = format!(
         "*filter\n:SKIFF-SERVICES - [0:0]\n:SKIFF-EXTERNAL-SERVICES - [0:0]\n:SKIFF-FORWARD - [0:0]\n{FIXED_FILTER}\
-         -A SKIFF-SERVICES -m comment --comment \"default/web:http has no endpoints\" -d 10.96.0.20/32 -p tcp -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable\n\
+         -A SKIFF-SERVICES -m comment --comment \"default/web:http cluster IP not translated\" -d 10.96.0.20/32 -p tcp -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable\n\
          COMMIT\n\
          *nat\n:SKIFF-SERVICES - [0:0]\n:SKIFF-NODEPORTS - [0:0]\n:SKIFF-POSTROUTING - [0:0]\n:SKIFF-MARK-MASQ - [0:0]\n{FIXED_NAT}\
          -A SKIFF-SERVICES -m comment --comment \"skiff service nodeports\" -m addrtype --dst-type LOCAL ! -d 127.0.0.0/8 -j SKIFF-NODEPORTS\n\
@@ -79,13 +79,36 @@ fn a_service_with_no_endpoints_is_rejected_in_the_filter_table_and_has_no_nat_ch
     assert_eq!(text(&state(port(), vec![terminating(5)])), expected);
 }
 
+/// The `*filter` part of a restore text, up to its COMMIT.
+fn filter_table(text: &str) -> &str {
+    let end = text.find("COMMIT\n").expect("a COMMIT") + "COMMIT\n".len();
+    assert!(text.starts_with("*filter\n"), "{text}");
+    &text[..end]
+}
+
+/// The `*nat` part of a restore text.
+fn nat_table(text: &str) -> &str {
+    &text[filter_table(text).len()..]
+}
+
+#[test]
+fn the_filter_table_stays_the_same_while_a_services_endpoints_come_and_go() {
+    // The filter table is committed before the nat table: if it changed when the first
+    // endpoint became ready, a connection between the two commits would meet neither a REJECT
+    // nor a DNAT.
+    let empty = text(&state(port(), vec![]));
+    for endpoints in [vec![endpoint(5)], vec![endpoint(5), endpoint(6)], vec![terminating(5)]] {
+        assert_eq!(filter_table(&text(&state(port(), endpoints.clone()))), filter_table(&empty), "{endpoints:?}");
+    }
+}
+
 #[test]
 fn one_endpoint_gets_every_connection_with_no_random_match() {
     let text = text(&state(port(), vec![endpoint(5)]));
     let svc = config().chains.service(&web());
     let sep = config().chains.endpoint(&web(), &endpoint(5));
     assert_eq!(
-        chain_rules(&text, "SKIFF-SERVICES")[0],
+        chain_rules(nat_table(&text), "SKIFF-SERVICES")[0],
         format!(
             "-m comment --comment \"default/web:http cluster IP\" -d 10.96.0.20/32 -p tcp -m tcp --dport 80 -j {svc}"
         )
@@ -105,7 +128,13 @@ fn one_endpoint_gets_every_connection_with_no_random_match() {
                 .to_string(),
         ]
     );
-    assert!(!text.contains("REJECT"), "a Service with a ready endpoint is never rejected");
+    // The ClusterIP's REJECT stays: the filter table sees the DNATed destination, not the
+    // ClusterIP, so it meets only connections the nat table did not translate.
+    assert_eq!(
+        chain_rules(filter_table(&text), "SKIFF-SERVICES"),
+        vec!["-m comment --comment \"default/web:http cluster IP not translated\" -d 10.96.0.20/32 -p tcp -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable".to_string()]
+    );
+    assert!(chain_rules(&text, "SKIFF-EXTERNAL-SERVICES").is_empty());
 }
 
 #[test]
@@ -213,7 +242,7 @@ fn udp_services_get_udp_matches() {
     let server =
         Endpoint { ip: Ipv4Addr::new(10, 244, 0, 1), port: 53, ready: true, serving: true, terminating: false };
     let text = text(&state(port, vec![server.clone()]));
-    assert!(chain_rules(&text, "SKIFF-SERVICES")[0].contains("-d 10.96.0.10/32 -p udp -m udp --dport 53"));
+    assert!(chain_rules(nat_table(&text), "SKIFF-SERVICES")[0].contains("-d 10.96.0.10/32 -p udp -m udp --dport 53"));
     assert!(chain_rules(&text, &config().chains.endpoint(&dns, &server))[1]
         .contains("-p udp -m udp -j DNAT --to-destination 10.244.0.1:53"));
 }
