@@ -158,6 +158,10 @@ impl FieldSet {
         self.0.insert(path);
     }
 
+    pub fn remove(&mut self, path: &Path) -> bool {
+        self.0.remove(path)
+    }
+
     pub fn contains(&self, path: &Path) -> bool {
         self.0.contains(path)
     }

@@ -109,6 +109,11 @@ fn never_owned(path: &Path) -> bool {
     })
 }
 
+/// The same for a path of field names only.
+pub(super) fn never_owned_names(at: &[&str]) -> bool {
+    at.len() <= 2 && NEVER_OWNED.contains(&at)
+}
+
 /// The entries an object's `metadata.managedFields` holds. Entries this version cannot read
 /// are skipped; a second entry for the same owner replaces the first.
 pub fn decode(object: &Value) -> Vec<Entry> {
@@ -167,17 +172,22 @@ pub fn encode(mut entries: Vec<Entry>, object: &mut Value) {
 }
 
 fn encode_entry(entry: &Entry) -> Value {
+    encoded_entry(&entry.manager, entry.time.as_deref(), entry.fields.to_fields_v1())
+}
+
+/// One element of `managedFields`, its fields already encoded.
+pub(super) fn encoded_entry(manager: &Manager, time: Option<&str>, fields_v1: Value) -> Value {
     let mut out = json!({
-        "manager": entry.manager.name,
-        "operation": entry.manager.operation.as_str(),
-        "apiVersion": entry.manager.api_version,
+        "manager": manager.name,
+        "operation": manager.operation.as_str(),
+        "apiVersion": manager.api_version,
         "fieldsType": "FieldsV1",
-        "fieldsV1": entry.fields.to_fields_v1(),
+        "fieldsV1": fields_v1,
     });
-    if let Some(time) = &entry.time {
-        out["time"] = Value::from(time.as_str());
+    if let Some(time) = time {
+        out["time"] = Value::from(time);
     }
-    if let Some(subresource) = &entry.manager.subresource {
+    if let Some(subresource) = &manager.subresource {
         out["subresource"] = Value::from(subresource.as_str());
     }
     out

@@ -18,6 +18,7 @@
 //! - [`fieldset`]: field paths, sets of them, and their `FieldsV1` encoding.
 //! - [`schema`]: which lists are keyed, sets or atomic, which objects are atomic, per kind.
 //! - [`typed`]: the fields a value sets, what a write changed, and bad configurations.
+//! - `created`: the same for a create, straight to `FieldsV1` in one walk (the common write).
 //! - [`merge`]: merging a configuration into the live object; pruning what the applier dropped.
 //! - [`managed`]: the `managedFields` entries, and how a write moves ownership.
 //! - [`conflict`]: conflicts, with Kubernetes' message and `Status`.
@@ -70,6 +71,7 @@
 
 pub mod client_side;
 pub mod conflict;
+mod created;
 pub mod fieldset;
 pub mod managed;
 pub mod merge;
@@ -287,11 +289,22 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, writer: &Writer) {
     if let Some(metadata) = new.get_mut("metadata").and_then(Value::as_object_mut) {
         metadata.remove("managedFields");
     }
+    if old.is_none() && entries.is_empty() {
+        // A create that carries no ownership (nearly all): steps 2 to 4 in one walk.
+        return record_create(&schema, new, writer);
+    }
+    //    The old object is compared as it is, managedFields and all, rather than copied
+    //    without them: its managedFields then only show as removed, which is taken back.
+    let zero;
     let before = match old {
-        Some(old) => without_managed_fields(old),
-        None => shaped_like(&schema.zero_value(), new),
+        Some(old) => old,
+        None => {
+            zero = shaped_like(&schema.zero_value(), new);
+            &zero
+        }
     };
-    let diff = typed::compare(&schema, &before, new).excluding(schema.ignored_roots(writer.subresource));
+    let mut diff = typed::compare(&schema, before, new).excluding(schema.ignored_roots(writer.subresource));
+    diff.removed.remove(&Path::fields(&["metadata", "managedFields"]));
 
     // 3.
     managed::release(&mut entries, &diff);
@@ -309,6 +322,20 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, writer: &Writer) {
         entries.push(Entry { manager: me, time: Some(writer.now.to_string()), fields });
     }
     managed::encode(entries, new);
+}
+
+/// [`record_update`] for a create that starts with no entries: the writer's entry is all there
+/// is, and its fields are encoded straight from the object (`created.rs`).
+fn record_create(schema: &Schema, new: &mut Value, writer: &Writer) {
+    let empty = shaped_like(&schema.zero_value(), new);
+    let Some(fields) = created::fields_v1(schema, &empty, new, schema.ignored_roots(writer.subresource)) else {
+        return;
+    };
+    let me = writer.as_manager(Operation::Update, schema.api_version);
+    let entry = managed::encoded_entry(&me, Some(writer.now), fields);
+    if let Some(metadata) = new.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.insert("managedFields".into(), Value::Array(vec![entry]));
+    }
 }
 
 /// The entries of the live object; one stored before field ownership was tracked (it has no
