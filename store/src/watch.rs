@@ -114,7 +114,8 @@ struct HubState {
 /// Every watcher of the store.
 pub struct WatchHub {
     state: Mutex<HubState>,
-    /// To start catch-up tasks from the committer thread, which has no runtime of its own.
+    /// To start catch-up tasks from whichever thread commits a group (`Store::close` may run
+    /// outside the runtime).
     runtime: tokio::runtime::Handle,
 }
 
