@@ -56,8 +56,7 @@ pub fn supported(resource: &Resource, field: &str) -> bool {
 /// The value of a selectable field in `object`: strings as they are, numbers and booleans
 /// printed, `""` when absent. (An event's `source` is its `source.component`.)
 pub fn value(object: &Value, field: &str) -> String {
-    let path = if field == "source" { "source.component" } else { field };
-    match path.split('.').try_fold(object, |v, part| v.get(part)) {
+    match path_of(field).split('.').try_fold(object, |v, part| v.get(part)) {
         Some(Value::String(text)) => text.clone(),
         Some(Value::Null) | None => match field {
             // Kubernetes prints a missing boolean as its zero value.
@@ -66,6 +65,25 @@ pub fn value(object: &Value, field: &str) -> String {
         },
         Some(other) => other.to_string(),
     }
+}
+
+/// Where a selectable field's value sits in an object, as dotted keys.
+fn path_of(field: &str) -> &str {
+    if field == "source" {
+        "source.component"
+    } else {
+        field
+    }
+}
+
+/// What [`selectable`] reads of an object: the paths (keys from the root) of its kind's
+/// selectable fields, for a reader that builds only those parts (the watch cache's).
+pub fn paths(resource: &Resource) -> Vec<Vec<&'static str>> {
+    ["metadata.name", "metadata.namespace"]
+        .iter()
+        .chain(extra_fields(resource))
+        .map(|field| path_of(field).split('.').collect())
+        .collect()
 }
 
 /// Every selectable field of `object` with its value, to match selectors against later
@@ -98,7 +116,8 @@ mod tests {
     #[test]
     fn absent_fields_are_empty_so_unscheduled_pods_can_be_selected() {
         let pods = by_plural("", "v1", "pods").unwrap();
-        let pod = json!({"metadata": {"name": "web", "namespace": "default"}, "spec": {}, "status": {"phase": "Pending"}});
+        let pod =
+            json!({"metadata": {"name": "web", "namespace": "default"}, "spec": {}, "status": {"phase": "Pending"}});
         let fields = selectable(pods, &pod);
         assert!(fields.contains(&("spec.nodeName", String::new())));
         assert!(fields.contains(&("status.phase", "Pending".into())));

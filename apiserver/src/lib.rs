@@ -30,6 +30,8 @@ pub mod openapi;
 pub mod path;
 pub mod respond;
 pub mod services;
+pub mod sparse;
+pub mod stamp;
 pub mod storage;
 pub mod streaming;
 pub mod verbs;

@@ -25,7 +25,9 @@
 //!
 //! Objects are kept as their JSON bytes (resourceVersion stamped in) plus their labels and
 //! selectable fields, not as parsed JSON trees: a tree costs several times its text, and a
-//! watch sends text.
+//! watch sends text. Nor is a tree built on the way in: the resourceVersion is spliced into
+//! the stored bytes (`stamp.rs`) and only the fields selectors look at are read out of them
+//! (`sparse.rs`).
 //!
 //! Left out: serving lists from the cache (lists read the store, which is always consistent),
 //! and the cacher's dynamic history sizing.
@@ -36,7 +38,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use serde_json::{json, Value};
+use serde_json::Value;
 use skiff_api::registry::{Resource, RESOURCES};
 use skiff_api::selector::{FieldSelector, LabelSelector};
 use skiff_api::status::Status;
@@ -67,14 +69,19 @@ pub struct Cached {
 }
 
 impl Cached {
-    /// Reads a stored object (JSON without resourceVersion) as of `revision`.
-    fn new(resource: &Resource, stored: &[u8], revision: i64) -> Option<Cached> {
-        let object = crate::storage::stamped(stored, revision).ok()?;
-        Some(Cached::from_value(resource, &object, revision))
+    /// Reads a stored object (JSON without resourceVersion) as of `revision`: its bytes with
+    /// the resourceVersion spliced in (`stamp.rs`), and only the parts selectors look at
+    /// (`wanted`, see [`KindCache::wanted`]) read out of them (`sparse.rs`), never a whole tree.
+    fn new(resource: &Resource, wanted: &[Vec<&str>], stored: &[u8], revision: i64) -> Option<Cached> {
+        let json = crate::stamp::stamp(stored, revision).ok()?;
+        let parts = crate::sparse::read(stored, wanted).ok()?;
+        Some(Cached::from_parts(resource, &parts, Bytes::from(json), revision))
     }
 
-    fn from_value(resource: &Resource, object: &Value, revision: i64) -> Cached {
-        let meta = &object["metadata"];
+    /// An object of which `parts` holds at least its name, namespace, labels and selectable
+    /// fields, and `json` is the whole.
+    fn from_parts(resource: &Resource, parts: &Value, json: Bytes, revision: i64) -> Cached {
+        let meta = &parts["metadata"];
         let labels = meta["labels"]
             .as_object()
             .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
@@ -83,17 +90,22 @@ impl Cached {
             namespace: meta["namespace"].as_str().map(str::to_string),
             name: meta["name"].as_str().unwrap_or_default().to_string(),
             labels,
-            fields: skiff_api::fields::selectable(resource, object),
-            json: Bytes::from(serde_json::to_vec(object).expect("JSON values serialize")),
+            fields: skiff_api::fields::selectable(resource, parts),
+            json,
             revision,
         }
     }
 
     /// The same object with another resourceVersion (a deletion's, for `DELETED` events).
-    fn restamped(&self, resource: &Resource, revision: i64) -> Cached {
-        let mut object: Value = serde_json::from_slice(&self.json).expect("the cache holds JSON");
-        object["metadata"]["resourceVersion"] = json!(revision.to_string());
-        Cached::from_value(resource, &object, revision)
+    fn restamped(&self, revision: i64) -> Cached {
+        Cached {
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            labels: self.labels.clone(),
+            fields: self.fields.clone(),
+            json: Bytes::from(crate::stamp::stamp(&self.json, revision).expect("the cache holds JSON")),
+            revision,
+        }
     }
 
     /// The object parsed (for Tables).
@@ -181,16 +193,14 @@ struct Watcher {
 }
 
 /// What a watcher makes of one change, given what it selects.
-fn view(resource: &Resource, change: &Change, filter: &Filter) -> Option<WatchItem> {
+fn view(change: &Change, filter: &Filter) -> Option<WatchItem> {
     let before = change.before.as_ref().filter(|o| filter.matches(o));
     let after = change.after.as_ref().filter(|o| filter.matches(o));
     match (before, after) {
         (None, Some(after)) => Some(WatchItem::Event(EventType::Added, after.clone())),
         (Some(_), Some(after)) => Some(WatchItem::Event(EventType::Modified, after.clone())),
         // Deleted, or no longer selected: its last state, at the change's revision.
-        (Some(before), None) => {
-            Some(WatchItem::Event(EventType::Deleted, Arc::new(before.restamped(resource, change.revision))))
-        }
+        (Some(before), None) => Some(WatchItem::Event(EventType::Deleted, Arc::new(before.restamped(change.revision)))),
         (None, None) => None,
     }
 }
@@ -198,6 +208,9 @@ fn view(resource: &Resource, change: &Change, filter: &Filter) -> Option<WatchIt
 /// One kind's cache.
 struct KindCache {
     resource: &'static Resource,
+    /// The paths of an object the cache reads besides its bytes: name, namespace, labels and
+    /// the kind's selectable fields (`skiff_api::fields::paths`).
+    wanted: Vec<Vec<&'static str>>,
     state: Mutex<State>,
     /// True once the first list is in.
     ready: watch::Sender<bool>,
@@ -217,19 +230,19 @@ struct State {
 
 impl State {
     /// Hands `item` to the watchers that want it; drops those that cannot keep up.
-    fn broadcast(&mut self, resource: &Resource, change: &Change) {
+    fn broadcast(&mut self, change: &Change) {
         self.watchers.retain(|watcher| {
             if change.revision <= watcher.seen {
                 return true;
             }
-            match view(resource, change, &watcher.filter) {
+            match view(change, &watcher.filter) {
                 Some(item) => watcher.queue.try_send(item).is_ok(),
                 None => !watcher.queue.is_closed(),
             }
         });
     }
 
-    fn apply(&mut self, resource: &Resource, change: Change) {
+    fn apply(&mut self, change: Change) {
         let key = |o: &Cached| (o.namespace.clone(), o.name.clone());
         match &change.after {
             Some(after) => {
@@ -242,7 +255,7 @@ impl State {
             }
         }
         self.revision = self.revision.max(change.revision);
-        self.broadcast(resource, &change);
+        self.broadcast(&change);
         self.history.push_back(change);
         while self.history.len() > HISTORY {
             if let Some(dropped) = self.history.pop_front() {
@@ -253,6 +266,12 @@ impl State {
 }
 
 impl KindCache {
+    fn new(resource: &'static Resource, ready: watch::Sender<bool>) -> KindCache {
+        let mut wanted = skiff_api::fields::paths(resource);
+        wanted.push(vec!["metadata", "labels"]);
+        KindCache { resource, wanted, state: Mutex::new(State::default()), ready }
+    }
+
     fn subscribe(&self, filter: Filter, start: Start) -> Result<Subscription, Status> {
         let mut state = self.state.lock();
         let (queue, live) = mpsc::channel(WATCHER_QUEUE);
@@ -267,12 +286,8 @@ impl KindCache {
                 return Err(Status::expired(revision, state.oldest + 1));
             }
             Start::After(revision) => {
-                let replay = state
-                    .history
-                    .iter()
-                    .filter(|c| c.revision > revision)
-                    .filter_map(|c| view(self.resource, c, &filter))
-                    .collect();
+                let replay =
+                    state.history.iter().filter(|c| c.revision > revision).filter_map(|c| view(c, &filter)).collect();
                 // A watch may start ahead of the cache (from a list read just now): what the
                 // cache has yet to see up to `revision`, the client has seen.
                 (replay, revision.max(state.revision))
@@ -295,7 +310,7 @@ impl KindCache {
             state.objects = listed
                 .kvs
                 .iter()
-                .filter_map(|kv| Cached::new(self.resource, &kv.value, kv.mod_revision))
+                .filter_map(|kv| Cached::new(self.resource, &self.wanted, &kv.value, kv.mod_revision))
                 .map(|o| ((o.namespace.clone(), o.name.clone()), Arc::new(o)))
                 .collect();
             state.oldest = listed.revision;
@@ -310,7 +325,7 @@ impl KindCache {
                     let mut state = self.state.lock();
                     for event in events {
                         let change = self.change(&state, event);
-                        state.apply(self.resource, change);
+                        state.apply(change);
                     }
                 }
                 WatchMessage::Progress { revision } => {
@@ -336,11 +351,9 @@ impl KindCache {
     fn change(&self, state: &State, event: WatchEvent) -> Change {
         match event {
             WatchEvent::Put { kv, .. } => {
-                let after = Cached::new(self.resource, &kv.value, kv.mod_revision).map(Arc::new);
-                let before = after
-                    .as_ref()
-                    .and_then(|a| state.objects.get(&(a.namespace.clone(), a.name.clone())))
-                    .cloned();
+                let after = Cached::new(self.resource, &self.wanted, &kv.value, kv.mod_revision).map(Arc::new);
+                let before =
+                    after.as_ref().and_then(|a| state.objects.get(&(a.namespace.clone(), a.name.clone()))).cloned();
                 Change { revision: kv.mod_revision, before, after }
             }
             WatchEvent::Delete { key, revision, .. } => {
@@ -363,7 +376,7 @@ impl WatchCaches {
         let mut kinds = HashMap::new();
         for resource in RESOURCES {
             let (ready, _) = watch::channel(false);
-            let cache = Arc::new(KindCache { resource, state: Mutex::new(State::default()), ready });
+            let cache = Arc::new(KindCache::new(resource, ready));
             kinds.insert((resource.group, resource.plural), cache.clone());
             let (client, shutdown) = (client.clone(), shutdown.clone());
             tokio::spawn(async move {
@@ -422,6 +435,8 @@ impl WatchCaches {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
     use skiff_api::registry::by_plural;
 
@@ -433,7 +448,7 @@ mod tests {
         let object = json!({"metadata": {"name": name, "namespace": "default", "labels": {"app": "web"},
                                           "resourceVersion": revision.to_string()},
                             "spec": {"nodeName": node}});
-        Arc::new(Cached::from_value(pods(), &object, revision))
+        Arc::new(Cached::from_parts(pods(), &object, Bytes::from(object.to_string()), revision))
     }
 
     fn on_node(node: &str) -> Filter {
@@ -450,19 +465,40 @@ mod tests {
     #[test]
     fn a_pod_bound_to_the_node_is_added_and_one_moved_away_is_deleted() {
         let bound = Change { revision: 5, before: Some(pod("web", "", 4)), after: Some(pod("web", "n1", 5)) };
-        assert_eq!(kind_of(view(pods(), &bound, &on_node("n1"))), Some((EventType::Added, "web".into(), 5)));
-        assert_eq!(kind_of(view(pods(), &bound, &on_node(""))), Some((EventType::Deleted, "web".into(), 5)));
-        assert_eq!(kind_of(view(pods(), &bound, &on_node("n2"))), None);
+        assert_eq!(kind_of(view(&bound, &on_node("n1"))), Some((EventType::Added, "web".into(), 5)));
+        assert_eq!(kind_of(view(&bound, &on_node(""))), Some((EventType::Deleted, "web".into(), 5)));
+        assert_eq!(kind_of(view(&bound, &on_node("n2"))), None);
         let updated = Change { revision: 6, before: Some(pod("web", "n1", 5)), after: Some(pod("web", "n1", 6)) };
-        assert_eq!(kind_of(view(pods(), &updated, &on_node("n1"))), Some((EventType::Modified, "web".into(), 6)));
+        assert_eq!(kind_of(view(&updated, &on_node("n1"))), Some((EventType::Modified, "web".into(), 6)));
         let deleted = Change { revision: 7, before: Some(pod("web", "n1", 6)), after: None };
         // The deleted object carries the deletion's revision.
-        assert_eq!(kind_of(view(pods(), &deleted, &Filter::default())), Some((EventType::Deleted, "web".into(), 7)));
+        assert_eq!(kind_of(view(&deleted, &Filter::default())), Some((EventType::Deleted, "web".into(), 7)));
+    }
+
+    #[test]
+    fn a_stored_object_is_cached_as_its_whole_tree_would_be() {
+        let stored = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web", "tier": "front"},
+                         "annotations": {"note": "x"}, "uid": "u"},
+            "spec": {"nodeName": "n1", "hostNetwork": true, "containers": [{"name": "web", "image": "nginx"}]},
+            "status": {"phase": "Running", "podIP": "10.0.0.5"}});
+        let cache = cache();
+        let read = Cached::new(pods(), &cache.wanted, stored.to_string().as_bytes(), 12).unwrap();
+        let mut whole = stored.clone();
+        whole["metadata"]["resourceVersion"] = json!("12");
+        let want = Cached::from_parts(pods(), &whole, Bytes::from(whole.to_string()), 12);
+        assert_eq!(
+            (&read.namespace, &read.name, &read.labels, &read.fields, &read.json, read.revision),
+            (&want.namespace, &want.name, &want.labels, &want.fields, &want.json, want.revision)
+        );
+        let deleted = read.restamped(13);
+        assert_eq!(deleted.value()["metadata"]["resourceVersion"], "13");
+        assert_eq!((deleted.labels, deleted.fields), (read.labels, read.fields));
     }
 
     fn cache() -> KindCache {
         let (ready, _) = watch::channel(true);
-        KindCache { resource: pods(), state: Mutex::new(State::default()), ready }
+        KindCache::new(pods(), ready)
     }
 
     #[test]
@@ -470,12 +506,12 @@ mod tests {
         let cache = cache();
         for (revision, name) in [(2, "a"), (3, "b"), (4, "c")] {
             let change = Change { revision, before: None, after: Some(pod(name, "n1", revision)) };
-            cache.state.lock().apply(pods(), change);
+            cache.state.lock().apply(change);
         }
         let mut watch = cache.subscribe(Filter::default(), Start::After(2)).unwrap();
         let replayed: Vec<_> = watch.initial.drain(..).map(|i| kind_of(Some(i)).unwrap().1).collect();
         assert_eq!(replayed, ["b", "c"]);
-        cache.state.lock().apply(pods(), Change { revision: 5, before: None, after: Some(pod("d", "n1", 5)) });
+        cache.state.lock().apply(Change { revision: 5, before: None, after: Some(pod("d", "n1", 5)) });
         assert_eq!(kind_of(watch.live.try_recv().ok()), Some((EventType::Added, "d".into(), 5)));
     }
 
@@ -483,7 +519,7 @@ mod tests {
     fn a_watch_from_now_starts_with_the_objects_and_from_too_long_ago_is_expired() {
         let cache = cache();
         cache.state.lock().oldest = 10;
-        cache.state.lock().apply(pods(), Change { revision: 11, before: None, after: Some(pod("a", "n1", 11)) });
+        cache.state.lock().apply(Change { revision: 11, before: None, after: Some(pod("a", "n1", 11)) });
         let watch = cache.subscribe(Filter::default(), Start::Now).unwrap();
         assert_eq!(watch.initial.len(), 1);
         assert_eq!(watch.revision, 11);
@@ -496,8 +532,8 @@ mod tests {
     fn a_watch_ahead_of_the_cache_skips_what_it_has_seen() {
         let cache = cache();
         let mut watch = cache.subscribe(Filter::default(), Start::After(7)).unwrap();
-        cache.state.lock().apply(pods(), Change { revision: 7, before: None, after: Some(pod("old", "n1", 7)) });
-        cache.state.lock().apply(pods(), Change { revision: 8, before: None, after: Some(pod("new", "n1", 8)) });
+        cache.state.lock().apply(Change { revision: 7, before: None, after: Some(pod("old", "n1", 7)) });
+        cache.state.lock().apply(Change { revision: 8, before: None, after: Some(pod("new", "n1", 8)) });
         assert_eq!(kind_of(watch.live.try_recv().ok()), Some((EventType::Added, "new".into(), 8)));
         assert!(watch.live.try_recv().is_err());
     }
@@ -509,12 +545,12 @@ mod tests {
         let mut fast = cache.subscribe(Filter::default(), Start::Now).unwrap();
         for revision in 1..=(WATCHER_QUEUE as i64 + 1) {
             let change = Change { revision, before: None, after: Some(pod(&format!("p{revision}"), "n1", revision)) };
-            cache.state.lock().apply(pods(), change);
+            cache.state.lock().apply(change);
             while fast.live.try_recv().is_ok() {}
         }
         assert_eq!(cache.state.lock().watchers.len(), 1, "the slow watcher is dropped");
         drop(slow);
-        cache.state.lock().apply(pods(), Change { revision: 9999, before: None, after: Some(pod("z", "n1", 9999)) });
+        cache.state.lock().apply(Change { revision: 9999, before: None, after: Some(pod("z", "n1", 9999)) });
         assert_eq!(kind_of(fast.live.try_recv().ok()), Some((EventType::Added, "z".into(), 9999)));
     }
 }
