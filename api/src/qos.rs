@@ -5,11 +5,18 @@
 //! (a request left out defaults to the limit); **BestEffort** if no container asks for or limits
 //! CPU or memory at all; **Burstable** otherwise. Only `cpu` and `memory` count.
 
-use k8s_openapi::api::core::v1::{Container, PodSpec};
 use crate::quantity::Quantity as Amount;
+use k8s_openapi::api::core::v1::{Container, PodSpec};
+use serde::Deserialize;
 
 fn amount(value: Option<&k8s_openapi::apimachinery::pkg::api::resource::Quantity>) -> Option<i64> {
     value.and_then(|q| Amount::parse(&q.0).ok()).map(|q| q.milli_value())
+}
+
+/// The class of a pod spec given as JSON, read in place (`&Value` is a deserializer) rather
+/// than from a copy. A spec that does not decode asks for nothing that can be read: BestEffort.
+pub fn qos_class_of_json(spec: &serde_json::Value) -> &'static str {
+    qos_class(&PodSpec::deserialize(spec).unwrap_or_default())
 }
 
 pub fn qos_class(spec: &PodSpec) -> &'static str {

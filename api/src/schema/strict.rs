@@ -15,11 +15,12 @@
 //! `sigs.k8s.io/json` words them: `unknown field "<path>"`, `duplicate field "<path>"`.
 //!
 //! The API server calls, on create, update and patch (after applying the patch):
-//! `FieldValidation::parse`, [`strict_errors`], [`verdict`], then
-//! [`super::drop_unknown_fields`] before storing.
+//! `FieldValidation::parse`, [`check`] (which is [`strict_errors`] and
+//! [`super::drop_unknown_fields`] in one walk), then [`verdict`].
 //!
 //! Left out: the per-field truncation of very long warning headers.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 
@@ -83,6 +84,15 @@ pub fn warning_header(text: &str) -> String {
     format!("299 - \"{escaped}\"")
 }
 
+/// [`strict_errors`], with the unknown fields also dropped from `object` (as
+/// [`super::drop_unknown_fields`] does): what a write does before storing, the schema walked once.
+pub fn check(resource: &Resource, body: &[u8], object: &mut Value) -> Vec<String> {
+    let duplicates = duplicate_fields(body).into_iter().map(|path| format!("duplicate field \"{path}\""));
+    let unknown =
+        super::drop_unknown_fields(resource, object).into_iter().map(|path| format!("unknown field \"{path}\""));
+    duplicates.chain(unknown).collect()
+}
+
 /// The paths of the keys that appear more than once in the same object of a JSON body, in the
 /// order of their second appearance. A body that is not JSON has none: decoding fails anyway.
 pub fn duplicate_fields(body: &[u8]) -> Vec<String> {
@@ -92,16 +102,57 @@ pub fn duplicate_fields(body: &[u8]) -> Vec<String> {
     if (Scan { path: &mut path, found: &mut found }).deserialize(&mut deserializer).is_err() {
         return Vec::new();
     }
-    found.iter().map(FieldPath::to_string).collect()
+    found
+}
+
+/// A step of the path being read: keys are borrowed from the body (unless escaped), so a
+/// path is only written out when a duplicate is found.
+enum At<'de> {
+    Field(Cow<'de, str>),
+    Index(usize),
+}
+
+fn found_at(path: &[At]) -> String {
+    let steps = path.iter().map(|step| match step {
+        At::Field(name) => Step::Field(name.to_string()),
+        At::Index(index) => Step::Index(*index),
+    });
+    FieldPath(steps.collect()).to_string()
+}
+
+/// The keys of one object so far: a short list searched in turn, a set past a few dozen.
+enum Seen<'de> {
+    Few(Vec<Cow<'de, str>>),
+    Many(HashSet<Cow<'de, str>>),
+}
+
+impl<'de> Seen<'de> {
+    /// Notes `key`; false if it was there already.
+    fn insert(&mut self, key: Cow<'de, str>) -> bool {
+        match self {
+            Seen::Few(keys) if keys.contains(&key) => false,
+            Seen::Few(keys) if keys.len() < 32 => {
+                keys.push(key);
+                true
+            }
+            Seen::Few(keys) => {
+                let mut set: HashSet<Cow<'de, str>> = keys.drain(..).collect();
+                set.insert(key);
+                *self = Seen::Many(set);
+                true
+            }
+            Seen::Many(set) => set.insert(key),
+        }
+    }
 }
 
 /// Reads one JSON value without keeping it, noting the keys an object repeats.
-struct Scan<'a> {
-    path: &'a mut Vec<Step>,
-    found: &'a mut Vec<FieldPath>,
+struct Scan<'a, 'de> {
+    path: &'a mut Vec<At<'de>>,
+    found: &'a mut Vec<String>,
 }
 
-impl<'de> DeserializeSeed<'de> for Scan<'_> {
+impl<'de> DeserializeSeed<'de> for Scan<'_, 'de> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -109,7 +160,7 @@ impl<'de> DeserializeSeed<'de> for Scan<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for Scan<'_> {
+impl<'de> Visitor<'de> for Scan<'_, 'de> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -117,11 +168,12 @@ impl<'de> Visitor<'de> for Scan<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut seen = HashSet::new();
-        while let Some(key) = map.next_key::<String>()? {
-            self.path.push(Step::Field(key.clone()));
-            if !seen.insert(key) {
-                self.found.push(FieldPath(self.path.clone()));
+        let mut seen = Seen::Few(Vec::new());
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let first = seen.insert(key.clone());
+            self.path.push(At::Field(key));
+            if !first {
+                self.found.push(found_at(self.path));
             }
             map.next_value_seed(Scan { path: &mut *self.path, found: &mut *self.found })?;
             self.path.pop();
@@ -132,7 +184,7 @@ impl<'de> Visitor<'de> for Scan<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut index = 0;
         loop {
-            self.path.push(Step::Index(index));
+            self.path.push(At::Index(index));
             let more = seq.next_element_seed(Scan { path: &mut *self.path, found: &mut *self.found })?;
             self.path.pop();
             if more.is_none() {
@@ -164,6 +216,33 @@ impl<'de> Visitor<'de> for Scan<'_> {
 
     fn visit_unit<E>(self) -> Result<(), E> {
         Ok(())
+    }
+}
+
+/// A key, borrowed from the body when it has no escapes.
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Cow<'de, str>, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(key))
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(key.to_string()))
     }
 }
 
@@ -208,6 +287,13 @@ mod tests {
         for (name, body, expected) in cases {
             assert_eq!(duplicate_fields(body.as_bytes()), *expected, "{name}");
         }
+        let many: Vec<String> = (0..40).chain([3, 39]).map(|i| format!("\"k{i}\": {i}")).collect();
+        let many = format!("{{\"data\": {{{}}}, \"e\\u0073c\": 1, \"esc\": 2}}", many.join(", "));
+        assert_eq!(
+            duplicate_fields(many.as_bytes()),
+            ["data.k3", "data.k39", "esc"],
+            "past the short list, and escaped"
+        );
     }
 
     #[test]
@@ -221,6 +307,9 @@ mod tests {
         );
         let clean = json!({"kind": "Deployment", "spec": {"replicas": 3}});
         assert!(strict_errors(deployments, clean.to_string().as_bytes(), &clean).is_empty());
+        let mut checked = object.clone();
+        assert_eq!(check(deployments, body, &mut checked), strict_errors(deployments, body, &object));
+        assert_eq!(checked, json!({"kind": "Deployment", "spec": {}}), "and the unknown fields are dropped");
     }
 
     #[test]

@@ -66,8 +66,33 @@ pub(super) fn find(catalogue: &Catalogue, schema: &str, object: &Value) -> Vec<F
     found
 }
 
+/// A step of the path being walked, borrowed from the object: a path is copied into a
+/// [`FieldPath`] only when it is found.
+#[derive(Clone, Copy)]
+enum At<'v> {
+    Field(&'v str),
+    Index(usize),
+}
+
+fn found_at(path: &[At]) -> FieldPath {
+    FieldPath(
+        path.iter()
+            .map(|step| match step {
+                At::Field(name) => Step::Field(name.to_string()),
+                At::Index(index) => Step::Index(*index),
+            })
+            .collect(),
+    )
+}
+
 /// The numbered steps of the module documentation.
-fn walk(catalogue: &Catalogue, schema: &Value, value: &Value, path: &mut Vec<Step>, found: &mut Vec<FieldPath>) {
+fn walk<'v>(
+    catalogue: &Catalogue,
+    schema: &Value,
+    value: &'v Value,
+    path: &mut Vec<At<'v>>,
+    found: &mut Vec<FieldPath>,
+) {
     let schema = catalogue.resolve(schema);
     if schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true)) {
         return;
@@ -77,11 +102,11 @@ fn walk(catalogue: &Catalogue, schema: &Value, value: &Value, path: &mut Vec<Ste
             let properties = schema.get("properties").and_then(Value::as_object);
             let values = schema.get("additionalProperties").filter(|s| s.is_object());
             for (key, nested) in fields {
-                path.push(Step::Field(key.clone()));
+                path.push(At::Field(key));
                 match (properties, values) {
                     (Some(properties), _) => match properties.get(key) {
                         Some(property) => walk(catalogue, property, nested, path, found),
-                        None => found.push(FieldPath(path.clone())),
+                        None => found.push(found_at(path)),
                     },
                     (None, Some(values)) => walk(catalogue, values, nested, path, found),
                     (None, None) => {}
@@ -92,7 +117,7 @@ fn walk(catalogue: &Catalogue, schema: &Value, value: &Value, path: &mut Vec<Ste
         Value::Array(items) => {
             if let Some(item_schema) = schema.get("items") {
                 for (index, item) in items.iter().enumerate() {
-                    path.push(Step::Index(index));
+                    path.push(At::Index(index));
                     walk(catalogue, item_schema, item, path, found);
                     path.pop();
                 }

@@ -27,8 +27,7 @@ fn initial_status(resource: &Resource, object: &mut Value) {
     let status = match (resource.group, resource.plural) {
         ("", "nodes") => return,
         ("", "pods") => {
-            let spec = serde_json::from_value(object["spec"].clone()).unwrap_or_default();
-            json!({"phase": "Pending", "qosClass": skiff_api::qos::qos_class(&spec)})
+            json!({"phase": "Pending", "qosClass": skiff_api::qos::qos_class_of_json(&object["spec"])})
         }
         ("", "namespaces") => json!({"phase": "Active"}),
         ("", "persistentvolumeclaims" | "persistentvolumes") => json!({"phase": "Pending"}),

@@ -224,8 +224,7 @@ pub fn check_fields(
     object: &mut Value,
     patch: bool,
 ) -> Result<Vec<String>, Status> {
-    let errors = strict::strict_errors(resource, body, object);
-    skiff_api::schema::drop_unknown_fields(resource, object);
+    let errors = strict::check(resource, body, object);
     match strict::verdict(options.field_validation, errors) {
         Verdict::Accept { warnings } => Ok(warnings),
         Verdict::Reject { errors } if patch => Err(Status::strict_decoding_patch(&object.to_string(), &errors)),
