@@ -24,6 +24,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Request, Response};
 
 use crate::path;
+use crate::storage::Written;
 use crate::verbs::delete::DeleteOptions;
 use crate::verbs::patch::PatchType;
 use crate::verbs::{read_json, selectors, Verbs, WriteOptions};
@@ -84,6 +85,11 @@ fn object(value: Value) -> Response<Object> {
     Response::new(Object { json: Bytes::from(value.to_string()) })
 }
 
+/// A written object's answer: the JSON it was stored as, the resourceVersion spliced in.
+fn written(written: Written) -> Response<Object> {
+    Response::new(Object { json: written.json })
+}
+
 /// The gRPC service, over the verbs.
 pub struct Service {
     verbs: Verbs,
@@ -108,11 +114,10 @@ impl Resources for Service {
     async fn get(&self, request: Request<GetRequest>) -> Answer<Object> {
         let target = target_of(request.into_inner().target)?;
         let name = name_of(&target)?;
-        let found = match target.subresource.as_deref() {
-            Some("scale") => self.verbs.scale(&target, name).await,
-            _ => self.verbs.get(&target, name).await,
-        };
-        found.map(object).map_err(to_grpc)
+        match target.subresource.as_deref() {
+            Some("scale") => self.verbs.scale(&target, name).await.map(object).map_err(to_grpc),
+            _ => self.verbs.get_json(&target, name).await.map(|json| Response::new(Object { json })).map_err(to_grpc),
+        }
     }
 
     async fn list(&self, request: Request<ListRequest>) -> Answer<ListResponse> {
@@ -171,7 +176,7 @@ impl Resources for Service {
         let target = target_of(request.target)?;
         let (verbs, options) = self.verbs(&request.options);
         let body = read_json(&request.json).map_err(to_grpc)?;
-        verbs.create(&target, body, &options).await.map(object).map_err(to_grpc)
+        verbs.create(&target, body, &options).await.map(written).map_err(to_grpc)
     }
 
     async fn update(&self, request: Request<UpdateRequest>) -> Answer<Object> {
@@ -180,7 +185,7 @@ impl Resources for Service {
         let name = name_of(&target)?;
         let (verbs, options) = self.verbs(&request.options);
         let body = read_json(&request.json).map_err(to_grpc)?;
-        verbs.update(&target, name, body, &options).await.map(object).map_err(to_grpc)
+        verbs.update(&target, name, body, &options).await.map(written).map_err(to_grpc)
     }
 
     async fn patch(&self, request: Request<PatchRequest>) -> Answer<Object> {
@@ -190,7 +195,7 @@ impl Resources for Service {
         let (verbs, options) = self.verbs(&request.options);
         let kind = PatchType::from_content_type(&request.content_type).map_err(to_grpc)?;
         let patched = verbs.patch(&target, name, kind, &request.patch, &options).await.map_err(to_grpc)?;
-        Ok(object(patched.object))
+        Ok(written(patched.object))
     }
 
     async fn delete(&self, request: Request<DeleteRequest>) -> Answer<Object> {

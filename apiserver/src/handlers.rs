@@ -16,6 +16,7 @@ use skiff_api::status::Status;
 use skiff_api::{age, protobuf, table};
 
 use crate::path::{self, PathError, Target};
+use crate::respond::Reply;
 use crate::verbs::delete::DeleteOptions;
 use crate::verbs::patch::PatchType;
 use crate::verbs::scale::ScaleChange;
@@ -76,20 +77,21 @@ pub async fn resource_request(
             return watch::serve(state, target, params, headers).await
         }
         (&Method::GET, None, None) => list(&state, &target, &params, &headers).await,
-        (&Method::GET, Some(name), None | Some("status")) => {
-            verbs.get(&target, name).await.map(|object| ok_or_table(&target, object, &headers, &params))
+        (&Method::GET, Some(name), None | Some("status")) if respond::wants_table(&headers) => {
+            verbs.get(&target, name).await.map(|object| ok(one_row_table(&target, object, &params)))
         }
+        (&Method::GET, Some(name), None | Some("status")) => verbs.get_json(&target, name).await.map(ok),
         (&Method::GET, Some(name), Some("scale")) => verbs.scale(&target, name).await.map(ok),
         (&Method::POST, None, None) => match checked(&target, &options, &headers, &body, &mut warnings) {
-            Ok(object) => verbs.create(&target, object, &options).await.map(|o| (StatusCode::CREATED, o)),
+            Ok(object) => verbs.create(&target, object, &options).await.map(|o| (StatusCode::CREATED, o.into())),
             Err(status) => Err(status),
         },
         (&Method::POST, Some(name), Some("binding")) => match read_json(&body) {
-            Ok(binding) => verbs.bind(&target, name, binding).await.map(|o| (StatusCode::CREATED, o)),
+            Ok(binding) => verbs.bind(&target, name, binding).await.map(|o| (StatusCode::CREATED, o.into())),
             Err(status) => Err(status),
         },
         (&Method::POST, Some(name), Some("eviction")) if target.resource.plural == "pods" => match read_json(&body) {
-            Ok(eviction) => verbs.evict(&target, name, &eviction).await.map(|o| (StatusCode::CREATED, o)),
+            Ok(eviction) => verbs.evict(&target, name, &eviction).await.map(|o| (StatusCode::CREATED, o.into())),
             Err(status) => Err(status),
         },
         (&Method::PUT, Some(name), Some("finalize")) if target.resource.subresource("finalize").is_some() => {
@@ -109,7 +111,7 @@ pub async fn resource_request(
                 Ok(kind) => verbs.patch(&target, name, kind, &body, &options).await.map(|patched| {
                     warnings = patched.warnings;
                     let code = if patched.created { StatusCode::CREATED } else { StatusCode::OK };
-                    (code, patched.object)
+                    (code, patched.object.into())
                 }),
                 Err(status) => Err(status),
             }
@@ -142,7 +144,7 @@ pub async fn resource_request(
         _ => Err(Status::method_not_allowed()),
     };
     match result {
-        Ok((code, body)) => respond::json_with_warnings(code, &body, &warnings),
+        Ok((code, body)) => respond::reply(code, body, &warnings),
         Err(status) => respond::status(&status),
     }
 }
@@ -167,17 +169,14 @@ fn is_true(params: &Params, name: &str) -> bool {
     params.get(name).is_some_and(|v| v == "true" || v == "1")
 }
 
-fn ok(object: Value) -> (StatusCode, Value) {
-    (StatusCode::OK, object)
+fn ok(object: impl Into<Reply>) -> (StatusCode, Reply) {
+    (StatusCode::OK, object.into())
 }
 
-/// One object, or the one-row Table `kubectl get NAME` asks for.
-fn ok_or_table(target: &Target, object: Value, headers: &HeaderMap, params: &Params) -> (StatusCode, Value) {
-    if respond::wants_table(headers) {
-        let revision = object["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string();
-        return ok(as_table(target, vec![object], &revision, params));
-    }
-    ok(object)
+/// The one-row Table `kubectl get NAME` asks for.
+fn one_row_table(target: &Target, object: Value, params: &Params) -> Value {
+    let revision = object["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string();
+    as_table(target, vec![object], &revision, params)
 }
 
 /// The Table of `objects`. Its rows carry each object's metadata (`includeObject=Metadata`, the
@@ -212,7 +211,7 @@ fn delete_options(params: &Params, body: &Bytes) -> Result<DeleteOptions, Status
     DeleteOptions::parse(body, |name| params.get(name).cloned())
 }
 
-type Answer = Result<(StatusCode, Value), Status>;
+type Answer = Result<(StatusCode, Reply), Status>;
 
 fn list_of(target: &Target, items: Vec<Value>, revision: i64) -> Value {
     json!({

@@ -2,8 +2,11 @@
 
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde_json::Value;
 use skiff_api::status::Status;
+
+use crate::storage::Written;
 
 /// `body` as a JSON answer. Encoded into bytes directly (`to_string` would go through
 /// `fmt::Write` piece by piece), into a buffer the size of a typical pod, which saves the
@@ -14,9 +17,39 @@ pub fn json(code: StatusCode, body: &Value) -> Response {
     (code, [(header::CONTENT_TYPE, "application/json")], axum::body::Body::from(bytes)).into_response()
 }
 
-/// An object with `Warning` headers (`fieldValidation=Warn`); kubectl prints each one.
-pub fn json_with_warnings(code: StatusCode, body: &Value, warnings: &[String]) -> Response {
-    let mut response = json(code, body);
+/// What a request is answered with: a tree to encode, or JSON already encoded (a write's
+/// stored bytes, a get's, with the resourceVersion spliced in: `stamp.rs`).
+pub enum Reply {
+    Tree(Value),
+    Json(Bytes),
+}
+
+impl From<Value> for Reply {
+    fn from(object: Value) -> Reply {
+        Reply::Tree(object)
+    }
+}
+
+impl From<Bytes> for Reply {
+    fn from(json: Bytes) -> Reply {
+        Reply::Json(json)
+    }
+}
+
+impl From<Written> for Reply {
+    fn from(written: Written) -> Reply {
+        Reply::Json(written.json)
+    }
+}
+
+/// `reply` as an answer, with `Warning` headers (`fieldValidation=Warn`); kubectl prints each one.
+pub fn reply(code: StatusCode, reply: Reply, warnings: &[String]) -> Response {
+    let mut response = match reply {
+        Reply::Tree(object) => json(code, &object),
+        Reply::Json(bytes) => {
+            (code, [(header::CONTENT_TYPE, "application/json")], axum::body::Body::from(bytes)).into_response()
+        }
+    };
     for warning in warnings {
         if let Ok(value) = axum::http::HeaderValue::from_str(warning) {
             response.headers_mut().append(header::WARNING, value);

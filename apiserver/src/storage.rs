@@ -121,6 +121,31 @@ fn storable(object: &mut Value) -> Bytes {
     bytes
 }
 
+/// An object as a write leaves it: the tree, and its JSON as the client is answered with it.
+/// For a stored write that is the stored bytes with the new resourceVersion spliced in
+/// (`stamp.rs`), so the object is serialized once, for the store, not again for the answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Written {
+    pub object: Value,
+    pub json: Bytes,
+}
+
+impl Written {
+    /// An object the store did not take as it is (a dry run, an unchanged or a deleted object):
+    /// encoded from the tree.
+    pub(crate) fn encoded(object: Value) -> Written {
+        let json = Bytes::from(serde_json::to_vec(&object).expect("JSON values serialize"));
+        Written { object, json }
+    }
+
+    /// `object`, stored as `stored` at `revision`.
+    fn stored(mut object: Value, stored: &[u8], revision: i64) -> Result<Written, Status> {
+        metadata(&mut object).insert("resourceVersion".into(), json!(revision.to_string()));
+        let json = Bytes::from(crate::stamp::stamp(stored, revision)?);
+        Ok(Written { object, json })
+    }
+}
+
 pub(crate) fn finalizers(object: &Value) -> Vec<Value> {
     object["metadata"]["finalizers"].as_array().cloned().unwrap_or_default()
 }
@@ -183,6 +208,15 @@ impl ObjectStore {
         }
     }
 
+    /// [`ObjectStore::get`] as the JSON a client is answered with, without a tree in between.
+    pub async fn get_json(&self, resource: &Resource, namespace: Option<&str>, name: &str) -> Result<Bytes, Status> {
+        let key = Self::key(resource, namespace, name);
+        match self.client.clone().get(key).await.map_err(store_error)? {
+            Some(kv) => crate::stamp::stamp(&kv.value, kv.mod_revision).map(Bytes::from),
+            None => Err(Status::not_found(resource, name)),
+        }
+    }
+
     /// The objects matching the selectors, sorted by namespace and name, and the revision of the
     /// list.
     pub async fn list(
@@ -210,7 +244,7 @@ impl ObjectStore {
         resource: &Resource,
         namespace: Option<&str>,
         mut object: Value,
-    ) -> Result<Value, Status> {
+    ) -> Result<Written, Status> {
         let meta = metadata(&mut object);
         let given = meta.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
         let generate = meta.get("generateName").and_then(Value::as_str).unwrap_or_default().to_string();
@@ -255,13 +289,11 @@ impl ObjectStore {
                     }
                     return Err(Status::already_exists(resource, &name));
                 }
-                return Ok(object);
+                return Ok(Written::encoded(object));
             }
-            match self.client.clone().create(key, storable(&mut object), 0).await.map_err(store_error)? {
-                Guarded::Done { revision, .. } => {
-                    metadata(&mut object).insert("resourceVersion".into(), json!(revision.to_string()));
-                    return Ok(object);
-                }
+            let stored = storable(&mut object);
+            match self.client.clone().create(key, stored.clone(), 0).await.map_err(store_error)? {
+                Guarded::Done { revision, .. } => return Written::stored(object, &stored, revision),
                 Guarded::Conflict { .. } if given.is_empty() => continue,
                 Guarded::Conflict { .. } => return Err(Status::already_exists(resource, &name)),
             }
@@ -278,7 +310,7 @@ impl ObjectStore {
         namespace: Option<&str>,
         name: &str,
         object: Value,
-    ) -> Result<Value, Status> {
+    ) -> Result<Written, Status> {
         self.write(resource, namespace, name, object, Part::Main, &no_finish).await
     }
 
@@ -289,7 +321,7 @@ impl ObjectStore {
         namespace: Option<&str>,
         name: &str,
         object: Value,
-    ) -> Result<Value, Status> {
+    ) -> Result<Written, Status> {
         self.write(resource, namespace, name, object, Part::Whole, &no_finish).await
     }
 
@@ -300,7 +332,7 @@ impl ObjectStore {
         namespace: Option<&str>,
         name: &str,
         object: Value,
-    ) -> Result<Value, Status> {
+    ) -> Result<Written, Status> {
         self.write(resource, namespace, name, object, Part::Status, &no_finish).await
     }
 
@@ -316,7 +348,7 @@ impl ObjectStore {
         mut object: Value,
         part: Part,
         finish: &Finish<'_>,
-    ) -> Result<Value, Status> {
+    ) -> Result<Written, Status> {
         let key = Self::key(resource, namespace, name);
         let mut client = self.client.clone();
         let current =
@@ -382,14 +414,14 @@ impl ObjectStore {
         finish(&old, &mut object)?;
         if self.dry_run {
             metadata(&mut object).insert("resourceVersion".into(), json!(current.mod_revision.to_string()));
-            return Ok(object);
+            return Ok(Written::encoded(object));
         }
         if goes_on_update(&object) {
             // The last finalizer is gone from an object being deleted: now it goes.
             return match client.delete(key, current.mod_revision).await.map_err(store_error)? {
                 Guarded::Done { revision, .. } => {
                     metadata(&mut object).insert("resourceVersion".into(), json!(revision.to_string()));
-                    Ok(object)
+                    Ok(Written::encoded(object))
                 }
                 Guarded::Conflict { .. } => Err(Status::conflict(resource, name)),
             };
@@ -401,13 +433,11 @@ impl ObjectStore {
             // GuaranteedUpdate skips a write whose bytes equal the stored ones; kubectl then
             // says "patched (no change)").
             metadata(&mut object).insert("resourceVersion".into(), json!(current.mod_revision.to_string()));
-            return Ok(object);
+            return Ok(Written::encoded(object));
         }
-        match client.update(key, storable(&mut object), current.mod_revision, 0).await.map_err(store_error)? {
-            Guarded::Done { revision, .. } => {
-                metadata(&mut object).insert("resourceVersion".into(), json!(revision.to_string()));
-                Ok(object)
-            }
+        let stored = storable(&mut object);
+        match client.update(key, stored.clone(), current.mod_revision, 0).await.map_err(store_error)? {
+            Guarded::Done { revision, .. } => Written::stored(object, &stored, revision),
             // Someone else wrote between our read and our write.
             Guarded::Conflict { .. } => Err(Status::conflict(resource, name)),
         }

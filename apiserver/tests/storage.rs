@@ -41,6 +41,12 @@ async fn objects_are_created_read_listed_updated_and_deleted_as_kubernetes_does(
         )
         .await
         .unwrap();
+    // The answer's bytes are the stored ones with the resourceVersion spliced in: exactly the
+    // object's encoding.
+    assert_eq!(created.json, serde_json::to_vec(&created.object).unwrap());
+    let json = objects.get_json(configmaps, Some("default"), "cfg").await.unwrap();
+    assert_eq!(json, created.json, "a get answers the same bytes");
+    let created = created.object;
     assert_eq!(created["kind"], "ConfigMap");
     assert_eq!(created["apiVersion"], "v1");
     assert_eq!(created["metadata"]["namespace"], "default");
@@ -62,7 +68,7 @@ async fn objects_are_created_read_listed_updated_and_deleted_as_kubernetes_does(
 
     // generateName picks a free name.
     let generated =
-        objects.create(configmaps, Some("other"), json!({"metadata": {"generateName": "gen-"}})).await.unwrap();
+        objects.create(configmaps, Some("other"), json!({"metadata": {"generateName": "gen-"}})).await.unwrap().object;
     let generated_name = generated["metadata"]["name"].as_str().unwrap();
     assert!(generated_name.starts_with("gen-") && generated_name.len() == 9, "{generated_name}");
 
@@ -85,6 +91,8 @@ async fn objects_are_created_read_listed_updated_and_deleted_as_kubernetes_does(
     changed["data"]["a"] = json!("2");
     changed["metadata"].as_object_mut().unwrap().remove("uid");
     let updated = objects.update(configmaps, Some("default"), "cfg", changed.clone()).await.unwrap();
+    assert_eq!(updated.json, serde_json::to_vec(&updated.object).unwrap());
+    let updated = updated.object;
     assert_eq!(updated["data"]["a"], "2");
     assert_eq!(updated["metadata"]["uid"], created["metadata"]["uid"]);
     assert_ne!(updated["metadata"]["resourceVersion"].as_str().unwrap(), rv);
@@ -99,18 +107,19 @@ async fn objects_are_created_read_listed_updated_and_deleted_as_kubernetes_does(
             json!({"metadata": {"name": "web"}, "spec": {"replicas": 1}, "status": {"replicas": 9}}),
         )
         .await
-        .unwrap();
+        .unwrap()
+        .object;
     assert_eq!(deployment["metadata"]["generation"], 1);
     let mut scaled = deployment.clone();
     scaled["spec"]["replicas"] = json!(3);
     scaled["status"] = json!({"replicas": 42});
-    let scaled = objects.update(deployments, Some("default"), "web", scaled).await.unwrap();
+    let scaled = objects.update(deployments, Some("default"), "web", scaled).await.unwrap().object;
     assert_eq!(scaled["metadata"]["generation"], 2);
     assert_eq!(scaled["status"]["replicas"], 9, "status is kept from the stored object");
     let mut relabeled = scaled.clone();
     relabeled["metadata"]["labels"] = json!({"x": "y"});
     assert_eq!(
-        objects.update(deployments, Some("default"), "web", relabeled).await.unwrap()["metadata"]["generation"],
+        objects.update(deployments, Some("default"), "web", relabeled).await.unwrap().object["metadata"]["generation"],
         2,
         "metadata changes do not bump it"
     );

@@ -101,7 +101,10 @@ fn fields<'v>(
         if !ignored(at) {
             let child = pair(schema, at, old.and_then(|o| o.get(key)), value, ignored);
             if let Some(encoded) = child.encode() {
-                children.insert(format!("f:{key}"), encoded);
+                let mut name = String::with_capacity(key.len() + 2);
+                name.push_str("f:");
+                name.push_str(key);
+                children.insert(name, encoded);
             }
         }
         at.pop();

@@ -60,14 +60,30 @@ impl PathElement {
 
     /// The FieldsV1 key of this step: `f:name`, `k:{…}`, `v:…` or `i:N`.
     pub fn encode(&self) -> String {
+        // Written into one string: keys are encoded for every node of every managedFields entry.
+        let joined = |kind: &str, text: &str| {
+            let mut key = String::with_capacity(kind.len() + text.len());
+            key.push_str(kind);
+            key.push_str(text);
+            key
+        };
         match self {
-            PathElement::Field(name) => format!("f:{name}"),
+            PathElement::Field(name) => joined("f:", name),
             PathElement::Key(fields) => {
-                let inner: Vec<String> =
-                    fields.iter().map(|(name, value)| format!("{}:{value}", Value::from(name.as_str()))).collect();
-                format!("k:{{{}}}", inner.join(","))
+                let mut key = String::with_capacity(64);
+                key.push_str("k:{");
+                for (i, (name, value)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        key.push(',');
+                    }
+                    key.push_str(&Value::from(name.as_str()).to_string());
+                    key.push(':');
+                    key.push_str(value);
+                }
+                key.push('}');
+                key
             }
-            PathElement::Value(json) => format!("v:{json}"),
+            PathElement::Value(json) => joined("v:", json),
             PathElement::Index(i) => format!("i:{i}"),
         }
     }

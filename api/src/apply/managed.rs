@@ -22,7 +22,7 @@
 
 use std::cmp::Ordering;
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::conflict::Conflict;
 use super::fieldset::{FieldSet, Path, PathElement};
@@ -175,22 +175,22 @@ fn encode_entry(entry: &Entry) -> Value {
     encoded_entry(&entry.manager, entry.time.as_deref(), entry.fields.to_fields_v1())
 }
 
-/// One element of `managedFields`, its fields already encoded.
+/// One element of `managedFields`, its fields already encoded. Built field by field: `json!`
+/// would copy `fields_v1` (it serializes every value it is given into a new one).
 pub(super) fn encoded_entry(manager: &Manager, time: Option<&str>, fields_v1: Value) -> Value {
-    let mut out = json!({
-        "manager": manager.name,
-        "operation": manager.operation.as_str(),
-        "apiVersion": manager.api_version,
-        "fieldsType": "FieldsV1",
-        "fieldsV1": fields_v1,
-    });
+    let mut out = Map::new();
+    out.insert("manager".into(), Value::from(manager.name.as_str()));
+    out.insert("operation".into(), Value::from(manager.operation.as_str()));
+    out.insert("apiVersion".into(), Value::from(manager.api_version.as_str()));
+    out.insert("fieldsType".into(), Value::from("FieldsV1"));
+    out.insert("fieldsV1".into(), fields_v1);
     if let Some(time) = time {
-        out["time"] = Value::from(time);
+        out.insert("time".into(), Value::from(time));
     }
     if let Some(subresource) = &manager.subresource {
-        out["subresource"] = Value::from(subresource.as_str());
+        out.insert("subresource".into(), Value::from(subresource.as_str()));
     }
-    out
+    Value::Object(out)
 }
 
 fn upstream_order(a: &Entry, b: &Entry) -> Ordering {
@@ -230,6 +230,8 @@ pub fn release(others: &mut [Entry], diff: &Comparison) {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn entry(name: &str, operation: Operation, time: &str, paths: &[&[&str]]) -> Entry {

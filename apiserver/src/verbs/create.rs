@@ -15,6 +15,7 @@ use super::delete::NAMESPACE_FINALIZER;
 use super::{check_body, invalid, is_service, Verbs, WriteOptions};
 use crate::path::Target;
 use crate::services;
+use crate::storage::Written;
 
 /// A new object starts with the status its kind starts with, whatever the client sent
 /// (Kubernetes' `PrepareForCreate` strategies): a pod is `Pending` with its QoS class, a
@@ -90,7 +91,7 @@ impl Verbs {
     }
 
     /// Creates `object` where `target` points; returns it as stored.
-    pub async fn create(&self, target: &Target, mut object: Value, options: &WriteOptions) -> Result<Value, Status> {
+    pub async fn create(&self, target: &Target, mut object: Value, options: &WriteOptions) -> Result<Written, Status> {
         check_body(target, &object)?;
         defaults::apply(target.resource, &mut object);
         object["apiVersion"] = json!(target.resource.api_version());
@@ -122,10 +123,12 @@ impl Verbs {
             );
             services::allocate(&mut self.client.clone(), &mut object, &owner).await?;
         }
-        match self.objects.create(target.resource, target.namespace.as_deref(), object.clone()).await {
+        // Only a Service needs its object after a failed create, to give its addresses back.
+        let allocated = allocates.then(|| object.clone());
+        match self.objects.create(target.resource, target.namespace.as_deref(), object).await {
             Ok(created) => Ok(created),
             Err(status) => {
-                if allocates {
+                if let Some(object) = allocated {
                     // The Service was not created: give back what it was given.
                     services::release(&mut self.client.clone(), &object).await;
                 }

@@ -114,6 +114,11 @@ impl Verbs {
         self.objects.get(target.resource, target.namespace.as_deref(), name).await
     }
 
+    /// [`Verbs::get`] as the JSON the client is answered with (no tree is built).
+    pub async fn get_json(&self, target: &Target, name: &str) -> Result<bytes::Bytes, Status> {
+        self.objects.get_json(target.resource, target.namespace.as_deref(), name).await
+    }
+
     /// The objects matching the selectors, sorted by namespace and name, and the list's revision.
     pub async fn list(
         &self,

@@ -20,11 +20,12 @@ use skiff_api::{apply, patch, strategic};
 
 use super::{check_body, check_fields, Verbs, WriteOptions};
 use crate::path::Target;
+use crate::storage::Written;
 
 /// What a patch did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Patched {
-    pub object: Value,
+    pub object: Written,
     /// Server-side apply created the object (`201`).
     pub created: bool,
     /// `Warning` header values (`fieldValidation=Warn`).
@@ -159,7 +160,7 @@ impl Verbs {
                     self.create(&target, applied, &owned).await.map(|o| done(o, true))
                 }
                 // A re-apply of an unchanged configuration changes nothing.
-                Some(stored) if stored == applied => return Ok(done(stored, false)),
+                Some(stored) if stored == applied => return Ok(done(Written::encoded(stored), false)),
                 Some(stored) => {
                     let mut applied = applied;
                     applied["metadata"]["resourceVersion"] = stored["metadata"]["resourceVersion"].clone();

@@ -62,6 +62,6 @@ impl Verbs {
         let main = Target { subresource: None, ..target.clone() };
         let through_scale = WriteOptions { through: Some("scale"), ..options.clone() };
         let updated = self.update(&main, name, updated, &through_scale).await?;
-        Ok(as_scale(&updated))
+        Ok(as_scale(&updated.object))
     }
 }

@@ -12,7 +12,7 @@ use skiff_api::{defaults, validation};
 use super::{check_body, invalid, is_service, Verbs, WriteOptions};
 use crate::path::Target;
 use crate::services;
-use crate::storage::Part;
+use crate::storage::{Part, Written};
 
 impl Verbs {
     /// Replaces the object `name` (or, for a `status` target, its status) with `object`.
@@ -22,7 +22,7 @@ impl Verbs {
         name: &str,
         mut object: Value,
         options: &WriteOptions,
-    ) -> Result<Value, Status> {
+    ) -> Result<Written, Status> {
         check_body(target, &object)?;
         if object["metadata"]["name"].as_str().is_some_and(|n| n != name) {
             return Err(Status::bad_request("the name of the object does not match the name on the URL"));
