@@ -125,11 +125,8 @@ impl Resources for Service {
         let target = target_of(request.target)?;
         let (labels, fields) =
             selectors(target.resource, &request.label_selector, &request.field_selector).map_err(to_grpc)?;
-        let (items, revision) = self.verbs.list(&target, &labels, &fields).await.map_err(to_grpc)?;
-        Ok(Response::new(ListResponse {
-            items: items.into_iter().map(|i| Bytes::from(i.to_string())).collect(),
-            resource_version: revision.to_string(),
-        }))
+        let (items, revision) = self.verbs.list_json(&target, &labels, &fields).await.map_err(to_grpc)?;
+        Ok(Response::new(ListResponse { items, resource_version: revision.to_string() }))
     }
 
     type WatchStream = EventStream;

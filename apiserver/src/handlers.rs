@@ -225,11 +225,34 @@ fn list_of(target: &Target, items: Vec<Value>, revision: i64) -> Value {
 async fn list(state: &AppState, target: &Target, params: &Params, headers: &HeaderMap) -> Answer {
     let text = |name: &str| params.get(name).map_or("", String::as_str);
     let (labels, fields) = selectors(target.resource, text("labelSelector"), text("fieldSelector"))?;
-    let (items, revision) = state.verbs.list(target, &labels, &fields).await?;
     if respond::wants_table(headers) {
+        let (items, revision) = state.verbs.list(target, &labels, &fields).await?;
         return Ok(ok(as_table(target, items, &revision.to_string(), params)));
     }
-    Ok(ok(list_of(target, items, revision)))
+    let (items, revision) = state.verbs.list_json(target, &labels, &fields).await?;
+    Ok(ok(list_json_of(target, &items, revision)))
+}
+
+/// [`list_of`], put together from its items' JSON: the bytes `list_of` would encode to (keys
+/// in the order `serde_json` writes them), without the items ever being trees.
+fn list_json_of(target: &Target, items: &[Bytes], revision: i64) -> Bytes {
+    let text = |out: &mut Vec<u8>, text: &str| serde_json::to_writer(out, text).expect("strings serialize");
+    let mut out = Vec::with_capacity(items.iter().map(|item| item.len() + 1).sum::<usize>() + 128);
+    out.extend_from_slice(b"{\"apiVersion\":");
+    text(&mut out, &target.resource.api_version());
+    out.extend_from_slice(b",\"items\":[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(item);
+    }
+    out.extend_from_slice(b"],\"kind\":");
+    text(&mut out, &format!("{}List", target.resource.kind));
+    out.extend_from_slice(b",\"metadata\":{\"resourceVersion\":");
+    text(&mut out, &revision.to_string());
+    out.extend_from_slice(b"}}");
+    Bytes::from(out)
 }
 
 async fn delete_collection(state: &AppState, target: &Target, params: &Params, body: &Bytes) -> Answer {
@@ -238,4 +261,24 @@ async fn delete_collection(state: &AppState, target: &Target, params: &Params, b
     let options = delete_options(params, body)?;
     let (deleted, revision) = state.verbs.delete_collection(target, &labels, &fields, &options).await?;
     Ok(ok(list_of(target, deleted, revision)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_put_together_from_its_items_is_the_list_encoded() {
+        let pods = skiff_api::registry::by_plural("", "v1", "pods").unwrap();
+        let deployments = skiff_api::registry::by_plural("apps", "v1", "deployments").unwrap();
+        let items = vec![json!({"metadata": {"name": "a"}, "spec": {}}), json!({"metadata": {"name": "b\"c"}})];
+        for resource in [pods, deployments] {
+            let target = Target { resource, namespace: None, name: None, subresource: None };
+            for items in [items.clone(), Vec::new()] {
+                let bytes: Vec<Bytes> = items.iter().map(|i| Bytes::from(serde_json::to_vec(i).unwrap())).collect();
+                let encoded = serde_json::to_vec(&list_of(&target, items, 42)).unwrap();
+                assert_eq!(list_json_of(&target, &bytes, 42), encoded);
+            }
+        }
+    }
 }

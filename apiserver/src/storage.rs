@@ -238,6 +238,35 @@ impl ObjectStore {
         Ok((objects, listed.revision))
     }
 
+    /// [`ObjectStore::list`] as the JSON of each object, as a client is answered with it: the
+    /// resourceVersion spliced in (`stamp.rs`), and only what selectors read of an object read
+    /// out of it (`sparse.rs`), and nothing at all without selectors. No tree is built.
+    pub async fn list_json(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        labels: &LabelSelector,
+        fields: &FieldSelector,
+    ) -> Result<(Vec<Bytes>, i64), Status> {
+        let prefix = Self::prefix(resource, namespace);
+        let listed = self.client.clone().list(prefix.as_bytes(), 0, 0).await.map_err(store_error)?;
+        let everything = labels.is_empty() && fields.fields().next().is_none();
+        let mut wanted = skiff_api::fields::paths(resource);
+        wanted.push(vec!["metadata", "labels"]);
+        let mut items = Vec::with_capacity(listed.kvs.len());
+        for kv in listed.kvs {
+            if !everything {
+                let parts = crate::sparse::read(&kv.value, &wanted)
+                    .map_err(|e| Status::internal(format!("stored object is not JSON: {e}")))?;
+                if !selected(&parts, labels, fields) {
+                    continue;
+                }
+            }
+            items.push(Bytes::from(crate::stamp::stamp(&kv.value, kv.mod_revision)?));
+        }
+        Ok((items, listed.revision))
+    }
+
     /// Creates `object` in `namespace` (already checked against the URL by the caller).
     pub async fn create(
         &self,

@@ -85,6 +85,16 @@ async fn objects_are_created_read_listed_updated_and_deleted_as_kubernetes_does(
     let (by_name, _) =
         objects.list(configmaps, None, &everything, &FieldSelector::parse("metadata.name=cfg").unwrap()).await.unwrap();
     assert_eq!(by_name[0]["metadata"]["name"], "cfg");
+    // The lists as JSON, selected without trees, hold the same objects.
+    for (labels, fields) in
+        [("", ""), ("app=web", ""), ("", "metadata.name=cfg"), ("app=other", ""), ("", "metadata.namespace=other")]
+    {
+        let (labels, fields) = (LabelSelector::parse(labels).unwrap(), FieldSelector::parse(fields).unwrap());
+        let (objects_listed, _) = objects.list(configmaps, None, &labels, &fields).await.unwrap();
+        let (json_listed, _) = objects.list_json(configmaps, None, &labels, &fields).await.unwrap();
+        let encoded: Vec<Vec<u8>> = objects_listed.iter().map(|o| serde_json::to_vec(o).unwrap()).collect();
+        assert_eq!(json_listed.iter().map(|j| j.to_vec()).collect::<Vec<_>>(), encoded);
+    }
 
     // Update: a stale resourceVersion conflicts; the current one wins; uid is kept.
     let mut changed = created.clone();

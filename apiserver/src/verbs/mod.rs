@@ -129,6 +129,16 @@ impl Verbs {
         self.objects.list(target.resource, target.namespace.as_deref(), labels, fields).await
     }
 
+    /// [`Verbs::list`] as the JSON of each object the client is answered with (no tree is built).
+    pub async fn list_json(
+        &self,
+        target: &Target,
+        labels: &LabelSelector,
+        fields: &FieldSelector,
+    ) -> Result<(Vec<bytes::Bytes>, i64), Status> {
+        self.objects.list_json(target.resource, target.namespace.as_deref(), labels, fields).await
+    }
+
     /// A new object goes only into a namespace that exists and is not being deleted
     /// (Kubernetes' NamespaceLifecycle admission: `404` for a missing namespace, `403` for a
     /// terminating one, so that its controller can empty it for good).
