@@ -16,21 +16,23 @@
 //!    if nothing changed), then applies it to sled (`backend.rs`, `wal.rs`).
 //! 4. It publishes: moves the published revision forward and hands the events to the synced
 //!    watchers.
-//! 5. It answers every write of the group, its own included, and gives up the lead. If more
-//!    writes queued during its sync, it spawns a task that leads the next group, so that its own
-//!    answer does not wait for other people's commits; a write that arrives first takes the lead
-//!    instead.
+//! 5. It answers every write of the group, its own included. If more writes queued during its
+//!    sync, it hands the lead to a thread of Tokio's blocking pool, which commits group after
+//!    group for as long as writes keep coming and gives up the lead when the queue is empty.
 //!
-//! Under load the queue fills while a sync runs, so groups grow exactly when it pays: a sync
-//! of ~100–250 µs on the machines this was measured on, shared by 16 writers, costs each of them
-//! ~6–16 µs. A lone writer commits on its own thread, so its round trip has no hand-off to
-//! another thread and back (two wake-ups across cores, ~55 µs in a VM; see `bench/README.md`).
+//! So a lone writer commits on its own thread: its round trip has no hand-off to another
+//! thread and back (two wake-ups across cores, ~50 µs of a sequential put's p50 in this VM; see
+//! `bench/README.md`). Under load the store works as with a dedicated committer thread: the
+//! queue fills while a sync runs, so groups grow exactly when it pays (a sync of ~100–250 µs on
+//! the machines this was measured on, shared by 16 writers, costs each of them ~6–16 µs), and
+//! the answers of one group go out while the next one syncs. Committing every group on a
+//! writer's Tokio worker instead (the next leader a spawned task) was measured and dropped:
+//! 16-client throughput fell by ~13%, with more CPU per put.
 //!
-//! The price is that the leader blocks the Tokio worker it runs on for one sync. That is
-//! deliberate: handing the sync to another thread (`spawn_blocking`, `block_in_place`, a
-//! committer thread) is the very hand-off this design removes. The runtime's other workers
-//! steal the blocked worker's queued tasks in the meantime, and the lock on the queue is never
-//! held across the sync.
+//! The price is that a lone leader blocks the Tokio worker it runs on for one sync. That is
+//! deliberate: handing that sync to another thread is the very hand-off this design removes.
+//! The runtime's other workers steal the blocked worker's queued tasks in the meantime, and the
+//! lock on the queue is never held across a sync.
 //!
 //! A write is answered only once its group is on disk; whoever leads, nothing is acknowledged
 //! before its `fdatasync` returned, so `kill -9` at any moment loses nothing acknowledged
@@ -62,8 +64,9 @@ struct Proposal {
 #[derive(Default)]
 struct Queue {
     waiting: Vec<Proposal>,
-    /// Whether a writer is committing a group right now. True only while a thread runs the
-    /// commit: never across an `.await`, so `close` can wait for it on any runtime.
+    /// Whether someone holds the lead: a writer committing its group, or the blocking-pool
+    /// thread draining the queue. Never held across an `.await`, so `close` can wait for it on
+    /// any runtime.
     leading: bool,
     /// Refuse new writes (after `close`, or after a disk failure).
     stopped: bool,
@@ -98,34 +101,26 @@ impl Committer {
         answer.await.map_err(|_| StoreError::Stopped)?
     }
 
-    /// Commits one group as the leader, then gives up the lead; spawns the next leader if writes
-    /// queued meanwhile. The caller has set `leading`.
+    /// Commits one group as the leader. If writes queued during its sync, the lead goes on to
+    /// a thread of Tokio's blocking pool, which commits group after group for as long as writes
+    /// keep coming, so that the leader's own answer does not wait for other people's commits.
+    /// The caller has set `leading`.
     fn lead(&self, shared: &Arc<Shared>) {
-        let more = self.commit_next(shared);
-        if more {
-            // Outside a runtime (only a caller that polls by hand) there is nobody to spawn on:
-            // the next group is left to the next writer, or to `close`.
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                let shared = shared.clone();
-                runtime.spawn(async move { shared.committer.resume(&shared) });
+        if !self.commit_next(shared) {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let drainer = Drainer { shared: shared.clone(), ran: false };
+                runtime.spawn_blocking(move || drainer.run());
             }
+            // Outside a runtime (a caller that polls by hand) there is no pool: drain here.
+            Err(_) => while self.commit_next(shared) {},
         }
     }
 
-    /// The spawned next leader: commits what waits, unless a writer took the lead first.
-    fn resume(&self, shared: &Arc<Shared>) {
-        {
-            let mut queue = self.queue.lock();
-            if queue.leading || queue.stopped || queue.waiting.is_empty() {
-                return;
-            }
-            queue.leading = true;
-        }
-        self.lead(shared);
-    }
-
-    /// Takes one group off the queue, commits and answers it, and gives up the lead. Returns
-    /// whether writes are still waiting. On a disk failure, stops the store.
+    /// Takes one group off the queue, commits and answers it. Keeps the lead and returns true if
+    /// writes are still waiting; otherwise gives up the lead. On a disk failure, stops the store.
     fn commit_next(&self, shared: &Arc<Shared>) -> bool {
         let mut group = {
             let mut queue = self.queue.lock();
@@ -145,9 +140,18 @@ impl Committer {
             }
             shared.failed.cancel();
         }
+        if !queue.waiting.is_empty() {
+            return true;
+        }
         queue.leading = false;
         self.lead_released.notify_all();
-        !queue.stopped && !queue.waiting.is_empty()
+        false
+    }
+
+    /// Gives up the lead without committing (a drainer that never ran).
+    fn release(&self) {
+        self.queue.lock().leading = false;
+        self.lead_released.notify_all();
     }
 
     /// Refuses new writes, commits the ones already queued, and makes the disk hold everything
@@ -159,18 +163,41 @@ impl Committer {
         while queue.leading {
             self.lead_released.wait(&mut queue);
         }
-        // Writes queued behind the last leader: commit them here, one group at a time.
-        while !queue.waiting.is_empty() {
-            queue.leading = true;
-            drop(queue);
-            self.commit_next(shared);
-            queue = self.queue.lock();
-        }
+        // Writes queued behind the last leader (one that gave up the lead without draining):
+        // commit them here, one group at a time.
+        let leads = !queue.waiting.is_empty();
+        queue.leading = leads;
         drop(queue);
+        if leads {
+            while self.commit_next(shared) {}
+        }
         if first && !shared.failed.is_cancelled() {
             if let Err(err) = shared.backend.checkpoint() {
                 tracing::error!(cause = %err, "final checkpoint failed; the log will be replayed at the next start");
             }
+        }
+    }
+}
+
+/// The lead, handed to a thread of the blocking pool: commits until nothing waits. If the
+/// runtime shuts down before it runs, dropping it gives the lead up, and `close` commits what
+/// is left.
+struct Drainer {
+    shared: Arc<Shared>,
+    ran: bool,
+}
+
+impl Drainer {
+    fn run(mut self) {
+        while self.shared.committer.commit_next(&self.shared) {}
+        self.ran = true;
+    }
+}
+
+impl Drop for Drainer {
+    fn drop(&mut self) {
+        if !self.ran {
+            self.shared.committer.release();
         }
     }
 }
