@@ -20,7 +20,7 @@ use crate::respond::Reply;
 use crate::verbs::delete::DeleteOptions;
 use crate::verbs::patch::PatchType;
 use crate::verbs::scale::ScaleChange;
-use crate::verbs::{check_fields, read_json, selectors, WriteOptions};
+use crate::verbs::{check_decoded_fields, read_json, read_json_noting_duplicates, selectors, WriteOptions};
 use crate::{respond, streaming, watch, AppState};
 use skiff_api::schema::strict::FieldValidation;
 
@@ -149,7 +149,8 @@ pub async fn resource_request(
     }
 }
 
-/// A create's or update's body, decoded and put through `fieldValidation`.
+/// A create's or update's body (JSON, or the protobuf kubectl 1.32+ generators send), decoded
+/// and put through `fieldValidation`.
 fn checked(
     target: &Target,
     options: &WriteOptions,
@@ -157,11 +158,14 @@ fn checked(
     body: &Bytes,
     warnings: &mut Vec<String>,
 ) -> Result<Value, Status> {
-    let mut object = decode(headers, body)?;
     // Protobuf bodies cannot carry unknown fields: their decoder knows only Kubernetes' own.
-    if !content_type(headers).contains("protobuf") {
-        *warnings = check_fields(target.resource, options, body, &mut object, false)?;
+    if content_type(headers).contains("protobuf") {
+        // Kinds the decoder has no schema for are 415; bodies that are not what they claim, 400.
+        return Ok(protobuf::decode(body)?);
     }
+    // JSON, with or without a Content-Type (the Python client sends none).
+    let (mut object, duplicates) = read_json_noting_duplicates(body)?;
+    *warnings = check_decoded_fields(target.resource, options, duplicates, &mut object, false)?;
     Ok(object)
 }
 
@@ -195,16 +199,6 @@ fn as_table(target: &Target, objects: Vec<Value>, revision: &str, params: &Param
         }
     }
     table
-}
-
-/// A create's or update's body: JSON (with or without a Content-Type: the Python client sends none), or the
-/// protobuf kubectl 1.32+ generators send.
-fn decode(headers: &HeaderMap, body: &Bytes) -> Result<Value, Status> {
-    if content_type(headers).contains("protobuf") {
-        // Kinds the decoder has no schema for are 415; bodies that are not what they claim, 400.
-        return Ok(protobuf::decode(body)?);
-    }
-    read_json(body)
 }
 
 fn delete_options(params: &Params, body: &Bytes) -> Result<DeleteOptions, Status> {

@@ -25,7 +25,7 @@ use std::collections::HashSet;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::Value;
+use serde_json::{Map, Number, Value};
 
 use super::{unknown_fields, FieldPath, Step};
 use crate::registry::Resource;
@@ -87,7 +87,13 @@ pub fn warning_header(text: &str) -> String {
 /// [`strict_errors`], with the unknown fields also dropped from `object` (as
 /// [`super::drop_unknown_fields`] does): what a write does before storing, the schema walked once.
 pub fn check(resource: &Resource, body: &[u8], object: &mut Value) -> Vec<String> {
-    let duplicates = duplicate_fields(body).into_iter().map(|path| format!("duplicate field \"{path}\""));
+    check_decoded(resource, duplicate_fields(body), object)
+}
+
+/// [`check`], for a body whose duplicate fields were noted as it was decoded
+/// ([`decode_noting_duplicates`]).
+pub fn check_decoded(resource: &Resource, duplicates: Vec<String>, object: &mut Value) -> Vec<String> {
+    let duplicates = duplicates.into_iter().map(|path| format!("duplicate field \"{path}\""));
     let unknown =
         super::drop_unknown_fields(resource, object).into_iter().map(|path| format!("unknown field \"{path}\""));
     duplicates.chain(unknown).collect()
@@ -103,6 +109,18 @@ pub fn duplicate_fields(body: &[u8]) -> Vec<String> {
         return Vec::new();
     }
     found
+}
+
+/// A JSON body decoded into a tree, with the paths of the keys its objects repeat, as
+/// [`duplicate_fields`] finds them: one pass over the body instead of two. The last of repeated
+/// keys wins, as in any JSON decoder.
+pub fn decode_noting_duplicates(body: &[u8]) -> Result<(Value, Vec<String>), serde_json::Error> {
+    let mut found = Vec::new();
+    let mut path = Vec::new();
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = Build { path: &mut path, found: &mut found }.deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok((value, found))
 }
 
 /// A step of the path being read: keys are borrowed from the body (unless escaped), so a
@@ -219,6 +237,90 @@ impl<'de> Visitor<'de> for Scan<'_, 'de> {
     }
 }
 
+/// Builds the tree `serde_json::Value` would, noting repeated keys as [`Scan`] does (before the
+/// repeated key's value is read, so the paths come in the same order).
+struct Build<'a, 'de> {
+    path: &'a mut Vec<At<'de>>,
+    found: &'a mut Vec<String>,
+}
+
+impl<'de> DeserializeSeed<'de> for Build<'_, 'de> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Build<'_, 'de> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any valid JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let repeated = object.contains_key(key.as_ref());
+            self.path.push(At::Field(key));
+            if repeated {
+                self.found.push(found_at(self.path));
+            }
+            let value = map.next_value_seed(Build { path: &mut *self.path, found: &mut *self.found })?;
+            if let Some(At::Field(key)) = self.path.pop() {
+                object.insert(key.into_owned(), value);
+            }
+        }
+        Ok(Value::Object(object))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        loop {
+            self.path.push(At::Index(items.len()));
+            let item = seq.next_element_seed(Build { path: &mut *self.path, found: &mut *self.found })?;
+            self.path.pop();
+            match item {
+                Some(item) => items.push(item),
+                None => return Ok(Value::Array(items)),
+            }
+        }
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
+        Ok(Value::Number(value.into()))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
+        Ok(Value::Number(value.into()))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(value).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::String(value.to_string()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Value, E> {
+        Ok(Value::String(value))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+}
+
 /// A key, borrowed from the body when it has no escapes.
 struct KeySeed;
 
@@ -294,6 +396,24 @@ mod tests {
             ["data.k3", "data.k39", "esc"],
             "past the short list, and escaped"
         );
+    }
+
+    #[test]
+    fn decoding_notes_the_duplicates_the_scan_finds_and_builds_the_same_tree() {
+        let bodies = [
+            r#"{"z": {"b": 1, "b": [1, 2.5, -3, "x\u00e9", null, true]}, "a": 1, "a": {"a": 2, "a": 3}}"#,
+            r#"{"spec": {"containers": [{"name": "a"}, {"name": "b", "image": "x", "image": "y"}]}}"#,
+            r#"{"n": 18446744073709551615, "m": -9223372036854775808, "f": 1e300, "e": {}, "l": []}"#,
+            r#"[1, {"a": 1, "a": 2}]"#,
+        ];
+        for body in bodies {
+            let (value, duplicates) = decode_noting_duplicates(body.as_bytes()).unwrap();
+            assert_eq!(value, serde_json::from_str::<Value>(body).unwrap(), "{body}");
+            assert_eq!(duplicates, duplicate_fields(body.as_bytes()), "{body}");
+        }
+        assert!(decode_noting_duplicates(br#"{"a": 1,"#).is_err());
+        assert!(decode_noting_duplicates(br#"{"a": 1} x"#).is_err());
+        assert!(decode_noting_duplicates(br#"{"a": 1e400}"#).is_err(), "as serde_json refuses it");
     }
 
     #[test]

@@ -175,8 +175,20 @@ pub(crate) fn namespaces() -> &'static Resource {
 
 /// Reads a JSON object body (REST sends it with or without a Content-Type; gRPC always).
 pub fn read_json(body: &[u8]) -> Result<Value, Status> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| Status::bad_request(format!("the request body is not valid JSON: {e}")))?;
+    object_body(serde_json::from_slice(body))
+}
+
+/// [`read_json`], noting the body's duplicate fields as it is read, for [`check_decoded_fields`].
+pub fn read_json_noting_duplicates(body: &[u8]) -> Result<(Value, Vec<String>), Status> {
+    let (value, duplicates) = match strict::decode_noting_duplicates(body) {
+        Ok((value, duplicates)) => (Ok(value), duplicates),
+        Err(e) => (Err(e), Vec::new()),
+    };
+    Ok((object_body(value)?, duplicates))
+}
+
+fn object_body(decoded: Result<Value, serde_json::Error>) -> Result<Value, Status> {
+    let value = decoded.map_err(|e| Status::bad_request(format!("the request body is not valid JSON: {e}")))?;
     if !value.is_object() {
         return Err(Status::bad_request("the request body must be a JSON object"));
     }
@@ -239,7 +251,20 @@ pub fn check_fields(
     object: &mut Value,
     patch: bool,
 ) -> Result<Vec<String>, Status> {
-    let errors = strict::check(resource, body, object);
+    let duplicates = skiff_api::schema::duplicate_fields(body);
+    check_decoded_fields(resource, options, duplicates, object, patch)
+}
+
+/// [`check_fields`] for a body whose duplicate fields were noted as it was read
+/// ([`read_json_noting_duplicates`]).
+pub fn check_decoded_fields(
+    resource: &Resource,
+    options: &WriteOptions,
+    duplicates: Vec<String>,
+    object: &mut Value,
+    patch: bool,
+) -> Result<Vec<String>, Status> {
+    let errors = strict::check_decoded(resource, duplicates, object);
     match strict::verdict(options.field_validation, errors) {
         Verdict::Accept { warnings } => Ok(warnings),
         Verdict::Reject { errors } if patch => Err(Status::strict_decoding_patch(&object.to_string(), &errors)),
