@@ -26,7 +26,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         let mut tasks = Vec::new();
         for c in 0..clients {
-            let mut client = StoreClient::connect(&[endpoint.clone()]).await?;
+            let mut client = StoreClient::connect(std::slice::from_ref(&endpoint)).await?;
             let done = done.clone();
             tasks.push(tokio::spawn(async move {
                 let value = vec![b'v'; 1024];
