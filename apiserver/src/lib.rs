@@ -29,6 +29,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod path;
 pub mod respond;
+pub mod scan;
 pub mod services;
 pub mod sparse;
 pub mod stamp;

@@ -4,8 +4,11 @@
 //! name, namespace and labels and its kind's selectable fields (`spec.nodeName`,
 //! `status.phase`…). Reading those from a whole parsed tree built (and dropped) thousands of
 //! small allocations per event for a dozen strings. [`read`] builds only the branches leading
-//! to the wanted paths: the JSON is still read through (and checked) by `serde_json`, but
-//! everything else is skipped as it goes by, so a pod's spec costs no allocation at all.
+//! to the wanted paths, and skips everything else as it goes by, so a pod's spec costs no
+//! allocation at all. Stored objects are in `serde_json`'s compact form, which the cursor of
+//! `scan.rs` walks without reading what it skips, handing only the wanted values to
+//! `serde_json`; JSON in any other form is read through `serde_json` entirely (a seed that
+//! keeps the wanted branches), to the same result.
 //!
 //! What comes back is a tree holding the wanted values and nothing else, so that the code that
 //! reads fields from a whole object (`skiff_api::fields`) reads them from it alike. A value on
@@ -17,14 +20,57 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
+use crate::scan::Scan;
+
 /// The parts of `json` on the `paths` (each a list of keys from the root); a path that ends
 /// at an object or list keeps all of it.
 pub fn read(json: &[u8], paths: &[Vec<&str>]) -> Result<Value, serde_json::Error> {
     let wanted: Vec<&[&str]> = paths.iter().map(Vec::as_slice).collect();
+    let mut scan = Scan::new(json);
+    if let Some(picked) = object(&mut scan, json, &wanted).filter(|_| scan.at_end()) {
+        return Ok(picked);
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(json);
     let value = Pick { wanted: &wanted }.deserialize(&mut deserializer)?;
     deserializer.end()?;
     Ok(value)
+}
+
+/// The object at the cursor, as [`Pick`] reads it, or `None` if the JSON is not in the form the
+/// cursor expects.
+fn object(scan: &mut Scan, json: &[u8], wanted: &[&[&str]]) -> Option<Value> {
+    scan.eat(b'{')?;
+    let mut picked = Map::new();
+    if scan.peek()? == b'}' {
+        scan.next();
+        return Some(Value::Object(picked));
+    }
+    loop {
+        let key = std::str::from_utf8(scan.key()?).ok()?;
+        scan.eat(b':')?;
+        if wanted.iter().any(|path| path.first() == Some(&key)) {
+            let below: Vec<&[&str]> =
+                wanted.iter().filter(|path| path.first() == Some(&key)).map(|path| &path[1..]).collect();
+            let value = if below.iter().any(|rest| rest.is_empty()) {
+                let start = scan.at();
+                scan.skip_value()?;
+                serde_json::from_slice(&json[start..scan.at()]).ok()?
+            } else if scan.peek()? == b'{' {
+                object(scan, json, &below)?
+            } else {
+                scan.skip_value()?;
+                Value::Null
+            };
+            picked.insert(key.to_string(), value);
+        } else {
+            scan.skip_value()?;
+        }
+        match scan.next()? {
+            b',' => {}
+            b'}' => return Some(Value::Object(picked)),
+            _ => return None,
+        }
+    }
 }
 
 /// The value here, given what is wanted below it (each path without the keys walked so far).
@@ -161,6 +207,8 @@ mod tests {
         .map(|p| p.split('.').collect())
         .collect();
         let picked = read(pod.to_string().as_bytes(), &paths).unwrap();
+        let spaced = serde_json::to_vec_pretty(&pod).unwrap();
+        assert_eq!(read(&spaced, &paths).unwrap(), picked, "the long way gives the same");
         assert_eq!(
             picked,
             json!({"metadata": {"name": "web", "labels": {"app": "web"}, "annotations": {"a\"b": "c"}},

@@ -19,15 +19,88 @@
 //! `metadata` object — take the long way, parsed and serialized, which gives what the splice
 //! would have given for canonical bytes.
 
+use bytes::Bytes;
+use serde_json::Value;
 use skiff_api::status::Status;
+
+use crate::scan::Scan;
 
 const KEY: &[u8] = b"resourceVersion";
 
 /// `json` with `metadata.resourceVersion` set to `revision`.
 pub fn stamp(json: &[u8], revision: i64) -> Result<Vec<u8>, Status> {
+    match find(json) {
+        Some(splice) => Ok(spliced(json, splice, revision)),
+        None => slowly(json, revision),
+    }
+}
+
+/// An object encoded for the store, and where its resourceVersion goes, noted as it was
+/// encoded: a write's answer is then spliced without a scan.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    pub json: Bytes,
+    splice: Option<Splice>,
+}
+
+impl Encoded {
+    /// The encoded object with `metadata.resourceVersion` set to `revision`.
+    pub fn stamped(&self, revision: i64) -> Result<Vec<u8>, Status> {
+        match self.splice {
+            Some(splice) => Ok(spliced(&self.json, splice, revision)),
+            None => stamp(&self.json, revision),
+        }
+    }
+}
+
+/// `object`, which has no resourceVersion, encoded exactly as `serde_json::to_vec` encodes it
+/// (compact, each map's keys in order), with the top level and `metadata` written out here so
+/// that the place of `resourceVersion` in `metadata` is known.
+pub fn encode(object: &Value) -> Encoded {
+    let value = |out: &mut Vec<u8>, value: &Value| serde_json::to_writer(out, value).expect("JSON values serialize");
+    let mut out = Vec::with_capacity(4096);
+    let mut splice = None;
+    match object {
+        Value::Object(fields) => {
+            out.push(b'{');
+            for (i, (key, field)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                value(&mut out, &Value::from(key.as_str()));
+                out.push(b':');
+                match field {
+                    Value::Object(meta) if key == "metadata" && !meta.contains_key("resourceVersion") => {
+                        out.push(b'{');
+                        for (j, (key, field)) in meta.iter().enumerate() {
+                            if j > 0 {
+                                out.push(b',');
+                            }
+                            if splice.is_none() && key.as_bytes() > KEY {
+                                splice = Some(Splice::Insert { at: out.len(), comma: Comma::After });
+                            }
+                            value(&mut out, &Value::from(key.as_str()));
+                            out.push(b':');
+                            value(&mut out, field);
+                        }
+                        let comma = if meta.is_empty() { Comma::None } else { Comma::Before };
+                        splice.get_or_insert(Splice::Insert { at: out.len(), comma });
+                        out.push(b'}');
+                    }
+                    _ => value(&mut out, field),
+                }
+            }
+            out.push(b'}');
+        }
+        _ => value(&mut out, object),
+    }
+    Encoded { json: Bytes::from(out), splice }
+}
+
+/// `json` with the resourceVersion put where `splice` says.
+fn spliced(json: &[u8], splice: Splice, revision: i64) -> Vec<u8> {
     let version = revision.to_string();
     let version = version.as_bytes();
-    let Some(splice) = find(json) else { return slowly(json, revision) };
     let mut out = Vec::with_capacity(json.len() + KEY.len() + version.len() + 6);
     match splice {
         Splice::Replace { start, end } => {
@@ -50,7 +123,7 @@ pub fn stamp(json: &[u8], revision: i64) -> Result<Vec<u8>, Status> {
             out.extend_from_slice(&json[at..]);
         }
     }
-    Ok(out)
+    out
 }
 
 fn quoted(out: &mut Vec<u8>, text: &[u8]) {
@@ -86,7 +159,7 @@ enum Splice {
 /// Where the field goes, if the bytes are in the form the module documentation describes (the
 /// keys of the top level up to `metadata`, and all of `metadata`'s, are checked to be in order).
 fn find(json: &[u8]) -> Option<Splice> {
-    let mut scan = Scan { json, at: 0 };
+    let mut scan = Scan::new(json);
     scan.eat(b'{')?;
     let mut previous: &[u8] = b"";
     loop {
@@ -107,12 +180,12 @@ fn find(json: &[u8]) -> Option<Splice> {
 fn in_metadata(scan: &mut Scan) -> Option<Splice> {
     scan.eat(b'{')?;
     if scan.peek()? == b'}' {
-        return Some(Splice::Insert { at: scan.at, comma: Comma::None });
+        return Some(Splice::Insert { at: scan.at(), comma: Comma::None });
     }
     let mut previous: &[u8] = b"";
     let mut splice = None;
     loop {
-        let start = scan.at;
+        let start = scan.at();
         let key = scan.key()?;
         if key <= previous {
             return None;
@@ -121,100 +194,22 @@ fn in_metadata(scan: &mut Scan) -> Option<Splice> {
             splice = Some(Splice::Insert { at: start, comma: Comma::After });
         }
         scan.eat(b':')?;
-        let value = scan.at;
+        let value = scan.at();
         scan.skip_value()?;
         if key == KEY {
-            splice = Some(Splice::Replace { start: value, end: scan.at });
+            splice = Some(Splice::Replace { start: value, end: scan.at() });
         }
         match scan.next()? {
             b',' => previous = key,
-            b'}' => return Some(splice.unwrap_or(Splice::Insert { at: scan.at - 1, comma: Comma::Before })),
+            b'}' => return Some(splice.unwrap_or(Splice::Insert { at: scan.at() - 1, comma: Comma::Before })),
             _ => return None,
-        }
-    }
-}
-
-/// A cursor over compact JSON. Every method returns `None` on anything unexpected.
-struct Scan<'a> {
-    json: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Scan<'a> {
-    fn peek(&self) -> Option<u8> {
-        self.json.get(self.at).copied()
-    }
-
-    fn next(&mut self) -> Option<u8> {
-        let byte = self.peek()?;
-        self.at += 1;
-        Some(byte)
-    }
-
-    fn eat(&mut self, byte: u8) -> Option<()> {
-        (self.next()? == byte).then_some(())
-    }
-
-    /// A key without escapes, as its bytes.
-    fn key(&mut self) -> Option<&'a [u8]> {
-        self.eat(b'"')?;
-        let start = self.at;
-        let length = self.json[start..].iter().position(|&b| b == b'"' || b == b'\\')?;
-        self.at = start + length;
-        self.eat(b'"')?;
-        Some(&self.json[start..start + length])
-    }
-
-    /// Past the string that starts here, escapes and all.
-    fn skip_string(&mut self) -> Option<()> {
-        self.eat(b'"')?;
-        loop {
-            let length = self.json[self.at..].iter().position(|&b| b == b'"' || b == b'\\')?;
-            self.at += length;
-            match self.next()? {
-                b'"' => return Some(()),
-                _ => self.at += 1, // the escaped byte (`\uXXXX`'s digits are plain bytes)
-            }
-        }
-    }
-
-    /// Past the value that starts here.
-    fn skip_value(&mut self) -> Option<()> {
-        match self.peek()? {
-            b'"' => self.skip_string(),
-            b'{' | b'[' => {
-                let mut depth = 0usize;
-                loop {
-                    match self.peek()? {
-                        b'"' => self.skip_string()?,
-                        b'{' | b'[' => {
-                            depth += 1;
-                            self.at += 1;
-                        }
-                        b'}' | b']' => {
-                            depth -= 1;
-                            self.at += 1;
-                            if depth == 0 {
-                                return Some(());
-                            }
-                        }
-                        _ => self.at += 1,
-                    }
-                }
-            }
-            // A number, `true`, `false` or `null`: up to what ends it.
-            _ => {
-                let length = self.json[self.at..].iter().position(|&b| matches!(b, b',' | b'}' | b']'))?;
-                self.at += length;
-                (length > 0).then_some(())
-            }
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{json, Value};
+    use serde_json::json;
 
     use super::*;
 
@@ -251,6 +246,14 @@ mod tests {
         for (name, object) in &cases {
             let text = stamped(object, 42);
             assert!(text.contains("\"resourceVersion\":\"42\""), "{name}: {text}");
+            // Encoded for the store, the splice is known without a scan, to the same bytes.
+            let encoded = encode(object);
+            assert_eq!(encoded.json, serde_json::to_vec(object).unwrap(), "{name}");
+            assert_eq!(String::from_utf8(encoded.stamped(42).unwrap()).unwrap(), text, "{name}");
+        }
+        for other in [json!({"metadata": "x"}), json!({"kind": "Pod"}), json!({"metadata": {}})] {
+            assert_eq!(encode(&other).json, serde_json::to_vec(&other).unwrap());
+            assert_eq!(encode(&other).stamped(7).unwrap(), slowly(&serde_json::to_vec(&other).unwrap(), 7).unwrap());
         }
     }
 

@@ -33,6 +33,8 @@ use skiff_api::status::Status;
 use skiff_api::validation::{self, FieldError};
 use skiff_store::client::{ClientError, Guarded, StoreClient};
 
+use crate::stamp::Encoded;
+
 /// The alphabet Kubernetes draws `generateName` suffixes from (no vowels: no words by chance).
 const NAME_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 /// Attempts at a free generated name before giving up.
@@ -112,13 +114,13 @@ pub(crate) fn stamped(bytes: &[u8], mod_revision: i64) -> Result<Value, Status> 
 
 /// The object as stored: without `resourceVersion`, which the store's revision replaces. The
 /// field is taken out for the encoding and put back, rather than the whole object copied.
-fn storable(object: &mut Value) -> Bytes {
+fn storable(object: &mut Value) -> Encoded {
     let version = metadata(object).remove("resourceVersion");
-    let bytes = Bytes::from(serde_json::to_vec(&*object).expect("JSON values serialize"));
+    let encoded = crate::stamp::encode(object);
     if let Some(version) = version {
         metadata(object).insert("resourceVersion".into(), version);
     }
-    bytes
+    encoded
 }
 
 /// An object as a write leaves it: the tree, and its JSON as the client is answered with it.
@@ -139,9 +141,9 @@ impl Written {
     }
 
     /// `object`, stored as `stored` at `revision`.
-    fn stored(mut object: Value, stored: &[u8], revision: i64) -> Result<Written, Status> {
+    fn stored(mut object: Value, stored: &Encoded, revision: i64) -> Result<Written, Status> {
         metadata(&mut object).insert("resourceVersion".into(), json!(revision.to_string()));
-        let json = Bytes::from(crate::stamp::stamp(stored, revision)?);
+        let json = Bytes::from(stored.stamped(revision)?);
         Ok(Written { object, json })
     }
 }
@@ -321,7 +323,7 @@ impl ObjectStore {
                 return Ok(Written::encoded(object));
             }
             let stored = storable(&mut object);
-            match self.client.clone().create(key, stored.clone(), 0).await.map_err(store_error)? {
+            match self.client.clone().create(key, stored.json.clone(), 0).await.map_err(store_error)? {
                 Guarded::Done { revision, .. } => return Written::stored(object, &stored, revision),
                 Guarded::Conflict { .. } if given.is_empty() => continue,
                 Guarded::Conflict { .. } => return Err(Status::already_exists(resource, &name)),
@@ -465,7 +467,7 @@ impl ObjectStore {
             return Ok(Written::encoded(object));
         }
         let stored = storable(&mut object);
-        match client.update(key, stored.clone(), current.mod_revision, 0).await.map_err(store_error)? {
+        match client.update(key, stored.json.clone(), current.mod_revision, 0).await.map_err(store_error)? {
             Guarded::Done { revision, .. } => Written::stored(object, &stored, revision),
             // Someone else wrote between our read and our write.
             Guarded::Conflict { .. } => Err(Status::conflict(resource, name)),
@@ -500,7 +502,7 @@ impl ObjectStore {
                 Deletion::Unchanged => return Ok(stored),
                 Deletion::Mark { mut marked } => {
                     match client
-                        .update(key.clone(), storable(&mut marked), current.mod_revision, 0)
+                        .update(key.clone(), storable(&mut marked).json, current.mod_revision, 0)
                         .await
                         .map_err(store_error)?
                     {
