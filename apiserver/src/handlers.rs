@@ -50,7 +50,7 @@ pub async fn resource_request(
     };
     // `?dryRun=All`: the same request, against verbs that write nothing.
     let state = if params.get("dryRun").is_some_and(|v| v == "All") {
-        AppState { verbs: state.verbs.dry_run(), ..state }
+        AppState { verbs: std::sync::Arc::new(state.verbs.dry_run()), ..state }
     } else {
         state
     };

@@ -93,8 +93,9 @@ pub enum RunError {
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
-    /// The verbs, shared with the gRPC API.
-    pub verbs: Verbs,
+    /// The verbs, shared with the gRPC API. Behind an `Arc` because axum clones the state for
+    /// every request, and the verbs hold the store's gRPC channels, whose clones are not free.
+    pub verbs: std::sync::Arc<Verbs>,
     /// `host:port` clients reach this server at (the legacy `/api` document names it).
     pub address: String,
     /// The kubelets' logs, exec and attach.
@@ -186,7 +187,7 @@ pub async fn serve_with_streams(
             .await
             .map_err(RunError::Grpc)
     };
-    let state = AppState { verbs, address, streams };
+    let state = AppState { verbs: std::sync::Arc::new(verbs), address, streams };
     let rest_server = async {
         // No Nagle on REST either: a watch event or a small answer goes out at once.
         let rest = axum::serve::ListenerExt::tap_io(rest, |stream| {

@@ -28,7 +28,7 @@ async fn router() -> (axum::Router, CancellationToken, tempfile::TempDir) {
     let client = skiff_store::client::StoreClient::connect(&[address.to_string()]).await.unwrap();
     let verbs = Verbs::new(client.clone(), WatchCaches::start(client, stop.clone()));
     let state = AppState {
-        verbs,
+        verbs: std::sync::Arc::new(verbs),
         address: "127.0.0.1:6443".into(),
         streams: std::sync::Arc::new(skiff_apiserver::streaming::Unreachable),
     };
