@@ -63,6 +63,8 @@ impl Kind {
 pub struct Catalogue {
     schemas: BTreeMap<String, Value>,
     kinds: Vec<Kind>,
+    /// The schemas as the unknown-field walk reads them, compiled on first use.
+    shapes: OnceLock<unknown::Shapes>,
 }
 
 static CATALOGUE: OnceLock<Catalogue> = OnceLock::new();
@@ -71,7 +73,7 @@ static CATALOGUE: OnceLock<Catalogue> = OnceLock::new();
 pub fn catalogue() -> &'static Catalogue {
     CATALOGUE.get_or_init(|| {
         let generated = openapi::generate();
-        Catalogue { schemas: generated.schemas, kinds: generated.kinds }
+        Catalogue { schemas: generated.schemas, kinds: generated.kinds, shapes: OnceLock::new() }
     })
 }
 

@@ -25,6 +25,8 @@
 //! `preserve_order` feature), so paths come sorted within each object, depth first; Kubernetes
 //! lists them in the order of the request body. The set is the same.
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use super::{catalogue, Catalogue, FieldPath, Step};
@@ -59,11 +61,75 @@ pub fn drop_unknown_fields(resource: &Resource, object: &mut Value) -> Vec<Strin
 
 /// The unknown fields of `object` against the schema named `schema` in `catalogue`.
 pub(super) fn find(catalogue: &Catalogue, schema: &str, object: &Value) -> Vec<FieldPath> {
+    let shapes = catalogue.shapes.get_or_init(|| Shapes::compile(catalogue));
     let mut found = Vec::new();
-    if let Some(schema) = catalogue.schema(schema) {
-        walk(catalogue, schema, object, &mut Vec::new(), &mut found);
+    if let Some(&root) = shapes.roots.get(schema) {
+        walk(shapes, root, object, &mut Vec::new(), &mut found);
     }
     found
+}
+
+/// The catalogue's schemas as the walk reads them: each schema's `$ref` and `allOf` followed
+/// once, and what the walk asks of it (the numbered steps of the module documentation) kept
+/// as plain fields, where reading the JSON schemas meant several map lookups per value walked.
+/// Schemas are nodes of one table, so recursive ones (`JSONSchemaProps`) compile to a cycle.
+pub(super) struct Shapes {
+    nodes: Vec<Shape>,
+    /// Each schema by name.
+    roots: HashMap<String, usize>,
+}
+
+#[derive(Default)]
+struct Shape {
+    /// 1. `x-kubernetes-preserve-unknown-fields`.
+    preserve: bool,
+    /// 2. `properties`: the declared fields.
+    properties: Option<HashMap<String, usize>>,
+    /// 3. `additionalProperties`: the schema of a map's values.
+    values: Option<usize>,
+    /// 4. `items`: the schema of a list's elements.
+    items: Option<usize>,
+}
+
+impl Shapes {
+    fn compile(catalogue: &Catalogue) -> Shapes {
+        let (mut nodes, mut seen) = (Vec::new(), HashMap::new());
+        let roots = catalogue
+            .schemas
+            .iter()
+            .map(|(name, schema)| (name.clone(), compile(catalogue, schema, &mut nodes, &mut seen)))
+            .collect();
+        Shapes { nodes, roots }
+    }
+}
+
+/// The node of `schema` (resolved), compiled with everything it reaches; `seen` holds the
+/// nodes of the schemas compiled so far, by their place in the catalogue.
+fn compile(
+    catalogue: &Catalogue,
+    schema: &Value,
+    nodes: &mut Vec<Shape>,
+    seen: &mut HashMap<*const Value, usize>,
+) -> usize {
+    let schema = catalogue.resolve(schema);
+    if let Some(&id) = seen.get(&(schema as *const Value)) {
+        return id;
+    }
+    let id = nodes.len();
+    nodes.push(Shape::default());
+    seen.insert(schema as *const Value, id);
+    if schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true)) {
+        nodes[id].preserve = true;
+        return id;
+    }
+    let properties = schema.get("properties").and_then(Value::as_object).map(|properties| {
+        properties.iter().map(|(key, property)| (key.clone(), compile(catalogue, property, nodes, seen))).collect()
+    });
+    let values = schema.get("additionalProperties").filter(|s| s.is_object());
+    let values = values.map(|values| compile(catalogue, values, nodes, seen));
+    let items = schema.get("items").map(|items| compile(catalogue, items, nodes, seen));
+    nodes[id] = Shape { preserve: false, properties, values, items };
+    id
 }
 
 /// A step of the path being walked, borrowed from the object: a path is copied into a
@@ -85,40 +151,32 @@ fn found_at(path: &[At]) -> FieldPath {
     )
 }
 
-/// The numbered steps of the module documentation.
-fn walk<'v>(
-    catalogue: &Catalogue,
-    schema: &Value,
-    value: &'v Value,
-    path: &mut Vec<At<'v>>,
-    found: &mut Vec<FieldPath>,
-) {
-    let schema = catalogue.resolve(schema);
-    if schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true)) {
+/// The numbered steps of the module documentation, over the compiled schema `shape`.
+fn walk<'v>(shapes: &Shapes, shape: usize, value: &'v Value, path: &mut Vec<At<'v>>, found: &mut Vec<FieldPath>) {
+    let shape = &shapes.nodes[shape];
+    if shape.preserve {
         return;
     }
     match value {
         Value::Object(fields) => {
-            let properties = schema.get("properties").and_then(Value::as_object);
-            let values = schema.get("additionalProperties").filter(|s| s.is_object());
             for (key, nested) in fields {
                 path.push(At::Field(key));
-                match (properties, values) {
-                    (Some(properties), _) => match properties.get(key) {
-                        Some(property) => walk(catalogue, property, nested, path, found),
+                match (&shape.properties, shape.values) {
+                    (Some(properties), _) => match properties.get(key.as_str()) {
+                        Some(&property) => walk(shapes, property, nested, path, found),
                         None => found.push(found_at(path)),
                     },
-                    (None, Some(values)) => walk(catalogue, values, nested, path, found),
+                    (None, Some(values)) => walk(shapes, values, nested, path, found),
                     (None, None) => {}
                 }
                 path.pop();
             }
         }
         Value::Array(items) => {
-            if let Some(item_schema) = schema.get("items") {
+            if let Some(item_shape) = shape.items {
                 for (index, item) in items.iter().enumerate() {
                     path.push(At::Index(index));
-                    walk(catalogue, item_schema, item, path, found);
+                    walk(shapes, item_shape, item, path, found);
                     path.pop();
                 }
             }
@@ -313,8 +371,11 @@ mod tests {
             ),
             ("leaf", json!({"type": "object", "properties": {"a": {"type": "string"}}})),
         ];
-        let catalogue =
-            Catalogue { schemas: schemas.into_iter().map(|(n, s)| (n.to_string(), s)).collect(), kinds: Vec::new() };
+        let catalogue = Catalogue {
+            schemas: schemas.into_iter().map(|(n, s)| (n.to_string(), s)).collect(),
+            kinds: Vec::new(),
+            shapes: Default::default(),
+        };
         let object = json!({"free": {"x": {"y": 1}}, "strict": {"a": "1", "b": 2}});
         let found: Vec<String> = find(&catalogue, "root", &object).iter().map(FieldPath::to_string).collect();
         assert_eq!(found, ["strict.b"]);
