@@ -2,7 +2,7 @@
 //! index, the lessor and the disk batch.
 //!
 //! Mirrors etcd `server/etcdserver/apply.go` (`applierV3backend`) and `mvcc/kvstore_txn.go`
-//! (`storeTxnWrite`). Only the group's leader runs this code, holding the index and lessor
+//! (`storeTxnWrite`). Only the committer thread runs this code, holding the index and lessor
 //! locks, for one *group* of requests at a time (see `committer.rs`); a [`GroupWriter`] is the
 //! state of one group.
 //!

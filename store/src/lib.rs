@@ -15,7 +15,7 @@
 //! - `validate.rs`: the checks etcd makes before a request is proposed (empty keys, txn limits,
 //!   duplicate keys, request size).
 //! - [`store`]: the shared state and the read path; writes become proposals.
-//! - `committer.rs`: group commit (one fsync per group), led by one of the waiting writers.
+//! - `committer.rs`: the single writer thread, with group commit (one fsync per group).
 //! - `apply.rs`: what each write does; `compare.rs` (txn compares); `range.rs` (reads with
 //!   limit, sort and filters).
 //! - `index.rs`: the in-memory key index (which revisions each key has);

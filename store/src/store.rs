@@ -2,10 +2,9 @@
 //!
 //! Mirrors etcd `server/storage/mvcc/kvstore.go` (opening and restoring) and the read half of
 //! `kvstore_txn.go`. Reads run on the caller's task, under the index's read lock, at the
-//! *published* revision: the newest one that is on disk. Writes go through the committer
-//! (`committer.rs`): one writer at a time applies and syncs a group of them, in order, and
-//! publishes a group only once it is durable. So a read never sees a write that a crash could
-//! take back.
+//! *published* revision: the newest one that is on disk. Writes are proposals to the committer
+//! thread (`committer.rs`), which applies them in order, one group at a time, and publishes a
+//! group only once it is durable. So a read never sees a write that a crash could take back.
 //!
 //! On start the index is rebuilt from the history on disk (etcd's `restore`), and leases are
 //! loaded with a full TTL from now.
@@ -21,13 +20,13 @@ use skiff_proto::etcdserverpb::{
     TxnRequest, TxnResponse,
 };
 use skiff_proto::mvccpb::KeyValue;
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::apply::{Applied, WriteOp};
 use crate::backend::{meta, Backend, Batch, Record};
-use crate::committer::Committer;
+use crate::committer::{self, Message, Proposal};
 use crate::error::StoreError;
 use crate::index::{EntryKind, IndexEntry, KeyIndex};
 use crate::lease::Lessor;
@@ -78,8 +77,6 @@ pub struct Shared {
     pub lease_changed: Notify,
     /// Canceled if the committer stops on a disk failure; the server then shuts down.
     pub failed: CancellationToken,
-    /// The queue of writes and their group commit.
-    pub(crate) committer: Committer,
 }
 
 impl Shared {
@@ -97,11 +94,13 @@ impl Shared {
 #[derive(Clone)]
 pub struct Store {
     shared: Arc<Shared>,
+    proposals: mpsc::UnboundedSender<Message>,
+    committer: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
 impl Store {
-    /// Opens the store in `options.data_dir`, rebuilding its index from disk. Must be called
-    /// inside a Tokio runtime.
+    /// Opens the store in `options.data_dir`, rebuilding its index from disk, and starts the
+    /// committer thread. Must be called inside a Tokio runtime.
     pub fn open(options: &StoreOptions) -> Result<Store, StoreError> {
         std::fs::create_dir_all(&options.data_dir)
             .map_err(|source| StoreError::Io { step: "create the data directory", source })?;
@@ -126,9 +125,10 @@ impl Store {
             ids,
             lease_changed: Notify::new(),
             failed: CancellationToken::new(),
-            committer: Committer::default(),
         });
-        Ok(Store { shared })
+        let (proposals, receiver) = mpsc::unbounded_channel();
+        let thread = committer::spawn(shared.clone(), receiver);
+        Ok(Store { shared, proposals, committer: Arc::new(Mutex::new(Some(thread))) })
     }
 
     pub fn shared(&self) -> &Arc<Shared> {
@@ -147,11 +147,14 @@ impl Store {
         self.shared.index.read().compacted()
     }
 
-    /// Stops writing once the writes already queued are done, and checkpoints. Every clone of
-    /// this handle is refused writes afterwards (`StoreError::Stopped`). The database closes
-    /// when the last clone is dropped.
+    /// Stops the committer once the writes already queued are done, and waits for it. Every
+    /// clone of this handle is refused writes afterwards (`StoreError::Stopped`). The database
+    /// closes when the last clone is dropped.
     pub fn close(self) {
-        self.shared.committer.close(&self.shared);
+        let _ = self.proposals.send(Message::Stop);
+        if let Some(thread) = self.committer.lock().take() {
+            let _ = thread.join();
+        }
     }
 
     // ---- reads ----
@@ -165,11 +168,13 @@ impl Store {
         crate::range::range(&index, &load, current, req)
     }
 
-    // ---- writes, through the committer's group commit ----
+    // ---- writes, through the committer ----
 
     /// Proposes a write and waits until it is durable.
     pub async fn write(&self, op: WriteOp) -> Result<Applied, StoreError> {
-        self.shared.committer.write(&self.shared, op).await
+        let (reply, answer) = oneshot::channel();
+        self.proposals.send(Message::Write(Proposal { op, reply })).map_err(|_| StoreError::Stopped)?;
+        answer.await.map_err(|_| StoreError::Stopped)?
     }
 
     pub async fn put(&self, req: PutRequest) -> Result<PutResponse, StoreError> {

@@ -114,8 +114,7 @@ struct HubState {
 /// Every watcher of the store.
 pub struct WatchHub {
     state: Mutex<HubState>,
-    /// To start catch-up tasks from whichever thread commits a group (`Store::close` may run
-    /// outside the runtime).
+    /// To start catch-up tasks from the committer thread, which has no runtime of its own.
     runtime: tokio::runtime::Handle,
 }
 
