@@ -80,7 +80,19 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
 pub fn format_timestamp(seconds: i64) -> String {
     let (days, rest) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
     let (year, month, day) = civil_from_days(days);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest % 3600 / 60, rest % 60)
+    if !(0..=9999).contains(&year) {
+        return format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest % 3600 / 60, rest % 60);
+    }
+    // Every write stamps one or two: written digit by digit rather than through `format!`.
+    let mut text = String::with_capacity(20);
+    let fields = [(year, 4, '-'), (month, 2, '-'), (day, 2, 'T'), (rest / 3600, 2, ':'), (rest % 3600 / 60, 2, ':')];
+    for (value, width, then) in fields.into_iter().chain([(rest % 60, 2, 'Z')]) {
+        for place in (0..width).rev() {
+            text.push(char::from(b'0' + (value / 10i64.pow(place) % 10) as u8));
+        }
+        text.push(then);
+    }
+    text
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -150,6 +162,9 @@ mod tests {
         for (text, seconds) in cases {
             assert_eq!(parse_timestamp(text), Some(seconds), "{text}");
             assert_eq!(format_timestamp(seconds), text);
+        }
+        for seconds in (-62_135_596_800i64..253_402_300_800).step_by(9_999_991) {
+            assert_eq!(parse_timestamp(&format_timestamp(seconds)), Some(seconds), "{seconds}");
         }
         assert_eq!(parse_timestamp("2026-11-23T12:00:00.123456Z"), Some(1_795_435_200));
         for bad in ["", "2026-11-23", "2026-13-01T00:00:00Z", "2026-11-23T12:00:00+01:00", "yesterday"] {

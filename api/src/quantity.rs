@@ -47,7 +47,12 @@ impl Quantity {
             return Err(QuantityError);
         }
         // The number as an integer mantissa and a count of decimal places.
-        let mantissa: i128 = format!("{whole}{fraction}").trim_start_matches('0').parse().unwrap_or(0);
+        // (Zero if it does not fit, as it always was.)
+        let mantissa: i128 = whole
+            .bytes()
+            .chain(fraction.bytes())
+            .try_fold(0i128, |n, digit| n.checked_mul(10)?.checked_add(i128::from(digit - b'0')))
+            .unwrap_or(0);
         let places = fraction.len() as i32;
 
         // (binary multiplier, decimal exponent) of the suffix.

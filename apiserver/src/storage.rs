@@ -89,8 +89,16 @@ fn new_uid() -> String {
     let mut b: [u8; 16] = rand::rng().random();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut uid = String::with_capacity(36);
+    for (i, byte) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            uid.push('-');
+        }
+        uid.push(HEX[usize::from(byte >> 4)] as char);
+        uid.push(HEX[usize::from(byte & 0xf)] as char);
+    }
+    uid
 }
 
 pub(crate) fn now_timestamp() -> String {
@@ -190,7 +198,9 @@ impl ObjectStore {
 
     /// Where an object lives in the store.
     pub fn key(resource: &Resource, namespace: Option<&str>, name: &str) -> String {
-        format!("{}{name}", Self::prefix(resource, namespace))
+        let mut key = Self::prefix(resource, namespace);
+        key.push_str(name);
+        key
     }
 
     /// The prefix of one kind's objects, in one namespace or all of them.

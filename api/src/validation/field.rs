@@ -254,20 +254,41 @@ impl Path {
         Path(root.to_string())
     }
 
+    // Validation builds a path for every field it looks at, errors or not: they are put
+    // together by hand, which costs a fraction of `format!`.
+
     pub fn child(&self, name: &str) -> Path {
         if self.0.is_empty() {
             Path(name.to_string())
         } else {
-            Path(format!("{}.{name}", self.0))
+            self.joined(&[".", name])
         }
     }
 
     pub fn index(&self, i: usize) -> Path {
-        Path(format!("{}[{i}]", self.0))
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut rest = i;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        self.joined(&["[", std::str::from_utf8(&digits[at..]).expect("ASCII digits"), "]"])
     }
 
     pub fn key(&self, key: &str) -> Path {
-        Path(format!("{}[{key}]", self.0))
+        self.joined(&["[", key, "]"])
+    }
+
+    fn joined(&self, parts: &[&str]) -> Path {
+        let mut path = String::with_capacity(self.0.len() + parts.iter().map(|p| p.len()).sum::<usize>());
+        path.push_str(&self.0);
+        parts.iter().for_each(|part| path.push_str(part));
+        Path(path)
     }
 
     pub fn as_str(&self) -> &str {
