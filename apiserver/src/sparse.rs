@@ -46,31 +46,43 @@ fn object(scan: &mut Scan, json: &[u8], wanted: &[&[&str]]) -> Option<Value> {
         return Some(Value::Object(picked));
     }
     loop {
-        let key = std::str::from_utf8(scan.key()?).ok()?;
+        let key = scan.key()?;
         scan.eat(b':')?;
-        if wanted.iter().any(|path| path.first() == Some(&key)) {
-            let below: Vec<&[&str]> =
-                wanted.iter().filter(|path| path.first() == Some(&key)).map(|path| &path[1..]).collect();
-            let value = if below.iter().any(|rest| rest.is_empty()) {
-                let start = scan.at();
-                scan.skip_value()?;
-                serde_json::from_slice(&json[start..scan.at()]).ok()?
-            } else if scan.peek()? == b'{' {
-                object(scan, json, &below)?
-            } else {
-                scan.skip_value()?;
-                Value::Null
-            };
-            picked.insert(key.to_string(), value);
-        } else {
-            scan.skip_value()?;
-        }
+        field(scan, json, key, wanted, &mut picked)?;
         match scan.next()? {
             b',' => {}
             b'}' => return Some(Value::Object(picked)),
             _ => return None,
         }
     }
+}
+
+/// The value of `key` at the cursor: read into `picked` if `wanted` names it or something in
+/// it, skipped otherwise.
+pub(crate) fn field(
+    scan: &mut Scan,
+    json: &[u8],
+    key: &[u8],
+    wanted: &[&[&str]],
+    picked: &mut Map<String, Value>,
+) -> Option<()> {
+    let under = |path: &&&[&str]| path.first().is_some_and(|first| first.as_bytes() == key);
+    if !wanted.iter().any(|path| under(&path)) {
+        return scan.skip_value();
+    }
+    let below: Vec<&[&str]> = wanted.iter().filter(under).map(|path| &path[1..]).collect();
+    let value = if below.iter().any(|rest| rest.is_empty()) {
+        let start = scan.at();
+        scan.skip_value()?;
+        serde_json::from_slice(&json[start..scan.at()]).ok()?
+    } else if scan.peek()? == b'{' {
+        object(scan, json, &below)?
+    } else {
+        scan.skip_value()?;
+        Value::Null
+    };
+    picked.insert(std::str::from_utf8(key).ok()?.to_string(), value);
+    Some(())
 }
 
 /// The value here, given what is wanted below it (each path without the keys walked so far).

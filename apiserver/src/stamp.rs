@@ -15,12 +15,16 @@
 //!                                                                                           ^ "resourceVersion":"42",
 //! ```
 //!
+//! The watch cache, which also reads a few fields of every object, does both in one pass
+//! ([`stamp_and_read`]); a write, which encodes the object itself, notes the spot as it goes
+//! ([`encode`]) and needs no scan at all.
+//!
 //! Bytes the scan does not expect — whitespace, escaped keys, keys out of order, no
 //! `metadata` object — take the long way, parsed and serialized, which gives what the splice
 //! would have given for canonical bytes.
 
 use bytes::Bytes;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use skiff_api::status::Status;
 
 use crate::scan::Scan;
@@ -156,28 +160,83 @@ enum Splice {
     Insert { at: usize, comma: Comma },
 }
 
+/// [`stamp`], and [`crate::sparse::read`] of the same bytes, in one pass over them: what the
+/// watch cache makes of every stored object.
+pub fn stamp_and_read(json: &[u8], revision: i64, wanted: &[Vec<&str>]) -> Result<(Vec<u8>, Value), Status> {
+    let paths: Vec<&[&str]> = wanted.iter().map(Vec::as_slice).collect();
+    let mut picked = Map::new();
+    match find_picking(json, Some((&paths, &mut picked))) {
+        Some(splice) => Ok((spliced(json, splice, revision), Value::Object(picked))),
+        None => {
+            let parts = crate::sparse::read(json, wanted)
+                .map_err(|e| Status::internal(format!("stored object is not JSON: {e}")))?;
+            Ok((stamp(json, revision)?, parts))
+        }
+    }
+}
+
+/// What `wanted` names of an object, read into `picked`.
+type Picking<'p> = (&'p [&'p [&'p str]], &'p mut Map<String, Value>);
+
 /// Where the field goes, if the bytes are in the form the module documentation describes (the
 /// keys of the top level up to `metadata`, and all of `metadata`'s, are checked to be in order).
 fn find(json: &[u8]) -> Option<Splice> {
+    find_picking(json, None)
+}
+
+/// [`find`], also picking what `pick` wants out of the object on the way (which then reads
+/// the object to its end, not only to `metadata`).
+fn find_picking(json: &[u8], mut pick: Option<Picking>) -> Option<Splice> {
     let mut scan = Scan::new(json);
     scan.eat(b'{')?;
     let mut previous: &[u8] = b"";
+    let mut splice = None;
     loop {
         let key = scan.key()?;
-        if key <= previous {
+        if splice.is_none() && key <= previous {
             return None;
         }
         scan.eat(b':')?;
         if key == b"metadata" {
-            return in_metadata(&mut scan);
+            let mut picked_metadata = Map::new();
+            let below: Vec<&[&str]> = match &pick {
+                Some((wanted, _)) => {
+                    wanted.iter().filter(|path| path.first() == Some(&"metadata")).map(|path| &path[1..]).collect()
+                }
+                None => Vec::new(),
+            };
+            // (A second `metadata`, or all of it wanted: the long way.)
+            if splice.is_some() || below.iter().any(|rest| rest.is_empty()) {
+                return None;
+            }
+            let inner = pick.as_ref().map(|_| (&below[..], &mut picked_metadata));
+            splice = Some(in_metadata(&mut scan, json, inner)?);
+            match pick.as_mut() {
+                Some((_, picked)) if !below.is_empty() => {
+                    picked.insert("metadata".to_string(), Value::Object(picked_metadata));
+                }
+                Some(_) => {}
+                None => return splice,
+            }
+        } else {
+            match pick.as_mut() {
+                Some((wanted, picked)) => crate::sparse::field(&mut scan, json, key, wanted, picked)?,
+                None => scan.skip_value()?,
+            }
         }
-        scan.skip_value()?;
-        scan.eat(b',')?;
-        previous = key;
+        match scan.next()? {
+            b',' => previous = key,
+            b'}' if scan.at_end() => return splice,
+            _ => return None,
+        }
     }
 }
 
-fn in_metadata(scan: &mut Scan) -> Option<Splice> {
+fn in_metadata(
+    scan: &mut Scan,
+    json: &[u8],
+    mut pick: Option<(&[&[&str]], &mut Map<String, Value>)>,
+) -> Option<Splice> {
     scan.eat(b'{')?;
     if scan.peek()? == b'}' {
         return Some(Splice::Insert { at: scan.at(), comma: Comma::None });
@@ -195,7 +254,10 @@ fn in_metadata(scan: &mut Scan) -> Option<Splice> {
         }
         scan.eat(b':')?;
         let value = scan.at();
-        scan.skip_value()?;
+        match pick.as_mut() {
+            Some((wanted, picked)) => crate::sparse::field(scan, json, key, wanted, picked)?,
+            None => scan.skip_value()?,
+        }
         if key == KEY {
             splice = Some(Splice::Replace { start: value, end: scan.at() });
         }
@@ -255,6 +317,30 @@ mod tests {
             assert_eq!(encode(&other).json, serde_json::to_vec(&other).unwrap());
             assert_eq!(encode(&other).stamped(7).unwrap(), slowly(&serde_json::to_vec(&other).unwrap(), 7).unwrap());
         }
+    }
+
+    #[test]
+    fn stamping_and_reading_in_one_pass_gives_what_each_gives_alone() {
+        let wanted: Vec<Vec<&str>> = ["metadata.name", "metadata.labels", "spec.nodeName", "status.phase", "zzz"]
+            .iter()
+            .map(|p| p.split('.').collect())
+            .collect();
+        let objects = [
+            json!({"apiVersion": "v1", "metadata": {"labels": {"a": "b"}, "name": "p", "uid": "u"},
+                   "spec": {"nodeName": "n", "x": [1]}, "status": {"phase": "Running"}}),
+            json!({"metadata": {"name": "p", "resourceVersion": "3"}, "spec": "odd", "zzz": {"deep": 1}}),
+            json!({"metadata": {}, "status": {}}),
+            json!({"kind": "Pod"}),
+        ];
+        for object in &objects {
+            let bytes = serde_json::to_vec(object).unwrap();
+            let (stamped, parts) = stamp_and_read(&bytes, 8, &wanted).unwrap();
+            assert_eq!(stamped, stamp(&bytes, 8).unwrap(), "{object}");
+            assert_eq!(parts, crate::sparse::read(&bytes, &wanted).unwrap(), "{object}");
+        }
+        let spaced = br#"{"metadata": {"name": "p"}}"#;
+        let (stamped, parts) = stamp_and_read(spaced, 8, &wanted).unwrap();
+        assert_eq!((stamped, parts), (stamp(spaced, 8).unwrap(), crate::sparse::read(spaced, &wanted).unwrap()));
     }
 
     #[test]

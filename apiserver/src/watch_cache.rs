@@ -73,8 +73,7 @@ impl Cached {
     /// the resourceVersion spliced in (`stamp.rs`), and only the parts selectors look at
     /// (`wanted`, see [`KindCache::wanted`]) read out of them (`sparse.rs`), never a whole tree.
     fn new(resource: &Resource, wanted: &[Vec<&str>], stored: &[u8], revision: i64) -> Option<Cached> {
-        let json = crate::stamp::stamp(stored, revision).ok()?;
-        let parts = crate::sparse::read(stored, wanted).ok()?;
+        let (json, parts) = crate::stamp::stamp_and_read(stored, revision, wanted).ok()?;
         Some(Cached::from_parts(resource, &parts, Bytes::from(json), revision))
     }
 
