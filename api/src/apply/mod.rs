@@ -18,7 +18,8 @@
 //! - [`fieldset`]: field paths, sets of them, and their `FieldsV1` encoding.
 //! - [`schema`]: which lists are keyed, sets or atomic, which objects are atomic, per kind.
 //! - [`typed`]: the fields a value sets, what a write changed, and bad configurations.
-//! - `created`: the same for a create, straight to `FieldsV1` in one walk (the common write).
+//! - `created`: the same for a create, straight to `FieldsV1` in one walk (the common write);
+//!   `updated`: an update's changes of ownership made on the entries as they are encoded.
 //! - [`merge`]: merging a configuration into the live object; pruning what the applier dropped.
 //! - [`managed`]: the `managedFields` entries, and how a write moves ownership.
 //! - [`conflict`]: conflicts, with Kubernetes' message and `Status`.
@@ -77,6 +78,7 @@ pub mod managed;
 pub mod merge;
 pub mod schema;
 pub mod typed;
+mod updated;
 
 #[cfg(test)]
 mod tests;
@@ -269,7 +271,77 @@ pub fn apply(live: Option<&Value>, config: &Value, writer: &Writer, force: bool)
 ///    entry included; step 4 gives them back).
 /// 4. What was added or changed joins the writer's entry, stamped `now`. A write that changed
 ///    nothing leaves the entries as they were.
+///
+/// An update that starts from the stored entries (nearly all) makes steps 3 and 4 on their
+/// encoded form (`updated.rs`); a create that carries none builds its entry in one walk
+/// (`created.rs`); anything else decodes the entries into sets of paths.
 pub fn record_update(old: Option<&Value>, new: &mut Value, writer: &Writer) {
+    if let Some(old) = old {
+        if record_by_editing(old, new, writer) {
+            return;
+        }
+    }
+    record_update_by_sets(old, new, writer);
+}
+
+/// [`record_update`] on the stored entries as they are encoded; false (and `new` untouched) if
+/// the write does not start from them or they are not in the form `updated.rs` edits.
+fn record_by_editing(old: &Value, new: &mut Value, writer: &Writer) -> bool {
+    let stored = old.pointer("/metadata/managedFields");
+    // 1. The stored entries, unless the request rewrites or resets them.
+    let carried_is_stored = {
+        let carried = new.pointer("/metadata/managedFields");
+        carried.is_some() && carried == stored
+    };
+    let carried_nothing = new
+        .pointer("/metadata/managedFields")
+        .is_none_or(|carried| carried.is_null() || carried.as_array().is_some_and(Vec::is_empty));
+    if !(writer.subresource.is_some() || carried_is_stored || carried_nothing) {
+        return false;
+    }
+    if !stored.is_none_or(|stored| stored.is_null() || stored.is_array()) {
+        return false;
+    }
+    let api_version = new.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_string();
+    let kind = new.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+    let schema = Schema { api_version: &api_version, kind: &kind };
+    let Some(metadata) = new.get_mut("metadata").and_then(Value::as_object_mut) else { return false };
+    let carried = metadata.remove("managedFields");
+    let (entries, put_back) = match carried {
+        // The request's copy of the stored entries is used, rather than a copy made.
+        Some(Value::Array(list)) if carried_is_stored => (list, stored.cloned()),
+        carried => (stored.and_then(Value::as_array).cloned().unwrap_or_default(), carried),
+    };
+
+    // 2.
+    let mut diff = typed::compare(&schema, old, new).excluding(schema.ignored_roots(writer.subresource));
+    diff.removed.remove(&Path::fields(&["metadata", "managedFields"]));
+    let mut changed = diff.added.clone();
+    changed.extend(diff.modified.clone());
+    changed.retain(|path| !diff.removed.contains(path));
+    let changed = managed::strip(changed);
+
+    // 3. and 4.
+    let me = writer.as_manager(Operation::Update, &api_version);
+    let Some(entries) = updated::record(entries, &diff, &changed, &me, writer.now) else {
+        if let (Some(back), Some(metadata)) = (put_back, new.get_mut("metadata").and_then(Value::as_object_mut)) {
+            metadata.insert("managedFields".into(), back);
+        }
+        return false;
+    };
+    if let Some(metadata) = new.get_mut("metadata").and_then(Value::as_object_mut) {
+        if entries.is_empty() {
+            metadata.remove("managedFields");
+        } else {
+            metadata.insert("managedFields".into(), Value::Array(entries));
+        }
+    }
+    true
+}
+
+/// [`record_update`] with the entries decoded into sets of paths (and a create's entry built
+/// in one walk, `created.rs`).
+fn record_update_by_sets(old: Option<&Value>, new: &mut Value, writer: &Writer) {
     let api_version = new.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_string();
     let kind = new.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
     let schema = Schema { api_version: &api_version, kind: &kind };
