@@ -35,14 +35,15 @@ impl<'a> Scan<'a> {
         self.json.get(self.at).copied()
     }
 
-    pub fn next(&mut self) -> Option<u8> {
+    /// The byte here, stepping past it.
+    pub fn bump(&mut self) -> Option<u8> {
         let byte = self.peek()?;
         self.at += 1;
         Some(byte)
     }
 
     pub fn eat(&mut self, byte: u8) -> Option<()> {
-        (self.next()? == byte).then_some(())
+        (self.bump()? == byte).then_some(())
     }
 
     /// A key without escapes, as its bytes.
@@ -60,7 +61,7 @@ impl<'a> Scan<'a> {
         self.eat(b'"')?;
         loop {
             self.at += quote_or_escape(&self.json[self.at..])?;
-            match self.next()? {
+            match self.bump()? {
                 b'"' => return Some(()),
                 _ => self.at += 1, // the escaped byte (`\uXXXX`'s digits are plain bytes)
             }
@@ -153,7 +154,7 @@ mod tests {
             keys.push(scan.key().unwrap());
             scan.eat(b':').unwrap();
             scan.skip_value().unwrap();
-            if scan.next().unwrap() == b'}' {
+            if scan.bump().unwrap() == b'}' {
                 break;
             }
         }

@@ -42,14 +42,14 @@ fn object(scan: &mut Scan, json: &[u8], wanted: &[&[&str]]) -> Option<Value> {
     scan.eat(b'{')?;
     let mut picked = Map::new();
     if scan.peek()? == b'}' {
-        scan.next();
+        scan.bump();
         return Some(Value::Object(picked));
     }
     loop {
         let key = scan.key()?;
         scan.eat(b':')?;
         field(scan, json, key, wanted, &mut picked)?;
-        match scan.next()? {
+        match scan.bump()? {
             b',' => {}
             b'}' => return Some(Value::Object(picked)),
             _ => return None,

@@ -224,7 +224,7 @@ fn find_picking(json: &[u8], mut pick: Option<Picking>) -> Option<Splice> {
                 None => scan.skip_value()?,
             }
         }
-        match scan.next()? {
+        match scan.bump()? {
             b',' => previous = key,
             b'}' if scan.at_end() => return splice,
             _ => return None,
@@ -232,11 +232,7 @@ fn find_picking(json: &[u8], mut pick: Option<Picking>) -> Option<Splice> {
     }
 }
 
-fn in_metadata(
-    scan: &mut Scan,
-    json: &[u8],
-    mut pick: Option<(&[&[&str]], &mut Map<String, Value>)>,
-) -> Option<Splice> {
+fn in_metadata(scan: &mut Scan, json: &[u8], mut pick: Option<Picking>) -> Option<Splice> {
     scan.eat(b'{')?;
     if scan.peek()? == b'}' {
         return Some(Splice::Insert { at: scan.at(), comma: Comma::None });
@@ -261,7 +257,7 @@ fn in_metadata(
         if key == KEY {
             splice = Some(Splice::Replace { start: value, end: scan.at() });
         }
-        match scan.next()? {
+        match scan.bump()? {
             b',' => previous = key,
             b'}' => return Some(splice.unwrap_or(Splice::Insert { at: scan.at() - 1, comma: Comma::Before })),
             _ => return None,

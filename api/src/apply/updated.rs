@@ -204,7 +204,8 @@ mod tests {
         reported["status"] = json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]});
         record_update_by_sets(Some(&scheduled), &mut reported, &Writer::new("kubelet", T2).through("status"));
 
-        let edits: Vec<(&str, Box<dyn Fn(&mut Value)>, Writer)> = vec![
+        type Edit<'w> = (&'w str, Box<dyn Fn(&mut Value)>, Writer<'w>);
+        let edits: Vec<Edit> = vec![
             (
                 "an annotation changed",
                 Box::new(|o: &mut Value| o["metadata"]["annotations"]["a"] = json!("2")),
