@@ -224,7 +224,12 @@ async fn a_crash_looping_rollout_keeps_the_old_pods_and_an_undo_readopts_the_old
     assert_eq!(rs.metadata.annotations.clone().unwrap()[REVISION_HISTORY_ANNOTATION], "1");
     // 13 − 8 − 1 unavailable = 4 of the 5 crash-looping pods go.
     assert_eq!((replicas_of(&cluster, &v1), replicas_of(&cluster, &v2)), (8, 1));
-    // 9 pods: the (old) new ReplicaSet can grow back to 10.
+    // Until its controller has deleted them, the crash-looping ReplicaSet still has 5 pods
+    // (8 + 5 = 13): nothing grows yet.
+    sync(&dc).await;
+    assert_eq!((replicas_of(&cluster, &v1), replicas_of(&cluster, &v2)), (8, 1));
+    // Deleted, 9 pods: the (old) new ReplicaSet can grow back to 10.
+    pods_of(&cluster, &v2, 1, 0);
     sync(&dc).await;
     assert_eq!((replicas_of(&cluster, &v1), replicas_of(&cluster, &v2)), (10, 1));
     let writes = cluster.take_writes();

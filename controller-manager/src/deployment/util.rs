@@ -115,6 +115,14 @@ pub fn min_available(deployment: &Deployment) -> i32 {
 /// Rolling: the pods of all ReplicaSets may reach `replicas + maxSurge`; the new one takes what
 /// is left, up to `replicas`. 10 replicas, surge 3, old at 10, new at 0 → new 3 (13 pods);
 /// old scaled down to 8 → new 5. Recreate: `replicas` at once (the old are gone by then).
+///
+/// A departure from Kubernetes: each ReplicaSet counts with the larger of the pods it wants
+/// (`spec.replicas`, all Kubernetes counts) and the pods it still has (`status.replicas`). An old
+/// ReplicaSet just scaled down from 10 to 9 still has 10 pods until its controller has deleted
+/// one; counting its spec alone, the new ReplicaSet could grow at once, and if its pod is created
+/// before the old one is deleted, 12 pods run where the Deployment allows 11 (Kubernetes' own
+/// e2e tests flaked on this, kubernetes#21810, and check the ReplicaSets' sizes instead). The
+/// old ReplicaSet's status says 9 only after the deletion, so the new one waits that long.
 pub fn new_rs_new_replicas(
     deployment: &Deployment,
     all_rss: &[ReplicaSet],
@@ -126,7 +134,7 @@ pub fn new_rs_new_replicas(
     }
     let (surge, _) = rolling_parameters(deployment);
     let max_surge = get_scaled_value_from_int_or_percent(&surge, replicas, true)?;
-    let current_pod_count = get_replica_count_for_replica_sets(all_rss);
+    let current_pod_count: i32 = all_rss.iter().map(|rs| rs_replicas(rs).max(fields::rs_actual_replicas(rs))).sum();
     let max_total_pods = replicas + max_surge;
     if current_pod_count >= max_total_pods {
         return Ok(rs_replicas(new_rs));
@@ -347,6 +355,9 @@ mod tests {
             ("at 13 pods already → no change", old(10), new(3), 3),
             ("never beyond replicas", old(0), new(8), 10),
             ("old gone, new at 10 → 10", old(0), new(10), 10),
+            ("old scaled down to 8 but still has 10 pods → no change", old(8).counts(10, 10, 10), new(3), 3),
+            ("old scaled down to 8, one pod deleted so far → new up to 4", old(8).counts(9, 9, 9), new(3), 4),
+            ("new has fewer pods than it wants: its spec counts", old(10), new(3).counts(1, 0, 0), 3),
         ];
         for (name, old, new, want) in cases {
             let all = [old, new.clone()];
