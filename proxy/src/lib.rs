@@ -122,7 +122,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     let progress = Progress::new();
     let services_progress = progress.reporter("services");
     let publishing = tokio::spawn(progress.clone().run(cluster.client.clone(), config.node_name.clone(), stop.clone()));
-    let kernel = Arc::new(services::SystemKernel);
+    let kernel = Arc::new(services::SystemKernel::new(config.services.balance_connects));
     let router = async {
         let Some(ingress) = config.ingress else { return Ok(()) };
         let caches = ingress::Caches {

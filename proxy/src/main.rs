@@ -45,6 +45,10 @@ struct Args {
     /// Leave the service range's route alone (it is one per host, and the host's proxy owns it).
     #[arg(long)]
     no_service_route: bool,
+    /// Leave every ClusterIP connection to iptables' DNAT, as kube-proxy does, instead of
+    /// choosing TCP connections' endpoints at connect() with an eBPF program.
+    #[arg(long)]
+    no_connect_balancing: bool,
 }
 
 #[tokio::main]
@@ -56,6 +60,7 @@ async fn main() -> anyhow::Result<()> {
     config.metrics_listen = args.metrics_listen;
     config.services.cluster_cidr = Some(args.cluster_cidr);
     (config.services.chain_prefix, config.services.service_route) = (args.chain_prefix, !args.no_service_route);
+    config.services.balance_connects = !args.no_connect_balancing;
     (config.dns.listen, config.dns.service_ip) = (args.dns_listen, args.cluster_dns);
     if args.ingress_listen != "off" {
         let listen: SocketAddr = args.ingress_listen.parse()?;

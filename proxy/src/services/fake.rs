@@ -9,6 +9,7 @@ use std::net::Ipv4Addr;
 use parking_lot::Mutex;
 
 use super::chains::Table;
+use super::connect::ConnectTable;
 use super::conntrack::StaleEntry;
 use super::kernel::{Kernel, KernelError};
 use crate::net::Cidr;
@@ -34,6 +35,8 @@ pub struct FakeKernel {
     /// Restores fail while this is set.
     pub fail_restores: Mutex<bool>,
     pub route: Mutex<Option<String>>,
+    /// The last connect-time table; `None` before the first and after a stop.
+    pub connect_table: Mutex<Option<ConnectTable>>,
 }
 
 impl FakeKernel {
@@ -119,5 +122,13 @@ impl Kernel for FakeKernel {
         self.calls.lock().push(Call::RemoveRoute(device.into(), cidr));
         *self.route.lock() = None;
         Ok(())
+    }
+    /// Kept apart from `calls`, which the tests compare as the iptables and route sequence.
+    async fn balance_connects(&self, table: &ConnectTable) -> Result<(), KernelError> {
+        *self.connect_table.lock() = Some(table.clone());
+        Ok(())
+    }
+    async fn stop_balancing_connects(&self) {
+        *self.connect_table.lock() = None;
     }
 }

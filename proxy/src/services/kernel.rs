@@ -17,10 +17,12 @@
 use std::net::Ipv4Addr;
 use std::process::Stdio;
 
+use parking_lot::Mutex;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 use super::chains::Table;
+use super::connect::{ConnectBalancer, ConnectError, ConnectTable};
 use super::conntrack::StaleEntry;
 use crate::net::Cidr;
 
@@ -36,6 +38,8 @@ pub enum KernelError {
     },
     #[error("{command} failed ({status}): {stderr}")]
     Failed { command: String, status: String, stderr: String },
+    #[error("connect-time balancing")]
+    Connect(#[from] ConnectError),
 }
 
 /// What the data path asks of the kernel.
@@ -55,11 +59,37 @@ pub trait Kernel: Send + Sync + 'static {
     async fn add_route(&self, device: &str, cidr: Cidr) -> Result<(), KernelError>;
     /// Removes the route and the bridge.
     async fn remove_route(&self, device: &str, cidr: Cidr) -> Result<(), KernelError>;
+    /// Makes the host's `connect()` to each ClusterIP:port of `table` go straight to one of its
+    /// endpoints ([`super::connect`]), in place of the last table. An error means the kernel
+    /// balances nothing at `connect()` any more: iptables does all of it.
+    async fn balance_connects(&self, table: &ConnectTable) -> Result<(), KernelError>;
+    /// Stops balancing at `connect()`; the rules go on alone.
+    async fn stop_balancing_connects(&self);
 }
 
-/// The real kernel, through its command-line tools.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemKernel;
+/// The real kernel, through its command-line tools, and the connect-time balancer's program.
+#[derive(Default)]
+pub struct SystemKernel {
+    balancer: Mutex<Balancer>,
+}
+
+/// Where connect-time balancing stands.
+#[derive(Default)]
+enum Balancer {
+    /// Turned off by configuration, failed, or stopped.
+    #[default]
+    Off,
+    /// To be loaded at the first table.
+    Wanted,
+    On(ConnectBalancer),
+}
+
+impl SystemKernel {
+    /// With connect-time balancing if `balance_connects`, else iptables alone.
+    pub fn new(balance_connects: bool) -> SystemKernel {
+        SystemKernel { balancer: Mutex::new(if balance_connects { Balancer::Wanted } else { Balancer::Off }) }
+    }
+}
 
 /// The outcome of one command.
 struct Ran {
@@ -156,5 +186,33 @@ impl Kernel for SystemKernel {
         run("ip", &args(&["route", "del", &cidr.to_string(), "dev", device]), None).await?;
         run("ip", &args(&["link", "del", device]), None).await?;
         Ok(())
+    }
+
+    /// The `bpf()` calls take microseconds each, so they run here, not on a blocking thread.
+    async fn balance_connects(&self, table: &ConnectTable) -> Result<(), KernelError> {
+        let mut balancer = self.balancer.lock();
+        if matches!(*balancer, Balancer::Wanted) {
+            match ConnectBalancer::open() {
+                Ok(opened) => {
+                    tracing::info!("balancing the host's TCP connections to ClusterIPs at connect()");
+                    *balancer = Balancer::On(opened);
+                }
+                Err(err) => {
+                    *balancer = Balancer::Off;
+                    return Err(err.into());
+                }
+            }
+        }
+        let Balancer::On(on) = &mut *balancer else { return Ok(()) };
+        if let Err(err) = on.apply(table) {
+            // Part way through: detach rather than leave a table nobody keeps.
+            *balancer = Balancer::Off;
+            return Err(err.into());
+        }
+        Ok(())
+    }
+
+    async fn stop_balancing_connects(&self) {
+        *self.balancer.lock() = Balancer::Off;
     }
 }

@@ -8,6 +8,8 @@
 //! - [`conntrack::stale`] says which conntrack entries a change left pointing nowhere;
 //! - [`kernel::Kernel`] is the only thing that touches the kernel (`iptables-restore`,
 //!   `iptables` for the jumps, `conntrack -D`, `ip route`), with a recording fake for tests;
+//! - [`connect`] balances the host's TCP connections to ClusterIPs at `connect()` (an eBPF
+//!   program), beside the rules, so that they are not NATed packet by packet;
 //! - [`sync`] runs the loop: a change arrives, changes within `min_sync_period` coalesce, one
 //!   restore applies them; on shutdown every rule of ours is removed.
 //!
@@ -19,6 +21,7 @@
 //! DNATed never leaves the host).
 
 pub mod chains;
+pub mod connect;
 pub mod conntrack;
 pub mod endpoints;
 pub mod kernel;
@@ -62,6 +65,9 @@ pub struct Config {
     /// Route `service_cidr` to the port-less `skiff-vips` bridge ([`presence`]). Tests that
     /// run beside each other leave it off: the route is one per host.
     pub service_route: bool,
+    /// Balance the host's TCP connections to ClusterIPs at `connect()` ([`connect`]), beside
+    /// the rules; off, iptables DNATs every connection, as kube-proxy does.
+    pub balance_connects: bool,
     /// Changes within this long of the first one are applied by one restore.
     pub min_sync_period: Duration,
     /// A full sync (jumps checked, rules rewritten) at least this often, even with no change.
@@ -75,6 +81,7 @@ impl Default for Config {
             cluster_cidr: Some("10.244.0.0/16".parse().expect("a valid CIDR")),
             service_cidr: "10.96.0.0/12".parse().expect("a valid CIDR"),
             service_route: true,
+            balance_connects: true,
             min_sync_period: Duration::from_millis(20),
             sync_period: Duration::from_secs(30),
         }

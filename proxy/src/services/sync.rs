@@ -34,6 +34,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::chains::{jumps, ours_in, Chains, Jump, Table, MAX_PREFIX};
+use super::connect::connect_table;
 use super::conntrack::stale;
 use super::endpoints::endpoints_map;
 use super::kernel::{Kernel, KernelError};
@@ -160,6 +161,8 @@ pub async fn sync_loop(
 
 /// Removes the rules, then the route if this proxy added it.
 async fn teardown(syncer: &mut Syncer, config: &Config, route_added: bool) {
+    // First, while the rules can still take every connection.
+    syncer.kernel.stop_balancing_connects().await;
     syncer.cleanup().await;
     if route_added {
         if let Err(err) = presence::remove(&syncer.kernel, config.service_cidr).await {
@@ -167,6 +170,17 @@ async fn teardown(syncer: &mut Syncer, config: &Config, route_added: bool) {
         }
     }
     tracing::info!(prefix = %config.chain_prefix, "rules removed");
+}
+
+/// `err: cause: cause`, as one line.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }
 
 /// What the kernel holds of ours, and how to change it.
@@ -255,6 +269,10 @@ impl Syncer {
             return Ok(false);
         }
         self.kernel.restore(&ruleset.text).await?;
+        // After the restore: a port the program stops balancing is in the rules by then.
+        if let Err(err) = self.kernel.balance_connects(&connect_table(&state)).await {
+            tracing::warn!(cause = %error_chain(&err), "connect-time balancing is off; iptables serves every connection");
+        }
         self.chains = ruleset.chains;
         self.jumps_in_place = true;
         // Without the jumps, so that the next sync's text compares equal when nothing changed.
