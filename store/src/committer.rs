@@ -98,7 +98,7 @@ fn run(shared: Arc<Shared>, mut proposals: mpsc::UnboundedReceiver<Message>) {
 /// Steps 2–5 for one group. An error is a disk failure.
 fn commit_group(shared: &Arc<Shared>, group: &mut Vec<Proposal>) -> Result<(), StoreError> {
     let published = shared.current_revision();
-    let (results, batch, revision, events) = {
+    let (results, batch, revision, mut events) = {
         let mut index = shared.index.write();
         let mut lessor = shared.lessor.lock();
         let mut writer = GroupWriter::new(&mut index, &mut lessor, &shared.backend, published);
@@ -116,7 +116,7 @@ fn commit_group(shared: &Arc<Shared>, group: &mut Vec<Proposal>) -> Result<(), S
         shared.publish_revision(revision);
         metrics::REVISION.set(revision);
     }
-    shared.hub.notify(shared, &events, revision);
+    shared.hub.notify(shared, &mut events, revision);
     for (proposal, result) in group.drain(..).zip(results) {
         let _ = proposal.reply.send(result);
     }

@@ -159,13 +159,29 @@ impl WatchHub {
 
     /// Publishes the events of newly durable revisions to the synced watchers. Called by the
     /// committer, in revision order, after `Shared::current` has moved to `published`.
-    pub fn notify(&self, shared: &Arc<Shared>, batch: &[RevisionEvents], published: i64) {
+    pub fn notify(&self, shared: &Arc<Shared>, batch: &mut [RevisionEvents], published: i64) {
         let mut state = self.state.lock();
         state.published = published;
         let mut demoted = Vec::new();
         for rev_events in batch {
+            let revision = rev_events.revision;
+            let wants_prev = move |w: &Watcher| w.spec.prev_kv && revision >= w.next_rev;
+            if !rev_events.unread_prev.is_empty() && state.synced.values().any(wants_prev) {
+                if let Err(err) = read_prev_kvs(shared, rev_events) {
+                    // They would get events without prev_kv: they catch up from disk instead,
+                    // where a lasting read error ends them.
+                    tracing::error!(cause = %err, revision, "cannot read prev_kv for watchers");
+                    for (key, w) in state.synced.iter() {
+                        if wants_prev(w) && !demoted.contains(key) {
+                            demoted.push(*key);
+                        }
+                    }
+                }
+            }
             for (key, w) in state.synced.iter_mut() {
-                if rev_events.revision < w.next_rev {
+                // A demoted watcher gets nothing more here, or it would see a later revision
+                // before the one it missed; its catch-up resends from `next_rev`.
+                if rev_events.revision < w.next_rev || demoted.contains(key) {
                     continue;
                 }
                 let events = w.spec.select(&rev_events.events);
@@ -245,6 +261,15 @@ impl WatchHub {
     fn catch_up_ended(&self) {
         self.state.lock().catching_up -= 1;
     }
+}
+
+/// Fills in the `prev_kv` of the puts of one revision that left it unread (`apply.rs`). Called
+/// only when a synced watcher wants it, once per revision however many watchers do.
+fn read_prev_kvs(shared: &Shared, rev_events: &mut RevisionEvents) -> Result<(), StoreError> {
+    for (at, rev) in std::mem::take(&mut rev_events.unread_prev) {
+        rev_events.events[at].prev_kv = Some(shared.backend.get_put(rev)?);
+    }
+    Ok(())
 }
 
 /// What one read of history found.
