@@ -25,6 +25,11 @@
 //! filter FORWARD → SKIFF-FORWARD: accept what was marked (Docker's FORWARD policy is DROP)
 //! ```
 //!
+//! A TCP connection to a ClusterIP opened on this host (by the host or a pod) usually never
+//! meets these rules: the connect-time balancer ([`super::connect`]) has already sent it to an
+//! endpoint at `connect()`. The rules are for everything else, and for everything when the
+//! balancer is off.
+//!
 //! The probabilities, worked out: with n endpoints the i-th rule (from 0) matches with
 //! probability 1/(n−i) of what reached it, so every endpoint gets 1/n: 1/3; (2/3)·(1/2) = 1/3;
 //! (2/3)·(1/2)·1 = 1/3.
