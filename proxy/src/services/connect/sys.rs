@@ -61,17 +61,23 @@ fn owned(fd: i32) -> OwnedFd {
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
+/// A map's or program's name as the kernel keeps it (`bpftool` shows it): at most 15 bytes
+/// and a NUL.
+fn object_name(name: &str) -> [u8; 16] {
+    let mut bytes = [0u8; 16];
+    let n = name.len().min(15);
+    bytes[..n].copy_from_slice(&name.as_bytes()[..n]);
+    bytes
+}
+
 /// A hash map: `BPF_MAP_CREATE`.
 pub fn hash_map(name: &str, key_size: u32, value_size: u32, max_entries: u32) -> io::Result<OwnedFd> {
-    let mut name16 = [0u8; 16];
-    let n = name.len().min(15);
-    name16[..n].copy_from_slice(&name.as_bytes()[..n]);
     let mut attr = Attr::new()
         .u32(0, BPF_MAP_TYPE_HASH)
         .u32(4, key_size)
         .u32(8, value_size)
         .u32(12, max_entries)
-        .bytes(28, &name16);
+        .bytes(28, &object_name(name));
     bpf(BPF_MAP_CREATE, &mut attr).map(owned)
 }
 
@@ -95,9 +101,6 @@ pub fn delete(map: &OwnedFd, key: &[u8]) -> io::Result<()> {
 pub fn load_connect4(name: &str, code: &[u8]) -> Result<OwnedFd, (io::Error, String)> {
     let license = c"GPL";
     let mut log = vec![0u8; 64 * 1024];
-    let mut name16 = [0u8; 16];
-    let n = name.len().min(15);
-    name16[..n].copy_from_slice(&name.as_bytes()[..n]);
     let mut attr = Attr::new()
         .u32(0, BPF_PROG_TYPE_CGROUP_SOCK_ADDR)
         .u32(4, (code.len() / 8) as u32)
@@ -106,7 +109,7 @@ pub fn load_connect4(name: &str, code: &[u8]) -> Result<OwnedFd, (io::Error, Str
         .u32(24, 1) // log_level: the verifier explains a refusal
         .u32(28, log.len() as u32)
         .u64(32, log.as_mut_ptr() as u64)
-        .bytes(48, &name16)
+        .bytes(48, &object_name(name))
         .u32(68, BPF_CGROUP_INET4_CONNECT);
     bpf(BPF_PROG_LOAD, &mut attr).map(owned).map_err(|err| {
         let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
