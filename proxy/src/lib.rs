@@ -146,6 +146,18 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     Ok(())
 }
 
+/// An error and its causes, as one line for a log: `error: cause: cause`.
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// A part of the proxy that, when it fails, stops the others.
 async fn part<E>(stop: &CancellationToken, part: impl Future<Output = Result<(), E>>) -> Result<(), Error>
 where

@@ -50,6 +50,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 
+use crate::error_chain;
 use crate::ingress::sync::{Routes, Routing};
 use crate::ingress::table::Backend;
 use crate::ingress::upstream::Idle;
@@ -228,13 +229,13 @@ pub async fn forward(
             let newest = routes.current();
             let other = newest.table.backend(&backend.key()).and_then(|fresh| fresh.pick_other(endpoint));
             if let Some(other) = other {
-                tracing::debug!(%endpoint, next = %other, cause = %chain(&failure), "retrying on another endpoint");
+                tracing::debug!(%endpoint, next = %other, cause = %error_chain(&failure), "retrying on another endpoint");
                 crate::ingress::metrics::retried(backend);
                 (snapshot, endpoint, retried) = (newest, other, true);
                 continue;
             }
         }
-        return failed(failure_status(&failure), Some(endpoint), retried, chain(&failure));
+        return failed(failure_status(&failure), Some(endpoint), retried, error_chain(&failure));
     }
 }
 
@@ -257,18 +258,6 @@ pub fn error_text(status: StatusCode) -> String {
         "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n\
          <hr><center>skiff-proxy</center>\r\n</body>\r\n</html>\r\n"
     )
-}
-
-/// The error and its causes, for a log line.
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The router's answer to a backend that failed with `err`: 504 for a timeout, as nginx

@@ -68,7 +68,7 @@ impl StaleEntry {
 
 /// The ready endpoints of a port, as the rules use them.
 fn used(state: &ProxyState, port: &ServicePort) -> BTreeSet<Ipv4Addr> {
-    state.endpoints.get(&port.name).into_iter().flatten().filter(|e| e.ready).map(|e| e.ip).collect()
+    state.ready_endpoints(&port.name).into_iter().map(|e| e.ip).collect()
 }
 
 /// The entries to delete after going from the rules of `old` to those of `new`.

@@ -53,6 +53,17 @@ pub struct ProxyState {
     pub slice_revision: i64,
 }
 
+impl ProxyState {
+    /// The endpoints new connections to `port` may go to: its ready ones, sorted. The rules,
+    /// the connect-time table and the conntrack clean-up all choose by this, so that the two
+    /// ways into a ClusterIP always lead to the same pods.
+    pub fn ready_endpoints(&self, port: &ServicePortName) -> Vec<&Endpoint> {
+        let mut ready: Vec<&Endpoint> = self.endpoints.get(port).into_iter().flatten().filter(|e| e.ready).collect();
+        ready.sort();
+        ready
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The first word of every chain name (`SKIFF` → `SKIFF-SERVICES`); at most

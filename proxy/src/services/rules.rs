@@ -164,11 +164,8 @@ pub fn rules(state: &ProxyState, config: &RuleConfig, previous: &ChainSet, missi
 
     // 2. Each Service port: its ClusterIP's REJECT (always, see the module doc), then the
     //    NodePort's REJECT if nothing is ready, else its chains.
-    let no_endpoints = Vec::new();
     for (name, port) in &state.services {
-        let mut ready: Vec<&Endpoint> =
-            state.endpoints.get(name).unwrap_or(&no_endpoints).iter().filter(|e| e.ready).collect();
-        ready.sort();
+        let ready = state.ready_endpoints(name);
         reject_untranslated(&mut filter, &services, port);
         if ready.is_empty() {
             reject_node_port(&mut filter, &external, port);

@@ -42,6 +42,7 @@ use super::rules::{cleanup, rules, ChainSet, RuleConfig};
 use super::service_ports::all_service_ports;
 use super::{presence, Config, Error, ProxyState};
 use crate::cluster::Cluster;
+use crate::error_chain;
 use crate::metrics;
 use crate::progress::Reporter;
 
@@ -170,17 +171,6 @@ async fn teardown(syncer: &mut Syncer, config: &Config, route_added: bool) {
         }
     }
     tracing::info!(prefix = %config.chain_prefix, "rules removed");
-}
-
-/// `err: cause: cause`, as one line.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
 }
 
 /// What the kernel holds of ours, and how to change it.

@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 use super::*;
 use crate::progress::Progress;
 use crate::services::chains::Table;
+use crate::services::connect::ConnectTable;
 use crate::services::conntrack::StaleEntry;
 use crate::services::endpoints::Endpoint;
 use crate::services::fake::{Call, FakeKernel};
@@ -311,4 +312,26 @@ async fn the_applied_revision_is_reported_only_once_the_kernel_has_the_rules() {
     harness.run_for(50).await;
     assert_eq!(harness.progress.applied(), Some(10));
     harness.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_sync_hands_the_connect_time_table_over_and_shutdown_stops_balancing() {
+    let harness = start(FakeKernel::default());
+    harness.run_for(1).await;
+    let vip = (Ipv4Addr::new(10, 96, 0, 20), 80);
+    let endpoint = |last| (Ipv4Addr::new(10, 244, 0, last), 8080);
+    let table = |h: &Harness| h.kernel.connect_table.lock().clone();
+    assert_eq!(table(&harness), Some([(vip, vec![endpoint(5)])].into()), "the first sync's table");
+
+    harness.change(state(Protocol::Tcp, &[6, 5]));
+    harness.run_for(100).await;
+    assert_eq!(table(&harness), Some([(vip, vec![endpoint(5), endpoint(6)])].into()), "the same pods as the rules");
+
+    harness.change(state(Protocol::Udp, &[5]));
+    harness.run_for(100).await;
+    assert_eq!(table(&harness), Some(ConnectTable::new()), "UDP is left to iptables");
+
+    let kernel = harness.kernel.clone();
+    harness.stop().await;
+    assert_eq!(*kernel.connect_table.lock(), None, "balancing stopped at shutdown");
 }

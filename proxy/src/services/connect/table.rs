@@ -23,12 +23,11 @@ pub fn connect_table(state: &ProxyState) -> ConnectTable {
         if name.protocol != Protocol::Tcp || port.affinity_seconds.is_some() {
             continue;
         }
-        let mut ready: Vec<Address> =
-            state.endpoints.get(name).into_iter().flatten().filter(|e| e.ready).map(|e| (e.ip, e.port)).collect();
+        // Sorted by address already: an endpoint two slices both list is kept once.
+        let mut ready: Vec<Address> = state.ready_endpoints(name).into_iter().map(|e| (e.ip, e.port)).collect();
         if ready.is_empty() {
             continue;
         }
-        ready.sort();
         ready.dedup();
         table.insert((port.cluster_ip, port.port), ready);
     }
