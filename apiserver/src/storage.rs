@@ -34,6 +34,7 @@ use skiff_api::validation::{self, FieldError};
 use skiff_store::client::{ClientError, Guarded, StoreClient};
 
 use crate::stamp::Encoded;
+use crate::watch_cache::{OfferToken, WatchCaches};
 
 /// The alphabet Kubernetes draws `generateName` suffixes from (no vowels: no words by chance).
 const NAME_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
@@ -67,6 +68,8 @@ pub struct ObjectStore {
     client: StoreClient,
     /// `?dryRun=All`: every check and every change is computed, nothing is written.
     dry_run: bool,
+    /// The watch caches, offered what each write stores (`watch_cache.rs`), if there are any.
+    caches: Option<WatchCaches>,
 }
 
 fn store_error(err: ClientError) -> Status {
@@ -188,12 +191,30 @@ pub fn selected(object: &Value, labels: &LabelSelector, fields: &FieldSelector) 
 
 impl ObjectStore {
     pub fn new(client: StoreClient) -> Self {
-        ObjectStore { client, dry_run: false }
+        ObjectStore { client, dry_run: false, caches: None }
+    }
+
+    /// The same store, offering every write's entry to `caches`.
+    pub fn offering_to(self, caches: WatchCaches) -> Self {
+        ObjectStore { caches: Some(caches), ..self }
     }
 
     /// The same store, for a `dryRun=All` request.
     pub fn dry_run(&self) -> ObjectStore {
-        ObjectStore { client: self.client.clone(), dry_run: true }
+        ObjectStore { dry_run: true, ..self.clone() }
+    }
+
+    /// Offers the watch cache the entry for `object`, about to be stored as `stored` under
+    /// `key` (`watch_cache.rs`): call before the write, and [`ObjectStore::withdraw`] if it fails.
+    fn offer(&self, resource: &Resource, key: &str, object: &Value, stored: &Encoded) -> Option<OfferToken> {
+        self.caches.as_ref()?.offer(resource, key, object, stored)
+    }
+
+    /// Takes back what [`ObjectStore::offer`] offered, unless the write was `done`.
+    fn withdraw(&self, resource: &Resource, key: &str, token: Option<OfferToken>, done: bool) {
+        if let (Some(caches), false) = (&self.caches, done) {
+            caches.withdraw(resource, key, token);
+        }
     }
 
     /// Where an object lives in the store.
@@ -333,7 +354,10 @@ impl ObjectStore {
                 return Ok(Written::encoded(object));
             }
             let stored = storable(&mut object);
-            match self.client.clone().create(key, stored.json.clone(), 0).await.map_err(store_error)? {
+            let offer = self.offer(resource, &key, &object, &stored);
+            let outcome = self.client.clone().create(key.clone(), stored.json.clone(), 0).await;
+            self.withdraw(resource, &key, offer, matches!(outcome, Ok(Guarded::Done { .. })));
+            match outcome.map_err(store_error)? {
                 Guarded::Done { revision, .. } => return Written::stored(object, &stored, revision),
                 Guarded::Conflict { .. } if given.is_empty() => continue,
                 Guarded::Conflict { .. } => return Err(Status::already_exists(resource, &name)),
@@ -477,7 +501,10 @@ impl ObjectStore {
             return Ok(Written::encoded(object));
         }
         let stored = storable(&mut object);
-        match client.update(key, stored.json.clone(), current.mod_revision, 0).await.map_err(store_error)? {
+        let offer = self.offer(resource, &key, &object, &stored);
+        let outcome = client.update(key.clone(), stored.json.clone(), current.mod_revision, 0).await;
+        self.withdraw(resource, &key, offer, matches!(outcome, Ok(Guarded::Done { .. })));
+        match outcome.map_err(store_error)? {
             Guarded::Done { revision, .. } => Written::stored(object, &stored, revision),
             // Someone else wrote between our read and our write.
             Guarded::Conflict { .. } => Err(Status::conflict(resource, name)),

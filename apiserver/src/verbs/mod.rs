@@ -101,7 +101,7 @@ impl WriteOptions {
 
 impl Verbs {
     pub fn new(client: StoreClient, caches: WatchCaches) -> Verbs {
-        Verbs { objects: ObjectStore::new(client.clone()), client, caches, dry_run: false }
+        Verbs { objects: ObjectStore::new(client.clone()).offering_to(caches.clone()), client, caches, dry_run: false }
     }
 
     /// The same verbs, for a `?dryRun=All` request.
