@@ -34,7 +34,7 @@ use skiff_api::validation::{self, FieldError};
 use skiff_store::client::{ClientError, Guarded, StoreClient};
 
 use crate::stamp::Encoded;
-use crate::watch_cache::{OfferToken, WatchCaches};
+use crate::watch_cache::{PendingOffer, WatchCaches};
 
 /// The alphabet Kubernetes draws `generateName` suffixes from (no vowels: no words by chance).
 const NAME_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
@@ -159,6 +159,14 @@ impl Written {
     }
 }
 
+/// Leaves a write's offer to the watch cache if the store took the write; takes it back if not.
+fn settle(offer: Option<PendingOffer>, outcome: &Result<Guarded, ClientError>) {
+    match (offer, outcome) {
+        (Some(offer), Ok(Guarded::Done { .. })) => offer.stored(),
+        (offer, _) => drop(offer),
+    }
+}
+
 pub(crate) fn finalizers(object: &Value) -> Vec<Value> {
     object["metadata"]["finalizers"].as_array().cloned().unwrap_or_default()
 }
@@ -205,16 +213,10 @@ impl ObjectStore {
     }
 
     /// Offers the watch cache the entry for `object`, about to be stored as `stored` under
-    /// `key` (`watch_cache.rs`): call before the write, and [`ObjectStore::withdraw`] if it fails.
-    fn offer(&self, resource: &Resource, key: &str, object: &Value, stored: &Encoded) -> Option<OfferToken> {
+    /// `key` (`watch_cache.rs`): call before the write; the offer is taken back when what this
+    /// returns is dropped, unless [`settle`] says the store took the write.
+    fn offer(&self, resource: &Resource, key: &str, object: &Value, stored: &Encoded) -> Option<PendingOffer> {
         self.caches.as_ref()?.offer(resource, key, object, stored)
-    }
-
-    /// Takes back what [`ObjectStore::offer`] offered, unless the write was `done`.
-    fn withdraw(&self, resource: &Resource, key: &str, token: Option<OfferToken>, done: bool) {
-        if let (Some(caches), false) = (&self.caches, done) {
-            caches.withdraw(resource, key, token);
-        }
     }
 
     /// Where an object lives in the store.
@@ -356,7 +358,7 @@ impl ObjectStore {
             let stored = storable(&mut object);
             let offer = self.offer(resource, &key, &object, &stored);
             let outcome = self.client.clone().create(key.clone(), stored.json.clone(), 0).await;
-            self.withdraw(resource, &key, offer, matches!(outcome, Ok(Guarded::Done { .. })));
+            settle(offer, &outcome);
             match outcome.map_err(store_error)? {
                 Guarded::Done { revision, .. } => return Written::stored(object, &stored, revision),
                 Guarded::Conflict { .. } if given.is_empty() => continue,
@@ -503,7 +505,7 @@ impl ObjectStore {
         let stored = storable(&mut object);
         let offer = self.offer(resource, &key, &object, &stored);
         let outcome = client.update(key.clone(), stored.json.clone(), current.mod_revision, 0).await;
-        self.withdraw(resource, &key, offer, matches!(outcome, Ok(Guarded::Done { .. })));
+        settle(offer, &outcome);
         match outcome.map_err(store_error)? {
             Guarded::Done { revision, .. } => Written::stored(object, &stored, revision),
             // Someone else wrote between our read and our write.

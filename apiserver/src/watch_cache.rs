@@ -35,9 +35,10 @@
 //! tree, and where the resourceVersion goes in the bytes). When the store's event for that
 //! key arrives with exactly those bytes, the feed takes the offer instead of scanning them:
 //! equal bytes have equal fields, whoever wrote them, so the shortcut cannot make an entry
-//! differ from the one the scan would make. A write that fails withdraws its offer; a relist
+//! differ from the one the scan would make. A write that fails, or whose request is given up
+//! before the store answers, takes its offer back as it drops it ([`PendingOffer`]); a relist
 //! drops them all. This is Skiff's own shortcut (Kubernetes' cacher decodes every event),
-//! worth about a tenth of a create's instructions (`bench/README.md`).
+//! worth about 8% of a create's instructions (`bench/README.md`).
 //!
 //! Left out: serving lists from the cache (lists read the store, which is always consistent),
 //! and the cacher's dynamic history sizing.
@@ -81,9 +82,35 @@ struct Offer {
     fields: Vec<(&'static str, String)>,
 }
 
-/// Names one write's offer, to withdraw it if the write fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OfferToken(u64);
+/// A write's offer while the write is in flight. Dropped, it takes the offer back (the write
+/// failed, or its request was given up before the store answered); [`PendingOffer::stored`]
+/// leaves it for the feed. It takes back only its own offer: a later write to the same key may
+/// have offered since.
+pub struct PendingOffer {
+    cache: Arc<KindCache>,
+    key: Bytes,
+    token: u64,
+    armed: bool,
+}
+
+impl PendingOffer {
+    /// The store took the write: the feed will take the offer with the write's event.
+    pub fn stored(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for PendingOffer {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let mut state = self.cache.state.lock();
+        if state.offered.get(&self.key).is_some_and(|offer| offer.token == self.token) {
+            state.offered.remove(&self.key);
+        }
+    }
+}
 
 /// One object as the cache keeps it.
 #[derive(Debug)]
@@ -481,16 +508,18 @@ impl WatchCaches {
 
     /// Offers the cache the entry for `object`, which this API server is about to store under
     /// `key` as `stored`: the feed takes it if the store's next event for `key` carries exactly
-    /// those bytes (see the module doc). Call it before the write is sent.
+    /// those bytes (see the module doc). Call it before the write is sent, and keep what it
+    /// returns until the store has answered.
     pub fn offer(
         &self,
         resource: &Resource,
         key: &str,
         object: &Value,
         stored: &crate::stamp::Encoded,
-    ) -> Option<OfferToken> {
+    ) -> Option<PendingOffer> {
         let cache = self.kinds.get(&(resource.group, resource.plural))?;
         let (namespace, name, labels, fields) = read_parts(cache.resource, object);
+        let key = Bytes::copy_from_slice(key.as_bytes());
         let mut state = cache.state.lock();
         if state.offered.len() >= MAX_OFFERED {
             return None;
@@ -498,20 +527,8 @@ impl WatchCaches {
         state.offers += 1;
         let token = state.offers;
         let offer = Offer { token, stored: stored.clone(), namespace, name, labels, fields };
-        state.offered.insert(Bytes::copy_from_slice(key.as_bytes()), offer);
-        Some(OfferToken(token))
-    }
-
-    /// Takes back the offer `token` for `key`: its write failed (if a later write offered
-    /// since, that offer stays).
-    pub fn withdraw(&self, resource: &Resource, key: &str, token: Option<OfferToken>) {
-        let (Some(cache), Some(OfferToken(token))) = (self.kinds.get(&(resource.group, resource.plural)), token) else {
-            return;
-        };
-        let mut state = cache.state.lock();
-        if state.offered.get(key.as_bytes()).is_some_and(|offer| offer.token == token) {
-            state.offered.remove(key.as_bytes());
-        }
+        state.offered.insert(key.clone(), offer);
+        Some(PendingOffer { cache: cache.clone(), key, token, armed: true })
     }
 
     /// Objects and watchers held, per kind (for metrics).
@@ -679,9 +696,11 @@ mod tests {
         ];
         for (case, event_bytes, withdrawn, taken) in cases {
             let (caches, cache) = caches_of(cache());
-            let token = caches.offer(pods(), KEY, &object, &mine);
+            let pending = caches.offer(pods(), KEY, &object, &mine).expect("room for an offer");
             if withdrawn {
-                caches.withdraw(pods(), KEY, token);
+                drop(pending);
+            } else {
+                pending.stored();
             }
             let change = cache.change(&mut cache.state.lock(), put(KEY, event_bytes, 12));
             let got = change.after.expect("a pod");
@@ -697,15 +716,17 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_write_withdraws_only_its_own_offer() {
+    fn a_failed_or_abandoned_write_withdraws_only_its_own_offer() {
         const KEY: &str = "/registry/pods/default/web";
         let object = json!({"metadata": {"name": "web", "namespace": "default"}});
         let (caches, cache) = caches_of(cache());
         let first = caches.offer(pods(), KEY, &object, &crate::stamp::encode(&object));
         let second = caches.offer(pods(), KEY, &object, &crate::stamp::encode(&object));
-        caches.withdraw(pods(), KEY, first);
+        drop(first);
         assert_eq!(cache.state.lock().offered.len(), 1, "the later write's offer stays");
-        caches.withdraw(pods(), KEY, second);
+        drop(second);
         assert!(cache.state.lock().offered.is_empty());
+        caches.offer(pods(), KEY, &object, &crate::stamp::encode(&object)).unwrap().stored();
+        assert_eq!(cache.state.lock().offered.len(), 1, "a stored write's offer waits for its event");
     }
 }
