@@ -159,6 +159,22 @@ impl Written {
     }
 }
 
+/// The version a write replaces, and whether it is the watch cache's copy (a guess) or the
+/// store's.
+struct Current {
+    /// As stored: without resourceVersion.
+    old: Value,
+    mod_revision: i64,
+    guessed: bool,
+}
+
+/// How a write over a version went.
+enum Attempt {
+    Written(Written),
+    /// The version was a guess, and what it would decide must be decided again from the store.
+    Stale,
+}
+
 /// Leaves a write's offer to the watch cache if the store took the write; takes it back if not.
 fn settle(offer: Option<PendingOffer>, outcome: &Result<Guarded, ClientError>) {
     match (offer, outcome) {
@@ -407,24 +423,72 @@ impl ObjectStore {
     /// being replaced and the new one, once what clients may not change has been restored, and
     /// may refuse the write or complete it (validation against the old version, field
     /// ownership): it runs against exactly the version the guarded write replaces.
+    ///
+    /// The version replaced is first taken from the watch cache, as Kubernetes'
+    /// `GuaranteedUpdate` starts from the cacher's copy (`cachedExistingObject`), which saves
+    /// the store a read. The copy may trail the store: the guarded write then fails its compare
+    /// and nothing is written. Every answer the copy alone would decide — a conflict, a refusal by
+    /// `finish`, "nothing changed" — is decided again from the store's current version, so a
+    /// stale copy changes no answer, only what it costs.
     pub async fn write(
         &self,
         resource: &Resource,
         namespace: Option<&str>,
         name: &str,
-        mut object: Value,
+        object: Value,
         part: Part,
         finish: &Finish<'_>,
     ) -> Result<Written, Status> {
         let key = Self::key(resource, namespace, name);
-        let mut client = self.client.clone();
-        let current =
-            client.get(key.clone()).await.map_err(store_error)?.ok_or_else(|| Status::not_found(resource, name))?;
-        let wanted = object["metadata"]["resourceVersion"].as_str().map(str::to_string);
-        if wanted.as_deref().is_some_and(|rv| !rv.is_empty() && rv != current.mod_revision.to_string()) {
-            return Err(Status::conflict(resource, name));
+        let cached = self.caches.as_ref().filter(|_| !self.dry_run).and_then(|c| c.get(resource, namespace, name));
+        // A copy older than the version the request names is not worth the try.
+        let wanted = object["metadata"]["resourceVersion"].as_str().filter(|rv| !rv.is_empty());
+        let cached = cached.filter(|c| wanted.is_none_or(|rv| rv == c.revision.to_string()));
+        if let Some(cached) = cached {
+            let mut old = cached.value();
+            metadata(&mut old).remove("resourceVersion");
+            let guess = Current { old, mod_revision: cached.revision, guessed: true };
+            if let Attempt::Written(written) =
+                self.write_over(resource, name, &key, object.clone(), guess, part, finish).await?
+            {
+                return Ok(written);
+            }
         }
+        let current = self
+            .client
+            .clone()
+            .get(key.clone())
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| Status::not_found(resource, name))?;
         let old: Value = serde_json::from_slice(&current.value).map_err(|e| Status::internal(e.to_string()))?;
+        let current = Current { old, mod_revision: current.mod_revision, guessed: false };
+        match self.write_over(resource, name, &key, object, current, part, finish).await? {
+            Attempt::Written(written) => Ok(written),
+            Attempt::Stale => Err(Status::conflict(resource, name)),
+        }
+    }
+
+    /// [`ObjectStore::write`] over `current`. Whatever a guessed version alone would decide
+    /// comes back as [`Attempt::Stale`], for the caller to decide again from the store.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_over(
+        &self,
+        resource: &Resource,
+        name: &str,
+        key: &str,
+        mut object: Value,
+        current: Current,
+        part: Part,
+        finish: &Finish<'_>,
+    ) -> Result<Attempt, Status> {
+        let Current { old, mod_revision, guessed } = current;
+        let stale_or = |status: Status| if guessed { Ok(Attempt::Stale) } else { Err(status) };
+        let mut client = self.client.clone();
+        let wanted = object["metadata"]["resourceVersion"].as_str().map(str::to_string);
+        if wanted.as_deref().is_some_and(|rv| !rv.is_empty() && rv != mod_revision.to_string()) {
+            return stale_or(Status::conflict(resource, name));
+        }
         if part == Part::Status {
             // Everything but the status is the stored object's; the workloads of `apps` also
             // take their annotations from a status write, as Kubernetes' status strategies do
@@ -478,19 +542,21 @@ impl ObjectStore {
         }
         object["apiVersion"] = json!(resource.api_version());
         object["kind"] = json!(resource.kind);
-        finish(&old, &mut object)?;
+        if let Err(refused) = finish(&old, &mut object) {
+            return stale_or(refused);
+        }
         if self.dry_run {
-            metadata(&mut object).insert("resourceVersion".into(), json!(current.mod_revision.to_string()));
-            return Ok(Written::encoded(object));
+            metadata(&mut object).insert("resourceVersion".into(), json!(mod_revision.to_string()));
+            return Ok(Attempt::Written(Written::encoded(object)));
         }
         if goes_on_update(&object) {
             // The last finalizer is gone from an object being deleted: now it goes.
-            return match client.delete(key, current.mod_revision).await.map_err(store_error)? {
+            return match client.delete(key.to_string(), mod_revision).await.map_err(store_error)? {
                 Guarded::Done { revision, .. } => {
                     metadata(&mut object).insert("resourceVersion".into(), json!(revision.to_string()));
-                    Ok(Written::encoded(object))
+                    Ok(Attempt::Written(Written::encoded(object)))
                 }
-                Guarded::Conflict { .. } => Err(Status::conflict(resource, name)),
+                Guarded::Conflict { .. } => stale_or(Status::conflict(resource, name)),
             };
         }
         // Compared as stored, without resourceVersion; every answer below stamps it again.
@@ -498,18 +564,22 @@ impl ObjectStore {
         if object == old {
             // Nothing changed: nothing is written, and the resourceVersion stays (Kubernetes'
             // GuaranteedUpdate skips a write whose bytes equal the stored ones; kubectl then
-            // says "patched (no change)").
-            metadata(&mut object).insert("resourceVersion".into(), json!(current.mod_revision.to_string()));
-            return Ok(Written::encoded(object));
+            // says "patched (no change)"). Said only of the store's version, as upstream
+            // re-reads before it answers a no-op found on the cacher's copy.
+            if guessed {
+                return Ok(Attempt::Stale);
+            }
+            metadata(&mut object).insert("resourceVersion".into(), json!(mod_revision.to_string()));
+            return Ok(Attempt::Written(Written::encoded(object)));
         }
         let stored = storable(&mut object);
-        let offer = self.offer(resource, &key, &object, &stored);
-        let outcome = client.update(key.clone(), stored.json.clone(), current.mod_revision, 0).await;
+        let offer = self.offer(resource, key, &object, &stored);
+        let outcome = client.update(key.to_string(), stored.json.clone(), mod_revision, 0).await;
         settle(offer, &outcome);
         match outcome.map_err(store_error)? {
-            Guarded::Done { revision, .. } => Written::stored(object, &stored, revision),
-            // Someone else wrote between our read and our write.
-            Guarded::Conflict { .. } => Err(Status::conflict(resource, name)),
+            Guarded::Done { revision, .. } => Written::stored(object, &stored, revision).map(Attempt::Written),
+            // Someone else wrote between our read and our write (or the cache's copy was old).
+            Guarded::Conflict { .. } => stale_or(Status::conflict(resource, name)),
         }
     }
 
@@ -620,6 +690,82 @@ mod tests {
         assert_eq!(ObjectStore::prefix(pods, None), "/registry/core/pods/");
         assert_eq!(ObjectStore::key(nodes, None, "node-1"), "/registry/core/nodes/node-1");
         assert_eq!(ObjectStore::key(deployments, Some("ns"), "web"), "/registry/apps/deployments/ns/web");
+    }
+
+    /// An ObjectStore on a real skiff-store in this process, on a free port.
+    async fn store() -> (ObjectStore, tokio_util::sync::CancellationToken, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let config = skiff_store::Config {
+            listen: address,
+            data_dir: dir.path().join("store"),
+            metrics_listen: None,
+            name: "test".into(),
+            retention: skiff_store::Retention::Off,
+            progress_interval: std::time::Duration::from_secs(600),
+            cache_bytes: 8 << 20,
+        };
+        let stop = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(skiff_store::serve(config, listener, None, stop.clone()));
+        let client = StoreClient::connect(&[address.to_string()]).await.unwrap();
+        (ObjectStore::new(client), stop, dir)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_over_the_cache_s_copy_answers_as_a_write_over_the_store_s_version() {
+        let (objects, stop, _dir) = store().await;
+        let configmaps = by_plural("", "v1", "configmaps").unwrap();
+        let rv = |w: &Written| w.object["metadata"]["resourceVersion"].as_str().unwrap().parse::<i64>().unwrap();
+        let body = |name: &str, rv: Option<i64>, a: &str| {
+            let mut object = json!({"metadata": {"name": name}, "data": {"a": a}});
+            if let Some(rv) = rv {
+                object["metadata"]["resourceVersion"] = json!(rv.to_string());
+            }
+            object
+        };
+        // (case, the cache holds version 1 (else 2), the request's resourceVersion: 1, 2 or none,
+        //  its data, want: Ok(data now and whether a new version was written) or Err(code))
+        type Want = Result<(&'static str, bool), u16>;
+        let cases: [(&str, bool, Option<u8>, &str, Want); 7] = [
+            ("the store's resourceVersion over an old copy is written", true, Some(2), "3", Ok(("3", true))),
+            ("the old copy's resourceVersion is a conflict", true, Some(1), "3", Err(409)),
+            ("an unconditional write over an old copy is written", true, None, "3", Ok(("3", true))),
+            ("what equals only the old copy is written, not 'no change'", true, None, "1", Ok(("1", true))),
+            ("what equals the store's version is no change", true, Some(2), "2", Ok(("2", false))),
+            ("a current copy", false, Some(2), "3", Ok(("3", true))),
+            ("a current copy's resourceVersion is still checked", false, Some(1), "3", Err(409)),
+        ];
+        for (i, (case, old_copy, wanted, data, want)) in cases.into_iter().enumerate() {
+            let name = format!("cfg-{i}");
+            let first = objects.create(configmaps, Some("default"), body(&name, None, "1")).await.unwrap();
+            let second = objects.update(configmaps, Some("default"), &name, body(&name, None, "2")).await.unwrap();
+            let (rv1, rv2) = (rv(&first), rv(&second));
+            let copy = if old_copy { (&first.json[..], rv1) } else { (&second.json[..], rv2) };
+            let cached = objects.clone().offering_to(crate::watch_cache::holding(configmaps, &[copy]));
+            let wanted = wanted.map(|w| if w == 1 { rv1 } else { rv2 });
+            let got = cached.update(configmaps, Some("default"), &name, body(&name, wanted, data)).await;
+            let stored = objects.get(configmaps, Some("default"), &name).await.unwrap();
+            match (got, want) {
+                (Ok(written), Ok((data, new_version))) => {
+                    assert_eq!(written.object["data"]["a"], data, "{case}");
+                    assert_eq!(rv(&written) > rv2, new_version, "{case}: a new version");
+                    assert_eq!(written.object, stored, "{case}: answered as stored");
+                }
+                (Err(status), Err(code)) => {
+                    assert_eq!(status.code, code, "{case}");
+                    assert_eq!(stored["data"]["a"], "2", "{case}: nothing written");
+                }
+                (got, want) => panic!("{case}: got {got:?}, want {want:?}"),
+            }
+        }
+        // Gone from the store, still in the copy: not found.
+        let gone = objects.create(configmaps, Some("default"), body("gone", None, "1")).await.unwrap();
+        objects.delete(configmaps, Some("default"), "gone", |_| Ok(Deletion::Now)).await.unwrap();
+        let cached = objects.clone().offering_to(crate::watch_cache::holding(configmaps, &[(&gone.json, rv(&gone))]));
+        let status = cached.update(configmaps, Some("default"), "gone", body("gone", None, "2")).await.unwrap_err();
+        assert_eq!(status.code, 404);
+        stop.cancel();
     }
 
     #[test]

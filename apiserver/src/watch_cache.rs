@@ -543,6 +543,23 @@ impl WatchCaches {
     }
 }
 
+/// Caches that hold `objects` of `resource` (stored bytes and their revisions) and follow no
+/// store: for tests of what reads them, where the copy must be older than the store on purpose.
+#[cfg(test)]
+pub(crate) fn holding(resource: &'static Resource, objects: &[(&[u8], i64)]) -> WatchCaches {
+    let (ready, _) = watch::channel(true);
+    let cache = KindCache::new(resource, ready);
+    {
+        let mut state = cache.state.lock();
+        for (bytes, revision) in objects {
+            let object = Cached::new(resource, &cache.wanted, bytes, *revision).expect("stored JSON");
+            state.objects.insert((object.namespace.clone(), object.name.clone()), Arc::new(object));
+        }
+    }
+    let kinds = HashMap::from([((resource.group, resource.plural), Arc::new(cache))]);
+    WatchCaches { kinds: Arc::new(kinds) }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
