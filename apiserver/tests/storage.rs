@@ -9,20 +9,9 @@ use tokio_util::sync::CancellationToken;
 
 async fn store() -> (ObjectStore, CancellationToken, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let config = skiff_store::Config {
-        listen: address,
-        data_dir: dir.path().join("store"),
-        metrics_listen: None,
-        name: "test".into(),
-        retention: skiff_store::Retention::Off,
-        progress_interval: std::time::Duration::from_secs(600),
-        cache_bytes: 8 << 20,
-    };
     let stop = CancellationToken::new();
-    tokio::spawn(skiff_store::serve(config, listener, None, stop.clone()));
-    let client = StoreClient::connect(&[address.to_string()]).await.unwrap();
+    let address = skiff_tests::control_plane::start_store(&dir, &stop).await;
+    let client = StoreClient::connect(&[address]).await.unwrap();
     (ObjectStore::new(client), stop, dir)
 }
 

@@ -63,8 +63,8 @@ impl ControlPlane {
     }
 }
 
-/// skiff-store in this process on a free port, its data in `dir`; its address.
-async fn start_store(dir: &tempfile::TempDir, stop: &CancellationToken) -> String {
+/// skiff-store in this process on a free port, its data in `dir`, until `stop`; its address.
+pub async fn start_store(dir: &tempfile::TempDir, stop: &CancellationToken) -> String {
     let store_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let store_address = store_listener.local_addr().unwrap();
     let store_config = skiff_store::Config {
