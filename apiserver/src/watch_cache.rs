@@ -556,7 +556,13 @@ pub(crate) fn holding(resource: &'static Resource, objects: &[(&[u8], i64)]) -> 
             state.objects.insert((object.namespace.clone(), object.name.clone()), Arc::new(object));
         }
     }
-    let kinds = HashMap::from([((resource.group, resource.plural), Arc::new(cache))]);
+    of_one(Arc::new(cache))
+}
+
+/// Caches of the one kind `cache` holds (tests).
+#[cfg(test)]
+fn of_one(cache: Arc<KindCache>) -> WatchCaches {
+    let kinds = HashMap::from([((cache.resource.group, cache.resource.plural), cache)]);
     WatchCaches { kinds: Arc::new(kinds) }
 }
 
@@ -680,10 +686,10 @@ mod tests {
         cache.state.lock().apply(Change { revision: 9999, before: None, after: Some(pod("z", "n1", 9999)) });
         assert_eq!(kind_of(fast.live.try_recv().ok()), Some((EventType::Added, "z".into(), 9999)));
     }
+
     fn caches_of(cache: KindCache) -> (WatchCaches, Arc<KindCache>) {
         let cache = Arc::new(cache);
-        let kinds = HashMap::from([((pods().group, pods().plural), cache.clone())]);
-        (WatchCaches { kinds: Arc::new(kinds) }, cache)
+        (of_one(cache.clone()), cache)
     }
 
     fn put(key: &str, value: &[u8], revision: i64) -> WatchEvent {
