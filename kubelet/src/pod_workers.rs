@@ -9,7 +9,8 @@
 //! in it (replacing one not yet taken) and wakes the task; the task takes the slot, syncs, and
 //! looks again. Ten updates during one slow sync cause one more sync, with the newest pod, not
 //! ten. [`PodWorkers::wake`] asks for a sync of the pod as last seen (a container changed, a
-//! probe result changed). A sync also says when it wants to run again (a back-off ends, the
+//! probe result changed). [`PodWorkers::reconcile`] hands over a newer object that only
+//! differs in status without asking for a sync (Kubernetes' `RECONCILE`): the next sync uses it. A sync also says when it wants to run again (a back-off ends, the
 //! periodic resync), so the worker wakes by itself: the loop is level-triggered, each sync
 //! looks at everything afresh.
 
@@ -86,9 +87,17 @@ pub trait PodSyncer: Send + Sync + 'static {
 struct Pending {
     /// The last undelivered pod object.
     pod: Option<Arc<Pod>>,
+    /// That object changed what the kubelet acts on (not only its status): sync it.
+    changed: bool,
     removed: bool,
     /// Sync the pod as last seen.
     wake: bool,
+}
+
+impl Pending {
+    fn asks_for_sync(&self) -> bool {
+        self.changed || self.removed || self.wake
+    }
 }
 
 struct Slot {
@@ -99,12 +108,9 @@ struct Slot {
 }
 
 impl Slot {
-    fn take(&self) -> Option<Pending> {
-        let mut pending = self.pending.lock();
-        if pending.pod.is_none() && !pending.removed && !pending.wake {
-            return None;
-        }
-        Some(std::mem::take(&mut *pending))
+    /// Everything that came since the worker last looked.
+    fn take(&self) -> Pending {
+        std::mem::take(&mut *self.pending.lock())
     }
 }
 
@@ -138,8 +144,24 @@ impl PodWorkers {
     pub fn update(&mut self, pod: Arc<Pod>) {
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         let slot = self.slot(&uid);
-        slot.pending.lock().pod = Some(pod);
+        let mut pending = slot.pending.lock();
+        pending.pod = Some(pod);
+        pending.changed = true;
+        drop(pending);
         slot.notify.notify_one();
+    }
+
+    /// A newer version of the pod that differs only in what the kubelet does not act on (its
+    /// status, its resourceVersion): the next sync uses it, but it asks for none. The
+    /// kubelet's own status writes come back this way; syncing on each would re-decide at once
+    /// what the status just said (an `ErrImagePull` would turn `ImagePullBackOff` within
+    /// milliseconds). A pod without a worker gets one, as from [`PodWorkers::update`].
+    pub fn reconcile(&mut self, pod: Arc<Pod>) {
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        match self.slots.get(&uid) {
+            Some(slot) => slot.pending.lock().pod = Some(pod),
+            None => self.update(pod),
+        }
     }
 
     /// The pod is gone from the API: its worker stops it, then ends.
@@ -198,28 +220,24 @@ async fn manage_pod_loop(syncer: Arc<dyn PodSyncer>, slot: Arc<Slot>, stop: Canc
     loop {
         let pending = slot.take();
         let is_due = due.is_some_and(|at| at <= Instant::now());
-        match pending {
-            Some(pending) => {
-                if pending.pod.is_some() {
-                    current = pending.pod;
+        let asked = pending.asks_for_sync();
+        if pending.pod.is_some() {
+            current = pending.pod;
+        }
+        removed |= pending.removed;
+        if !asked && !is_due {
+            let sleep = async {
+                match due {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => futures::future::pending().await,
                 }
-                removed |= pending.removed;
+            };
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = slot.notify.notified() => {}
+                _ = sleep => {}
             }
-            None if is_due => {}
-            None => {
-                let sleep = async {
-                    match due {
-                        Some(at) => tokio::time::sleep_until(at).await,
-                        None => futures::future::pending().await,
-                    }
-                };
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = slot.notify.notified() => {}
-                    _ = sleep => {}
-                }
-                continue;
-            }
+            continue;
         }
         let Some(pod) = current.clone() else { continue };
         if stop.is_cancelled() {
@@ -318,6 +336,21 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(11)).await;
         assert_eq!(syncer.seen.lock().len(), 3, "due after the 10 s it asked for");
         workers.wake("unknown");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reconciled_pod_is_used_by_the_next_sync_but_asks_for_none() {
+        let (mut workers, syncer) = workers(Duration::ZERO);
+        workers.update(pod("web", "u1", 1));
+        settle().await;
+        workers.reconcile(pod("web", "u1", 2));
+        settle().await;
+        assert_eq!(*syncer.seen.lock(), vec!["web@1"], "a status-only change syncs nothing");
+        tokio::time::sleep(Duration::from_secs(11)).await;
+        assert_eq!(*syncer.seen.lock(), vec!["web@1", "web@2"], "the resync uses the newer object");
+        workers.reconcile(pod("new", "u2", 1));
+        settle().await;
+        assert_eq!(syncer.seen.lock().last().map(String::as_str), Some("new@1"), "a first sight syncs");
     }
 
     #[tokio::test(start_paused = true)]

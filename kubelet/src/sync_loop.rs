@@ -4,7 +4,9 @@
 //!
 //! - **the pod source**: a watch of the pods bound to this node (`spec.nodeName=<node>`, list
 //!   then watch, re-listed on expiry); each change goes to the pod's worker, a deletion makes the
-//!   worker stop the pod;
+//!   worker stop the pod. As `pkg/kubelet/config/config.go` (`checkAndUpdatePod`,
+//!   `podsDifferSemantically`) does, a change of status alone (the kubelet's own status writes,
+//!   coming back) is a *reconcile*: the worker gets the newer object without a sync;
 //! - **the relist tick** (PLEG, [`crate::pleg`]): containers that changed in Docker wake their
 //!   pods' workers;
 //! - **probe results** ([`crate::probes`]) that changed wake their pods' workers;
@@ -32,6 +34,18 @@ use crate::pod_workers::PodWorkers;
 
 fn uid_of(pod: &Pod) -> String {
     pod.metadata.uid.clone().unwrap_or_default()
+}
+
+/// Whether the new object changes anything the kubelet acts on: its spec, labels, annotations
+/// (both reach containers through the downward API) or deletion. Its status, resourceVersion
+/// and managedFields do not.
+fn differ_semantically(old: &Pod, new: &Pod) -> bool {
+    let (o, n) = (&old.metadata, &new.metadata);
+    old.spec != new.spec
+        || o.labels != n.labels
+        || o.annotations != n.annotations
+        || o.deletion_timestamp != n.deletion_timestamp
+        || o.deletion_grace_period_seconds != n.deletion_grace_period_seconds
 }
 
 pub async fn run(kubelet: Arc<Kubelet>, mut probe_changes: UnboundedReceiver<String>, stop: CancellationToken) {
@@ -71,8 +85,10 @@ pub async fn run(kubelet: Arc<Kubelet>, mut probe_changes: UnboundedReceiver<Str
                 }
                 Event::Applied(pod) => {
                     let pod = Arc::new(pod);
-                    known.insert(uid_of(&pod), pod.clone());
-                    workers.update(pod);
+                    match known.insert(uid_of(&pod), pod.clone()) {
+                        Some(old) if !differ_semantically(&old, &pod) => workers.reconcile(pod),
+                        _ => workers.update(pod),
+                    }
                 }
                 Event::Deleted(pod) => {
                     known.remove(&uid_of(&pod));
@@ -107,4 +123,50 @@ pub async fn run(kubelet: Arc<Kubelet>, mut probe_changes: UnboundedReceiver<Str
         }
     }
     workers.wait().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn pod(extra: serde_json::Value) -> Pod {
+        let mut base = json!({
+            "metadata": {"name": "web", "uid": "u1", "resourceVersion": "1", "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "app", "image": "skiff/demo-web:v1"}]},
+            "status": {"phase": "Pending"},
+        });
+        merge(&mut base, extra);
+        serde_json::from_value(base).unwrap()
+    }
+
+    fn merge(into: &mut serde_json::Value, from: serde_json::Value) {
+        match (into, from) {
+            (serde_json::Value::Object(into), serde_json::Value::Object(from)) => {
+                for (key, value) in from {
+                    merge(into.entry(key).or_insert(serde_json::Value::Null), value);
+                }
+            }
+            (into, from) => *into = from,
+        }
+    }
+
+    #[test]
+    fn only_changes_the_kubelet_acts_on_ask_for_a_sync() {
+        let cases = [
+            ("the same object", json!({}), false),
+            ("a newer status", json!({"status": {"phase": "Running"}, "metadata": {"resourceVersion": "2"}}), false),
+            ("managedFields", json!({"metadata": {"managedFields": [{"manager": "skiff-kubelet"}]}}), false),
+            ("an image", json!({"spec": {"containers": [{"name": "app", "image": "skiff/demo-web:v2"}]}}), true),
+            ("a label", json!({"metadata": {"labels": {"app": "web", "tier": "front"}}}), true),
+            ("an annotation", json!({"metadata": {"annotations": {"note": "x"}}}), true),
+            ("a deletion", json!({"metadata": {"deletionTimestamp": "2026-12-02T00:00:00Z"}}), true),
+            ("a grace period", json!({"metadata": {"deletionGracePeriodSeconds": 0}}), true),
+        ];
+        let old = pod(json!({}));
+        for (name, change, want) in cases {
+            assert_eq!(differ_semantically(&old, &pod(change)), want, "{name}");
+        }
+    }
 }
