@@ -295,6 +295,14 @@ mod tests {
         (PodWorkers::new(syncer.clone(), CancellationToken::new()), syncer)
     }
 
+    /// Workers whose pod `web` (uid `u1`, version 1) has synced once.
+    async fn synced_once() -> (PodWorkers, Arc<Recording>) {
+        let (mut workers, syncer) = workers(Duration::ZERO);
+        workers.update(pod("web", "u1", 1));
+        settle().await;
+        (workers, syncer)
+    }
+
     async fn settle() {
         for _ in 0..10 {
             tokio::task::yield_now().await;
@@ -327,9 +335,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_sync_runs_again_when_due_or_woken() {
-        let (mut workers, syncer) = workers(Duration::ZERO);
-        workers.update(pod("web", "u1", 1));
-        settle().await;
+        let (mut workers, syncer) = synced_once().await;
         workers.wake("u1");
         settle().await;
         assert_eq!(syncer.seen.lock().len(), 2, "woken");
@@ -340,9 +346,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_reconciled_pod_is_used_by_the_next_sync_but_asks_for_none() {
-        let (mut workers, syncer) = workers(Duration::ZERO);
-        workers.update(pod("web", "u1", 1));
-        settle().await;
+        let (mut workers, syncer) = synced_once().await;
         workers.reconcile(pod("web", "u1", 2));
         settle().await;
         assert_eq!(*syncer.seen.lock(), vec!["web@1"], "a status-only change syncs nothing");
@@ -355,9 +359,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_removed_pod_ends_its_worker_which_is_then_reaped() {
-        let (mut workers, syncer) = workers(Duration::ZERO);
-        workers.update(pod("web", "u1", 1));
-        settle().await;
+        let (mut workers, syncer) = synced_once().await;
         workers.remove(pod("web", "u1", 2));
         settle().await;
         assert_eq!(*syncer.seen.lock(), vec!["web@1", "web@2 removed"]);
