@@ -335,7 +335,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_sync_runs_again_when_due_or_woken() {
-        let (mut workers, syncer) = synced_once().await;
+        let (workers, syncer) = synced_once().await;
         workers.wake("u1");
         settle().await;
         assert_eq!(syncer.seen.lock().len(), 2, "woken");
