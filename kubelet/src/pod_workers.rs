@@ -10,9 +10,10 @@
 //! looks again. Ten updates during one slow sync cause one more sync, with the newest pod, not
 //! ten. [`PodWorkers::wake`] asks for a sync of the pod as last seen (a container changed, a
 //! probe result changed). [`PodWorkers::reconcile`] hands over a newer object that only
-//! differs in status without asking for a sync (Kubernetes' `RECONCILE`): the next sync uses it. A sync also says when it wants to run again (a back-off ends, the
-//! periodic resync), so the worker wakes by itself: the loop is level-triggered, each sync
-//! looks at everything afresh.
+//! differs in status without asking for a sync (Kubernetes' `RECONCILE`): the next sync uses
+//! it. A sync also says when it wants to run again (a back-off ends, the periodic resync), so
+//! the worker wakes by itself: the loop is level-triggered, each sync looks at everything
+//! afresh.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

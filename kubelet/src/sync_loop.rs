@@ -137,19 +137,8 @@ mod tests {
             "spec": {"containers": [{"name": "app", "image": "skiff/demo-web:v1"}]},
             "status": {"phase": "Pending"},
         });
-        merge(&mut base, extra);
+        skiff_api::patch::merge_patch(&mut base, &extra);
         serde_json::from_value(base).unwrap()
-    }
-
-    fn merge(into: &mut serde_json::Value, from: serde_json::Value) {
-        match (into, from) {
-            (serde_json::Value::Object(into), serde_json::Value::Object(from)) => {
-                for (key, value) in from {
-                    merge(into.entry(key).or_insert(serde_json::Value::Null), value);
-                }
-            }
-            (into, from) => *into = from,
-        }
     }
 
     #[test]
