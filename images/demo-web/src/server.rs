@@ -55,7 +55,13 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
         });
         // The timer lets hyper drop clients that open a connection and never finish a request
         // header (30 s by default), which would otherwise also hold up a graceful shutdown.
-        let connection = http1::Builder::new().timer(TokioTimer::new()).serve_connection(TokioIo::new(stream), service);
+        // Half-closes are allowed: `printf 'GET / HTTP/1.0\r\n\r\n' | nc web 8080` shuts its
+        // sending side once the request is out, and hyper would otherwise drop the connection at
+        // that EOF, before the answer is written, whenever the handler is not done yet.
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .half_close(true)
+            .serve_connection(TokioIo::new(stream), service);
         tokio::spawn(async move {
             tokio::pin!(connection);
             let finish = async {

@@ -137,3 +137,19 @@ async fn a_connection_whose_first_request_comes_after_the_shutdown_began_is_answ
     assert_eq!(body, "web-test");
     tokio::time::timeout(Duration::from_secs(2), running.server).await.expect("serve returned").unwrap();
 }
+
+/// `printf 'GET / HTTP/1.0\r\n\r\n' | nc web 8080` sends the request, then shuts its sending
+/// side down while it waits: the answer must still come, as from any web server. The handler
+/// here takes 200 ms, so the end of the request is seen long before the answer is ready.
+#[tokio::test]
+async fn a_client_that_half_closes_after_its_request_still_gets_the_answer() {
+    let running = start().await;
+    let mut stream = TcpStream::connect(running.addr).await.unwrap();
+    stream.write_all(b"GET /sleep/0.2 HTTP/1.0\r\n\r\n").await.unwrap();
+    stream.shutdown().await.unwrap();
+    let (head, body) = read_response(&mut stream).await;
+    assert!(head.starts_with("HTTP/1.0 200 OK"), "{head}");
+    assert_eq!(body, "slept 0.2s\n");
+    running.stop.notify_one();
+    running.server.await.unwrap();
+}
