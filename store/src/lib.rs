@@ -46,6 +46,7 @@ pub mod range;
 pub mod revision;
 pub mod server;
 pub mod store;
+pub mod syncer;
 pub mod validate;
 pub mod wal;
 pub mod watch;
@@ -127,7 +128,11 @@ pub async fn serve(
 }
 
 fn open_store(config: &Config) -> Result<Store, StoreError> {
-    Store::open(&StoreOptions { data_dir: config.data_dir.clone(), cache_bytes: config.cache_bytes })
+    Store::open(&StoreOptions {
+        data_dir: config.data_dir.clone(),
+        cache_bytes: config.cache_bytes,
+        log_bytes: wal::WAL_BYTES,
+    })
 }
 
 async fn serve_store(

@@ -38,6 +38,9 @@ pub struct StoreOptions {
     pub data_dir: PathBuf,
     /// Bound on sled's page cache, in bytes.
     pub cache_bytes: u64,
+    /// Size of the write-ahead log ([`crate::wal::WAL_BYTES`]; tests use small ones to make the
+    /// store checkpoint often).
+    pub log_bytes: u64,
 }
 
 /// Who answers: the ids every response header carries.
@@ -104,7 +107,7 @@ impl Store {
     pub fn open(options: &StoreOptions) -> Result<Store, StoreError> {
         std::fs::create_dir_all(&options.data_dir)
             .map_err(|source| StoreError::Io { step: "create the data directory", source })?;
-        let backend = Backend::open(&options.data_dir, options.cache_bytes)?;
+        let backend = Backend::open_with_log_size(&options.data_dir, options.cache_bytes, options.log_bytes)?;
         let ids = load_ids(&backend)?;
         let (index, current) = restore_index(&backend)?;
         let lessor = restore_leases(&backend, &index)?;

@@ -17,7 +17,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 fn open(dir: &tempfile::TempDir) -> Store {
-    Store::open(&StoreOptions { data_dir: dir.path().to_path_buf(), cache_bytes: 8 << 20 }).unwrap()
+    open_with_log(dir, skiff_store::wal::WAL_BYTES)
+}
+
+fn open_with_log(dir: &tempfile::TempDir, log_bytes: u64) -> Store {
+    Store::open(&StoreOptions { data_dir: dir.path().to_path_buf(), cache_bytes: 8 << 20, log_bytes }).unwrap()
 }
 
 fn put(key: &str, value: &str) -> PutRequest {
@@ -400,5 +404,69 @@ async fn concurrent_writers_each_get_their_own_revision_and_close_finishes_the_q
         assert!(get(&store, &format!("c/{i}"), 0).unwrap().is_some(), "c/{i} survived the restart");
     }
     assert_eq!(store.current_revision(), 65, "every acknowledged write survived the restart");
+    store.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compare_and_swap_writers_lose_no_increment_while_groups_overlap_their_syncs() {
+    let dir = tempfile::tempdir().unwrap();
+    // A 16 KiB log fills every few dozen groups: the committer then waits for the syncer to
+    // publish everything before it checkpoints.
+    let store = open_with_log(&dir, 16 << 10);
+    store.put(put("counter", "0")).await.unwrap();
+    const WRITERS: usize = 16;
+    const EACH: usize = 40;
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                while seen.len() < EACH {
+                    let current: usize = get(&store, "counter", 0).unwrap().unwrap().0.parse().unwrap();
+                    // The compare reads the value, and the put asks for the previous one: both
+                    // may come from a group that is logged but not yet in sled.
+                    let mut swap = put("counter", &(current + 1).to_string());
+                    swap.prev_kv = true;
+                    let txn = TxnRequest {
+                        compare: vec![Compare {
+                            key: Bytes::from_static(b"counter"),
+                            target: CompareTarget::Value as i32,
+                            result: CompareResult::Equal as i32,
+                            target_union: Some(TargetUnion::Value(Bytes::from(current.to_string()))),
+                            ..Default::default()
+                        }],
+                        success: vec![RequestOp { request: Some(Request::RequestPut(swap)) }],
+                        ..Default::default()
+                    };
+                    let answer = store.txn(txn).await.unwrap();
+                    if !answer.succeeded {
+                        continue;
+                    }
+                    let Some(skiff_proto::etcdserverpb::response_op::Response::ResponsePut(put)) =
+                        &answer.responses[0].response
+                    else {
+                        panic!("the success branch is one put");
+                    };
+                    let prev: usize =
+                        std::str::from_utf8(&put.prev_kv.as_ref().unwrap().value).unwrap().parse().unwrap();
+                    assert_eq!(prev, current, "the previous value is the one the compare matched");
+                    // Acknowledged means published: a read now sees this write or a later one.
+                    let now: usize = get(&store, "counter", 0).unwrap().unwrap().0.parse().unwrap();
+                    assert!(now > current, "read {now} after writing {}", current + 1);
+                    seen.push(prev);
+                }
+                seen
+            })
+        })
+        .collect();
+    let mut predecessors = Vec::new();
+    for writer in writers {
+        predecessors.extend(writer.await.unwrap());
+    }
+    predecessors.sort();
+    assert_eq!(predecessors, (0..WRITERS * EACH).collect::<Vec<_>>(), "every increment saw a value of its own");
+    store.close();
+    let store = open_with_log(&dir, 16 << 10);
+    assert_eq!(get(&store, "counter", 0).unwrap().unwrap().0, (WRITERS * EACH).to_string());
     store.close();
 }
