@@ -8,10 +8,8 @@
 //!
 //! Every request is a transaction: its changes share one new main revision (with sub revisions
 //! in op order), and a request that changes nothing (a txn of reads, a delete that matched
-//! nothing) takes no revision. The changes are visible to later requests of the same group and
-//! of later groups at once (the index, `pending` and [`Unsynced`] have them), even before they
-//! are on disk: a later group is applied while an earlier one's sync runs, and is answered
-//! after it. Everyone else sees them once the group is on disk and published.
+//! nothing) takes no revision. The changes are visible to later requests of the same group at
+//! once (the index and `pending` have them), and to everyone else once the group is on disk.
 //!
 //! A txn runs in three steps, as in etcd:
 //! 1. evaluate the compares, of nested txns too, against the state before the txn;
@@ -19,7 +17,7 @@
 //!    range revisions are in history): an error here fails the whole txn before it writes;
 //! 3. run the ops in order; reads see the txn's own earlier writes.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use rand::Rng;
 use skiff_proto::etcdserverpb::{
@@ -81,18 +79,6 @@ pub struct RevisionEvents {
     pub unread_prev: Vec<(usize, Revision)>,
 }
 
-/// What a group did, for the committer to log and the syncer to publish.
-pub struct Finished {
-    /// The disk changes, to log, sync and put in sled.
-    pub batch: Batch,
-    /// The newest revision (the one before the group's if it changed nothing).
-    pub revision: i64,
-    /// The changes, for the watchers.
-    pub events: Vec<RevisionEvents>,
-    /// The values its puts wrote, for [`Unsynced`].
-    pub values: HashMap<Revision, KeyValue>,
-}
-
 /// The nested compare results of a txn: whether its compares passed, and the same for each
 /// nested txn of the branch that runs, in order.
 struct TxnPath {
@@ -104,43 +90,11 @@ fn header(revision: i64) -> Option<ResponseHeader> {
     Some(ResponseHeader { revision, ..Default::default() })
 }
 
-/// The values of the groups the committer has logged and the syncer has not yet put in sled
-/// (`committer.rs`): a later group may need one (a compare on a value, a `prev_kv`) before
-/// sled has it.
-#[derive(Default)]
-pub struct Unsynced {
-    /// Per group, oldest first: its newest revision and the values its puts wrote.
-    groups: VecDeque<(i64, HashMap<Revision, KeyValue>)>,
-}
-
-impl Unsynced {
-    /// Keeps the values of a group just logged, until [`Unsynced::forget_through`] its revision.
-    pub fn push(&mut self, revision: i64, values: HashMap<Revision, KeyValue>) {
-        if !values.is_empty() {
-            self.groups.push_back((revision, values));
-        }
-    }
-
-    /// Forgets the groups up to the `published` revision: the syncer publishes a group only
-    /// once sled has it.
-    pub fn forget_through(&mut self, published: i64) {
-        while self.groups.front().is_some_and(|(revision, _)| *revision <= published) {
-            self.groups.pop_front();
-        }
-    }
-
-    fn get(&self, rev: &Revision) -> Option<&KeyValue> {
-        self.groups.iter().rev().find_map(|(_, values)| values.get(rev))
-    }
-}
-
 /// The state of one group of writes.
 pub struct GroupWriter<'a> {
     index: &'a mut KeyIndex,
     lessor: &'a mut Lessor,
     backend: &'a Backend,
-    /// Earlier groups' values that may not be in sled yet.
-    unsynced: &'a Unsynced,
     /// The newest revision clients have seen: compaction may not go beyond it.
     published: i64,
     /// The newest revision: the last published one, plus the transactions of this group.
@@ -156,22 +110,12 @@ pub struct GroupWriter<'a> {
 }
 
 impl<'a> GroupWriter<'a> {
-    /// A group whose first transaction takes the revision after `rev` (the newest an earlier
-    /// group took), while clients have seen up to `published`.
-    pub fn new(
-        index: &'a mut KeyIndex,
-        lessor: &'a mut Lessor,
-        backend: &'a Backend,
-        unsynced: &'a Unsynced,
-        rev: i64,
-        published: i64,
-    ) -> Self {
+    pub fn new(index: &'a mut KeyIndex, lessor: &'a mut Lessor, backend: &'a Backend, rev: i64) -> Self {
         GroupWriter {
             index,
             lessor,
             backend,
-            unsynced,
-            published,
+            published: rev,
             rev,
             pending: HashMap::new(),
             batch: Batch::new(),
@@ -182,8 +126,8 @@ impl<'a> GroupWriter<'a> {
     }
 
     /// Ends the group: the batch to write, the newest revision, and the events to publish.
-    pub fn finish(self) -> Finished {
-        Finished { batch: self.batch, revision: self.rev, events: self.events, values: self.pending }
+    pub fn finish(self) -> (Batch, i64, Vec<RevisionEvents>) {
+        (self.batch, self.rev, self.events)
     }
 
     /// Applies one request. On error nothing of it has been applied.
@@ -200,10 +144,9 @@ impl<'a> GroupWriter<'a> {
 
     // ---- reading inside the group ----
 
-    /// The `KeyValue` a put wrote at `rev`: from this group or an earlier one not yet in sled
-    /// if it is new, else from disk.
+    /// The `KeyValue` a put wrote at `rev`: from this group if it is new, else from disk.
     fn load(&self, rev: Revision) -> Result<KeyValue, StoreError> {
-        if let Some(kv) = self.pending.get(&rev).or_else(|| self.unsynced.get(&rev)) {
+        if let Some(kv) = self.pending.get(&rev) {
             return Ok(kv.clone());
         }
         self.backend.get_put(rev)
@@ -493,73 +436,4 @@ fn nested_txns(branch: &[RequestOp]) -> impl Iterator<Item = &TxnRequest> {
         Some(Request::RequestTxn(t)) => Some(t),
         _ => None,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use bytes::Bytes;
-    use skiff_proto::etcdserverpb::compare::{CompareResult, CompareTarget, TargetUnion};
-    use skiff_proto::etcdserverpb::Compare;
-
-    use super::*;
-
-    fn put(key: &str, value: &str, prev_kv: bool) -> PutRequest {
-        PutRequest {
-            key: Bytes::from(key.to_string()),
-            value: Bytes::from(value.to_string()),
-            prev_kv,
-            ..Default::default()
-        }
-    }
-
-    /// A group applied while the one before it is still waiting for its sync reads that
-    /// group's values from [`Unsynced`]: sled does not have them yet.
-    #[test]
-    fn a_group_reads_what_the_unsynced_group_before_it_wrote() {
-        let dir = tempfile::tempdir().unwrap();
-        let backend = Backend::open(dir.path(), 1 << 20).unwrap();
-        let (mut index, mut lessor) = (KeyIndex::default(), Lessor::default());
-        let mut unsynced = Unsynced::default();
-
-        let first = {
-            let mut writer = GroupWriter::new(&mut index, &mut lessor, &backend, &unsynced, 0, 0);
-            writer.apply(&WriteOp::Put(put("k", "one", false))).unwrap();
-            writer.finish()
-        };
-        assert_eq!(first.revision, 1);
-        // Logged, not synced, not in sled: the syncer has not got to it.
-        unsynced.push(first.revision, first.values);
-
-        let swap = TxnRequest {
-            compare: vec![Compare {
-                key: Bytes::from_static(b"k"),
-                target: CompareTarget::Value as i32,
-                result: CompareResult::Equal as i32,
-                target_union: Some(TargetUnion::Value(Bytes::from_static(b"one"))),
-                ..Default::default()
-            }],
-            success: vec![RequestOp { request: Some(Request::RequestPut(put("k", "two", true))) }],
-            ..Default::default()
-        };
-        let mut writer = GroupWriter::new(&mut index, &mut lessor, &backend, &unsynced, first.revision, 0);
-        let Applied::Txn(answer) = writer.apply(&WriteOp::Txn(swap)).unwrap() else { panic!("a txn answers a txn") };
-        assert!(answer.succeeded, "the compare saw the unsynced value");
-        let Some(Response::ResponsePut(put)) = &answer.responses[0].response else { panic!("one put") };
-        assert_eq!(put.prev_kv.as_ref().map(|kv| kv.value.as_ref()), Some(&b"one"[..]));
-        assert_eq!(writer.finish().revision, 2);
-    }
-
-    #[test]
-    fn published_groups_are_forgotten_and_later_ones_kept() {
-        let kv = |value: &str| KeyValue { value: Bytes::from(value.to_string()), ..Default::default() };
-        let mut unsynced = Unsynced::default();
-        unsynced.push(3, HashMap::from([(Revision::new(3, 0), kv("a"))]));
-        unsynced.push(4, HashMap::new());
-        unsynced.push(6, HashMap::from([(Revision::new(5, 0), kv("b")), (Revision::new(6, 0), kv("c"))]));
-        unsynced.forget_through(4);
-        assert!(unsynced.get(&Revision::new(3, 0)).is_none());
-        assert_eq!(unsynced.get(&Revision::new(5, 0)).map(|kv| kv.value.as_ref()), Some(&b"b"[..]));
-        unsynced.forget_through(6);
-        assert!(unsynced.get(&Revision::new(6, 0)).is_none());
-    }
 }

@@ -10,10 +10,8 @@
 //! | `l` + lease id (8 bytes)    | the lease's granted TTL in seconds                      |
 //! | `m` + name                  | a fact: cluster and member ids, compaction mark, term   |
 //!
-//! Durability: a batch is first appended to the write-ahead log and synced (`wal.rs`), then
-//! applied to sled, which persists it later at its own pace. The committer and the syncer do
-//! the three steps apart ([`Backend::log`], [`Backend::sync_log`], [`Backend::apply`]), so that
-//! one sync covers several groups; [`Backend::commit`] does them at once. A *checkpoint*
+//! Durability: [`Backend::commit`] first appends the batch to the write-ahead log and syncs it
+//! (`wal.rs`), then applies it to sled, which persists it later at its own pace. A *checkpoint*
 //! ([`Backend::checkpoint`]) makes sled durable and empties the log; it happens when the log is
 //! full and when the store closes. Opening replays the log onto sled.
 
@@ -215,8 +213,6 @@ impl Batch {
 pub struct Backend {
     db: sled::Db,
     wal: Arc<Mutex<Wal>>,
-    /// The log file again, for [`Backend::sync_log`]: a sync need not hold `wal`.
-    log_file: Arc<std::fs::File>,
     dir: PathBuf,
 }
 
@@ -243,8 +239,7 @@ impl Backend {
             .segment_size(8 << 20);
         let db = open_when_unlocked(&config).map_err(storage("open database"))?;
         let (wal, replay) = Wal::open(&dir.join("wal"), wal_bytes)?;
-        let log_file = Arc::new(wal.sync_handle()?);
-        let backend = Backend { db, wal: Arc::new(Mutex::new(wal)), log_file, dir: dir.to_path_buf() };
+        let backend = Backend { db, wal: Arc::new(Mutex::new(wal)), dir: dir.to_path_buf() };
         if !replay.is_empty() {
             tracing::info!(records = replay.len(), "replaying the write-ahead log");
             for payload in replay {
@@ -334,30 +329,6 @@ impl Backend {
             batch.apply_to(&self.db)?;
             self.checkpoint_locked(&mut wal)
         }
-    }
-
-    /// The three steps of [`Backend::commit`] one at a time, so that the committer can write
-    /// the next group while this one's sync runs (`committer.rs`, `syncer.rs`). First: append
-    /// the batch to the log, unsynced. `false` (and nothing written) if the log has no room
-    /// for it: the caller then waits until every logged batch is in sled, and uses `commit`.
-    pub fn log(&self, batch: &Batch) -> Result<bool, StoreError> {
-        let payload = batch.encode();
-        let mut wal = self.wal.lock();
-        if !wal.fits(payload.len()) {
-            return Ok(false);
-        }
-        wal.write(&payload)?;
-        Ok(true)
-    }
-
-    /// Second: makes every batch [`Backend::log`] has returned from durable.
-    pub fn sync_log(&self) -> Result<(), StoreError> {
-        self.log_file.sync_data().map_err(|source| StoreError::Io { step: "sync the log", source })
-    }
-
-    /// Third: applies a logged and synced batch to sled, where reads see it.
-    pub fn apply(&self, batch: Batch) -> Result<(), StoreError> {
-        batch.apply_to(&self.db)
     }
 
     /// Makes everything sled holds durable and empties the log.

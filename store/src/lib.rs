@@ -46,7 +46,6 @@ pub mod range;
 pub mod revision;
 pub mod server;
 pub mod store;
-pub mod syncer;
 pub mod validate;
 pub mod wal;
 pub mod watch;

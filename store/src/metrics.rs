@@ -46,11 +46,8 @@ pub static REQUEST_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
 pub static COMMIT_GROUP_SIZE: LazyLock<Histogram> = LazyLock::new(|| {
     register(
         Histogram::with_opts(
-            HistogramOpts::new(
-                "skiff_store_commit_group_size",
-                "proposals applied and logged together, as one commit group",
-            )
-            .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0]),
+            HistogramOpts::new("skiff_store_commit_group_size", "proposals written by one fsync")
+                .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0]),
         )
         .unwrap(),
     )
@@ -59,11 +56,8 @@ pub static COMMIT_GROUP_SIZE: LazyLock<Histogram> = LazyLock::new(|| {
 pub static SYNC_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
     register(
         Histogram::with_opts(
-            HistogramOpts::new(
-                "skiff_store_sync_duration_seconds",
-                "time to fsync the log once, for one or more commit groups",
-            )
-            .buckets(prometheus::exponential_buckets(0.000_05, 2.0, 16).unwrap()),
+            HistogramOpts::new("skiff_store_sync_duration_seconds", "time to write and fsync one commit group")
+                .buckets(prometheus::exponential_buckets(0.000_05, 2.0, 16).unwrap()),
         )
         .unwrap(),
     )

@@ -85,13 +85,6 @@ impl Wal {
 
     /// Appends one record and syncs it: when this returns, the record survives a crash.
     pub fn append(&mut self, payload: &[u8]) -> Result<(), StoreError> {
-        self.write(payload)?;
-        self.file.sync_data().map_err(io("sync the log"))
-    }
-
-    /// Appends one record without syncing it: it survives a crash once a sync of the file
-    /// (through this `Wal` or a [`Wal::sync_handle`]) has started after this returned.
-    pub fn write(&mut self, payload: &[u8]) -> Result<(), StoreError> {
         let mut record = Vec::with_capacity(RECORD_HEADER_BYTES + payload.len());
         let mut hasher = crc32fast::Hasher::new();
         hasher.update(&self.epoch.to_le_bytes());
@@ -103,14 +96,9 @@ impl Wal {
         // A positioned write (`pwrite`): one system call per group where a seek and a write
         // were two, on the path every put waits for.
         self.file.write_all_at(&record, self.offset).map_err(io("append to the log"))?;
+        self.file.sync_data().map_err(io("sync the log"))?;
         self.offset += record.len() as u64;
         Ok(())
-    }
-
-    /// A second handle on the log file, to sync it without holding the `Wal`: the committer
-    /// writes the next group while the syncer waits for the disk (`syncer.rs`).
-    pub fn sync_handle(&self) -> Result<File, StoreError> {
-        self.file.try_clone().map_err(io("open a second handle on the log"))
     }
 
     /// Whether a record of `payload_len` bytes still fits before the end of the file.

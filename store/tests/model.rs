@@ -408,10 +408,10 @@ async fn concurrent_writers_each_get_their_own_revision_and_close_finishes_the_q
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn compare_and_swap_writers_lose_no_increment_while_groups_overlap_their_syncs() {
+async fn compare_and_swap_writers_lose_no_increment_across_groups_and_checkpoints() {
     let dir = tempfile::tempdir().unwrap();
-    // A 16 KiB log fills every few dozen groups: the committer then waits for the syncer to
-    // publish everything before it checkpoints.
+    // A 16 KiB log fills every few dozen groups, so the committer checkpoints again and again
+    // while the writers race.
     let store = open_with_log(&dir, 16 << 10);
     store.put(put("counter", "0")).await.unwrap();
     const WRITERS: usize = 16;
@@ -423,8 +423,8 @@ async fn compare_and_swap_writers_lose_no_increment_while_groups_overlap_their_s
                 let mut seen = Vec::new();
                 while seen.len() < EACH {
                     let current: usize = get(&store, "counter", 0).unwrap().unwrap().0.parse().unwrap();
-                    // The compare reads the value, and the put asks for the previous one: both
-                    // may come from a group that is logged but not yet in sled.
+                    // The compare reads the value, and the put asks for the previous one: from
+                    // the same group, from sled, or from the log replayed after a checkpoint.
                     let mut swap = put("counter", &(current + 1).to_string());
                     swap.prev_kv = true;
                     let txn = TxnRequest {
