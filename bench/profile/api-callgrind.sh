@@ -23,7 +23,10 @@ store_port=$(free_port); rest=$(free_port); grpc=$(free_port)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
-grind=(valgrind --tool=callgrind "--callgrind-out-file=$out/callgrind.out.%p")
+# --fair-sched: sled spins on a lazy static while another thread fills it in, and valgrind's
+# default scheduler (one thread at a time, no fairness) can leave the spinner running for ever:
+# skiff-store then never finishes opening under callgrind.
+grind=(valgrind --tool=callgrind --fair-sched=yes "--callgrind-out-file=$out/callgrind.out.%p")
 store=("$bin/skiff-store" --listen "127.0.0.1:$store_port" --data-dir "$out/store")
 api=("$bin/skiff-apiserver" --store-endpoints "http://127.0.0.1:$store_port" --listen "127.0.0.1:$rest" --grpc-listen "127.0.0.1:$grpc")
 store_prefix=(); api_prefix=("${grind[@]}")
