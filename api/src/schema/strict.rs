@@ -115,9 +115,21 @@ pub fn duplicate_fields(body: &[u8]) -> Vec<String> {
 /// [`duplicate_fields`] finds them: one pass over the body instead of two. The last of repeated
 /// keys wins, as in any JSON decoder.
 pub fn decode_noting_duplicates(body: &[u8]) -> Result<(Value, Vec<String>), serde_json::Error> {
+    // A body that is UTF-8 as a whole (nearly every one) is read as a `str`, checked once:
+    // from bytes, serde_json checks each string it reads again (~110 strings in a pod, 2% of
+    // the API server's instructions per create). A body that is not is read as bytes, for
+    // serde_json's own error, with its position.
+    match std::str::from_utf8(body) {
+        Ok(text) => decode_from(serde_json::Deserializer::from_str(text)),
+        Err(_) => decode_from(serde_json::Deserializer::from_slice(body)),
+    }
+}
+
+fn decode_from<'de, R: serde_json::de::Read<'de>>(
+    mut deserializer: serde_json::Deserializer<R>,
+) -> Result<(Value, Vec<String>), serde_json::Error> {
     let mut found = Vec::new();
     let mut path = Vec::new();
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value = Build { path: &mut path, found: &mut found }.deserialize(&mut deserializer)?;
     deserializer.end()?;
     Ok((value, found))
@@ -414,6 +426,11 @@ mod tests {
         assert!(decode_noting_duplicates(br#"{"a": 1,"#).is_err());
         assert!(decode_noting_duplicates(br#"{"a": 1} x"#).is_err());
         assert!(decode_noting_duplicates(br#"{"a": 1e400}"#).is_err(), "as serde_json refuses it");
+        // Not UTF-8: read as bytes, refused with serde_json's own message and position.
+        let latin1 = b"{\"name\": \"caf\xe9\"}";
+        let refused = decode_noting_duplicates(latin1).unwrap_err().to_string();
+        assert_eq!(refused, serde_json::from_slice::<Value>(latin1).unwrap_err().to_string());
+        assert!(refused.contains("line 1 column"), "{refused}");
     }
 
     #[test]

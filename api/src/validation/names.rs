@@ -120,10 +120,10 @@ fn qualified_part_ok(part: &str) -> bool {
 /// subdomain prefix and `/`, then a name part.
 pub fn qualified_name(value: &str) -> Vec<String> {
     let mut problems = Vec::new();
-    let (prefix, name) = match value.split('/').collect::<Vec<_>>()[..] {
-        [name] => (None, name),
-        [prefix, name] => (Some(prefix), name),
-        _ => return vec![QUALIFIED_NAME_SHAPE_MESSAGE.to_string()],
+    let (prefix, name) = match value.split_once('/') {
+        None => (None, value),
+        Some((_, name)) if name.contains('/') => return vec![QUALIFIED_NAME_SHAPE_MESSAGE.to_string()],
+        Some((prefix, name)) => (Some(prefix), name),
     };
     if let Some(prefix) = prefix {
         if prefix.is_empty() {
