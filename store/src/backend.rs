@@ -227,7 +227,9 @@ impl Backend {
         Self::open_with_log_size(dir, cache_bytes, WAL_BYTES)
     }
 
-    /// [`Backend::open`] with a log of `wal_bytes` (tests use small ones to force checkpoints).
+    /// [`Backend::open`] with a log of `wal_bytes`: what `Store::open` calls, with
+    /// `StoreOptions::log_bytes` ([`WAL_BYTES`] in the server; tests use small ones to force
+    /// checkpoints).
     pub fn open_with_log_size(dir: &Path, cache_bytes: u64, wal_bytes: u64) -> Result<Self, StoreError> {
         // LowSpace mode and 8 MiB segments: measured with 1 KiB values under revision-ordered
         // keys, this halves sled's CPU per write (44 → 22 µs) and its p99 (348 → 159 µs)
