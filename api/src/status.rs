@@ -175,6 +175,30 @@ impl Status {
         ))
     }
 
+    /// 400: the body of a create or update holds a value its field's type cannot hold
+    /// (`crate::schema::types`): `Deployment in version "v1" cannot be handled as a Deployment:
+    /// json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type
+    /// int32`.
+    pub fn cannot_decode(resource: &Resource, error: &str) -> Status {
+        Status::bad_request(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: {error}",
+            kind = resource.kind,
+            version = resource.version,
+        ))
+    }
+
+    /// 422: the same for a patch's result, an invalid `patch` field as for the strict errors
+    /// below, with the decoder's error alone.
+    pub fn cannot_decode_patch(patched: &str, error: &str) -> Status {
+        let cause = format!("Invalid value: {patched:?}: {error}");
+        Status {
+            code: 422,
+            reason: "Invalid",
+            message: format!(" \"\" is invalid: patch: {cause}"),
+            details: Some(json!({"causes": [{"reason": "FieldValueInvalid", "message": cause, "field": "patch"}]})),
+        }
+    }
+
     /// 422: the same for a patch, which Kubernetes reports as an invalid `patch` field with no
     /// kind and no name: ` "" is invalid: patch: Invalid value: "<value>": strict decoding
     /// error: …` (kubectl prints `The request is invalid: patch: …`). Upstream's value is the

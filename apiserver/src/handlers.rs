@@ -20,7 +20,7 @@ use crate::respond::Reply;
 use crate::verbs::delete::DeleteOptions;
 use crate::verbs::patch::PatchType;
 use crate::verbs::scale::ScaleChange;
-use crate::verbs::{check_decoded_fields, read_json, read_json_noting_duplicates, selectors, WriteOptions};
+use crate::verbs::{check_decoded_fields, read_json, read_json_noting_duplicates, read_yaml, selectors, WriteOptions};
 use crate::{respond, streaming, watch, AppState};
 use skiff_api::schema::strict::FieldValidation;
 
@@ -163,10 +163,21 @@ fn checked(
         // Kinds the decoder has no schema for are 415; bodies that are not what they claim, 400.
         return Ok(protobuf::decode(body)?);
     }
+    // YAML, as `curl -H 'Content-Type: application/yaml' --data-binary @pod.yaml` sends it.
+    if is_yaml(content_type(headers)) {
+        let mut object = read_yaml(body)?;
+        *warnings = check_decoded_fields(target.resource, options, Vec::new(), &mut object, false)?;
+        return Ok(object);
+    }
     // JSON, with or without a Content-Type (the Python client sends none).
     let (mut object, duplicates) = read_json_noting_duplicates(body)?;
     *warnings = check_decoded_fields(target.resource, options, duplicates, &mut object, false)?;
     Ok(object)
+}
+
+/// `application/yaml` (with or without parameters); `application/apply-patch+yaml` is a patch.
+fn is_yaml(content_type: &str) -> bool {
+    matches!(content_type.split(';').next().unwrap_or_default().trim(), "application/yaml" | "text/yaml")
 }
 
 fn is_true(params: &Params, name: &str) -> bool {

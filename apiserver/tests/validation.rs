@@ -29,8 +29,14 @@ spec:
     // Immutable fields: a Deployment's selector.
     cluster.ok(&["create", "deployment", "web", "--image=skiff/demo-web:v1"]).await;
     let err = cluster
-        .fails(&["patch", "deploy", "web", "--type=merge", "-p",
-                 r#"{"spec":{"selector":{"matchLabels":{"app":"x"}},"template":{"metadata":{"labels":{"app":"x"}}}}}"#])
+        .fails(&[
+            "patch",
+            "deploy",
+            "web",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"selector":{"matchLabels":{"app":"x"}},"template":{"metadata":{"labels":{"app":"x"}}}}}"#,
+        ])
         .await;
     assert!(err.contains("spec.selector: Invalid value:") && err.contains("field is immutable"), "{err}");
 
@@ -66,4 +72,85 @@ dataa: {a: '1'}
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field \"dataa\""), "{out:?}");
     let stored = cluster.ok(&["get", "cm", "cfg", "-o", "json"]).await;
     assert!(!stored.contains("dataa"), "{stored}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_of_the_wrong_type_fail_whatever_the_field_validation() {
+    let cluster = Cluster::start().await;
+    let quoted = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: \"3\"
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: skiff/demo-web:v1}]
+";
+    let expected = "Deployment in version \"v1\" cannot be handled as a Deployment: \
+                    json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32";
+    for validate in ["--validate=strict", "--validate=false"] {
+        let err = cluster.fails_with_input(&["create", validate, "-f", "-"], quoted).await;
+        assert!(err.contains("(BadRequest)") && err.contains(expected), "{validate}: {err}");
+    }
+    assert!(cluster.kubectl(&["get", "deploy", "web"]).await.status.code() == Some(1), "nothing was stored");
+
+    // A label's value is a string, not a number (the YAML has no quotes).
+    let numeric_label = "apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg, labels: {tier: 5}}
+";
+    let err = cluster.fails_with_input(&["apply", "-f", "-"], numeric_label).await;
+    assert!(
+        err.contains("json: cannot unmarshal number into Go struct field ObjectMeta.metadata.labels of type string"),
+        "{err}"
+    );
+
+    // A patch whose result holds one: 422 on the patch, the object unchanged.
+    cluster.ok(&["create", "deployment", "web", "--image=skiff/demo-web:v1"]).await;
+    let err = cluster.fails(&["patch", "deploy", "web", "--type=merge", "-p", r#"{"spec":{"replicas":"two"}}"#]).await;
+    assert!(err.contains("The request is invalid: patch: Invalid value:"), "{err}");
+    assert!(
+        err.contains("json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32"),
+        "{err}"
+    );
+    assert_eq!(cluster.ok(&["get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"]).await.trim(), "1");
+}
+
+/// One HTTP/1.1 POST with this Content-Type, as curl sends it: the status code and the body.
+async fn post(address: std::net::SocketAddr, path: &str, content_type: &str, body: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let code = response.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (code, response.split_once("\r\n\r\n").map_or("", |(_, body)| body).to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn yaml_bodies_create_as_json_ones_do() {
+    let cluster = Cluster::start().await;
+    let path = "/api/v1/namespaces/default/configmaps";
+    let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  greeting: hello\n";
+    let (code, body) = post(cluster.api_address, path, "application/yaml", manifest).await;
+    assert_eq!(code, 201, "{body}");
+    assert_eq!(cluster.ok(&["get", "cm", "from-yaml", "-o", "jsonpath={.data.greeting}"]).await.trim(), "hello");
+
+    // YAML that does not parse, and YAML of the wrong type, are 400s.
+    let (code, body) = post(cluster.api_address, path, "application/yaml", "metadata: {name: x\n").await;
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("error converting YAML to JSON"), "{body}");
+    let typed = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: typed}\ndata: {count: 3}\n";
+    let (code, body) = post(cluster.api_address, path, "application/yaml; charset=utf-8", typed).await;
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body.contains("json: cannot unmarshal number into Go struct field ConfigMap.data of type string"),
+        "{body}"
+    );
 }

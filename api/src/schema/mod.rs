@@ -14,6 +14,8 @@
 //!   (`spec.template.spec.containers[0].imagee`).
 //! - [`strict`]: duplicate fields, the `fieldValidation` directive and what it makes of them
 //!   (reject, warn, ignore).
+//! - [`types`]: values of the wrong type (`"replicas": "3"`), which fail the request whatever
+//!   `fieldValidation` says, found by the same walk as the unknown fields.
 //!
 //! [`catalogue`] holds every schema; it is built on first use (about 3 ms and 2 MB in a release
 //! build) and kept for the process's life.
@@ -21,6 +23,7 @@
 pub mod openapi;
 pub mod paths;
 pub mod strict;
+pub mod types;
 pub mod unknown;
 
 use std::collections::BTreeMap;
@@ -33,7 +36,8 @@ use crate::registry::Resource;
 
 pub use paths::document;
 pub use strict::{duplicate_fields, strict_errors, verdict, warning_header, FieldValidation, Verdict};
-pub use unknown::{drop_unknown_fields, unknown_fields, unknown_fields_of_schema};
+pub use types::TypeMismatch;
+pub use unknown::{drop_unknown_fields, drop_unknown_fields_checking_types, unknown_fields, unknown_fields_of_schema};
 
 /// A kind with a schema, as `k8s-openapi` describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]

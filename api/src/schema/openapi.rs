@@ -213,14 +213,20 @@ pub(super) fn references(schema: &Value, out: &mut Vec<String>) {
 /// The schema a property's schema stands for: itself, or the one it refers to (directly, or as
 /// the single element of `allOf`).
 pub(super) fn resolve<'a>(schemas: &'a BTreeMap<String, Value>, schema: &'a Value) -> &'a Value {
+    match reference(schema) {
+        Some(name) => schemas.get(name).unwrap_or(schema),
+        None => schema,
+    }
+}
+
+/// The name of the schema that `schema` refers to, if it is a reference (directly, or as the
+/// single element of `allOf`).
+pub(super) fn reference(schema: &Value) -> Option<&str> {
     let reference = schema.get("$ref").or_else(|| match schema.get("allOf").and_then(Value::as_array) {
         Some(all_of) if all_of.len() == 1 => all_of[0].get("$ref"),
         _ => None,
     });
-    match reference.and_then(Value::as_str).and_then(|r| r.strip_prefix(REF_PREFIX)) {
-        Some(name) => schemas.get(name).unwrap_or(schema),
-        None => schema,
-    }
+    reference.and_then(Value::as_str).and_then(|r| r.strip_prefix(REF_PREFIX))
 }
 
 #[cfg(test)]

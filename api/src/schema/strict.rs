@@ -27,7 +27,7 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
-use super::{unknown_fields, FieldPath, Step};
+use super::{unknown_fields, FieldPath, Step, TypeMismatch};
 use crate::registry::Resource;
 
 /// The `fieldValidation` query parameter.
@@ -85,18 +85,27 @@ pub fn warning_header(text: &str) -> String {
 }
 
 /// [`strict_errors`], with the unknown fields also dropped from `object` (as
-/// [`super::drop_unknown_fields`] does): what a write does before storing, the schema walked once.
-pub fn check(resource: &Resource, body: &[u8], object: &mut Value) -> Vec<String> {
+/// [`super::drop_unknown_fields`] does): what a write does before storing, the schema walked
+/// once. A value of the wrong type is an error of its own, whatever the strict errors
+/// ([`super::types`]): Kubernetes' decoder fails on it before strictness is asked about.
+pub fn check(resource: &Resource, body: &[u8], object: &mut Value) -> Result<Vec<String>, TypeMismatch> {
     check_decoded(resource, duplicate_fields(body), object)
 }
 
 /// [`check`], for a body whose duplicate fields were noted as it was decoded
 /// ([`decode_noting_duplicates`]).
-pub fn check_decoded(resource: &Resource, duplicates: Vec<String>, object: &mut Value) -> Vec<String> {
+pub fn check_decoded(
+    resource: &Resource,
+    duplicates: Vec<String>,
+    object: &mut Value,
+) -> Result<Vec<String>, TypeMismatch> {
+    let (unknown, mismatch) = super::drop_unknown_fields_checking_types(resource, object);
+    if let Some(mismatch) = mismatch {
+        return Err(mismatch);
+    }
     let duplicates = duplicates.into_iter().map(|path| format!("duplicate field \"{path}\""));
-    let unknown =
-        super::drop_unknown_fields(resource, object).into_iter().map(|path| format!("unknown field \"{path}\""));
-    duplicates.chain(unknown).collect()
+    let unknown = unknown.into_iter().map(|path| format!("unknown field \"{path}\""));
+    Ok(duplicates.chain(unknown).collect())
 }
 
 /// The paths of the keys that appear more than once in the same object of a JSON body, in the
@@ -445,7 +454,7 @@ mod tests {
         let clean = json!({"kind": "Deployment", "spec": {"replicas": 3}});
         assert!(strict_errors(deployments, clean.to_string().as_bytes(), &clean).is_empty());
         let mut checked = object.clone();
-        assert_eq!(check(deployments, body, &mut checked), strict_errors(deployments, body, &object));
+        assert_eq!(check(deployments, body, &mut checked), Ok(strict_errors(deployments, body, &object)));
         assert_eq!(checked, json!({"kind": "Deployment", "spec": {}}), "and the unknown fields are dropped");
     }
 

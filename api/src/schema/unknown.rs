@@ -19,7 +19,8 @@
 //!    that declare no fields at all (`RawExtension`, `FieldsV1`), which Go decodes as raw JSON.
 //!
 //! A value of the wrong type (an object where a number belongs) is not an unknown field; Go
-//! refuses it as a decoding error, which is the API server's business, so the walk passes by.
+//! refuses it as a decoding error. The same walk notes the first one ([`super::types`]) and
+//! goes no deeper into it.
 //!
 //! Order: `serde_json` maps iterate in key order (the workspace does not enable its
 //! `preserve_order` feature), so paths come sorted within each object, depth first; Kubernetes
@@ -29,6 +30,8 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use super::openapi::reference;
+use super::types::{go_name, go_scalar, Expected, TypeMismatch};
 use super::{catalogue, Catalogue, FieldPath, Step};
 use crate::registry::Resource;
 
@@ -42,31 +45,49 @@ pub fn unknown_fields(resource: &Resource, object: &Value) -> Vec<String> {
     }
 }
 
+/// [`drop_unknown_fields`], and the first value of `object` that its field's type cannot hold
+/// (the walk is the same): what a write checks before storing.
+pub fn drop_unknown_fields_checking_types(
+    resource: &Resource,
+    object: &mut Value,
+) -> (Vec<String>, Option<TypeMismatch>) {
+    let catalogue = catalogue();
+    let Some(kind) = catalogue.of(resource) else { return (Vec::new(), None) };
+    let found = find(catalogue, &kind.schema, object);
+    for path in &found.unknown {
+        remove(object, &path.0);
+    }
+    (found.unknown.iter().map(FieldPath::to_string).collect(), found.mismatch)
+}
+
 /// The same for the schema named `schema` (the body of a subresource: `io.k8s.api.autoscaling.v1.Scale`).
 pub fn unknown_fields_of_schema(schema: &str, object: &Value) -> Vec<String> {
-    find(catalogue(), schema, object).iter().map(FieldPath::to_string).collect()
+    find(catalogue(), schema, object).unknown.iter().map(FieldPath::to_string).collect()
 }
 
 /// Removes the unknown fields of `object` and says which they were: what Kubernetes stores
 /// after `fieldValidation=Warn` or `Ignore`, since its structs have nowhere to keep them.
 pub fn drop_unknown_fields(resource: &Resource, object: &mut Value) -> Vec<String> {
-    let catalogue = catalogue();
-    let Some(kind) = catalogue.of(resource) else { return Vec::new() };
-    let found = find(catalogue, &kind.schema, object);
-    for path in &found {
-        remove(object, &path.0);
-    }
-    found.iter().map(FieldPath::to_string).collect()
+    drop_unknown_fields_checking_types(resource, object).0
 }
 
-/// The unknown fields of `object` against the schema named `schema` in `catalogue`.
-pub(super) fn find(catalogue: &Catalogue, schema: &str, object: &Value) -> Vec<FieldPath> {
+/// What the walk finds in an object.
+pub(super) struct Found {
+    /// The unknown fields, in the walk's order.
+    pub unknown: Vec<FieldPath>,
+    /// The first value of the wrong type.
+    pub mismatch: Option<TypeMismatch>,
+}
+
+/// The unknown fields of `object` against the schema named `schema` in `catalogue`, and its
+/// first value of the wrong type.
+pub(super) fn find(catalogue: &Catalogue, schema: &str, object: &Value) -> Found {
     let shapes = catalogue.shapes.get_or_init(|| Shapes::compile(catalogue));
-    let mut found = Vec::new();
+    let mut walk = Walk { shapes, path: Vec::new(), found: Found { unknown: Vec::new(), mismatch: None } };
     if let Some(&root) = shapes.roots.get(schema) {
-        walk(shapes, root, object, &mut Vec::new(), &mut found);
+        walk.value(root, object, "");
     }
-    found
+    walk.found
 }
 
 /// The catalogue's schemas as the walk reads them: each schema's `$ref` and `allOf` followed
@@ -91,6 +112,12 @@ struct Shape {
     values: Option<usize>,
     /// 4. `items`: the schema of a list's elements.
     items: Option<usize>,
+    /// What a value may be ([`super::types`]).
+    expected: Expected,
+    /// The Go type of a named schema (`v1.PodSpec`), for the messages of [`TypeMismatch`].
+    go_name: Option<String>,
+    /// The Go type of an unnamed scalar (`int32`), for the same.
+    go_scalar: &'static str,
 }
 
 impl Shapes {
@@ -99,20 +126,38 @@ impl Shapes {
         let roots = catalogue
             .schemas
             .iter()
-            .map(|(name, schema)| (name.clone(), compile(catalogue, schema, &mut nodes, &mut seen)))
+            .map(|(name, schema)| (name.clone(), compile(catalogue, schema, Some(name), &mut nodes, &mut seen)))
             .collect();
         Shapes { nodes, roots }
+    }
+
+    /// The Go type of the values of `shape`: `v1.Container`, `[]v1.Container`,
+    /// `map[string]string`. Only named schemas recur, and they end the recursion.
+    fn go_type(&self, shape: usize) -> String {
+        let node = &self.nodes[shape];
+        if let Some(name) = &node.go_name {
+            return name.clone();
+        }
+        match (node.expected, node.items, node.values) {
+            (Expected::Array, Some(items), _) => format!("[]{}", self.go_type(items)),
+            (Expected::Object, _, Some(values)) => format!("map[string]{}", self.go_type(values)),
+            _ if !node.go_scalar.is_empty() => node.go_scalar.to_string(),
+            _ => "interface {}".to_string(),
+        }
     }
 }
 
 /// The node of `schema` (resolved), compiled with everything it reaches; `seen` holds the
-/// nodes of the schemas compiled so far, by their place in the catalogue.
+/// nodes of the schemas compiled so far, by their place in the catalogue. `name` is the
+/// schema's, if it is one of the catalogue's own rather than a reference to one.
 fn compile(
     catalogue: &Catalogue,
     schema: &Value,
+    name: Option<&str>,
     nodes: &mut Vec<Shape>,
     seen: &mut HashMap<*const Value, usize>,
 ) -> usize {
+    let name = reference(schema).or(name);
     let schema = catalogue.resolve(schema);
     if let Some(&id) = seen.get(&(schema as *const Value)) {
         return id;
@@ -125,12 +170,24 @@ fn compile(
         return id;
     }
     let properties = schema.get("properties").and_then(Value::as_object).map(|properties| {
-        properties.iter().map(|(key, property)| (key.clone(), compile(catalogue, property, nodes, seen))).collect()
+        properties
+            .iter()
+            .map(|(key, property)| (key.clone(), compile(catalogue, property, None, nodes, seen)))
+            .collect()
     });
     let values = schema.get("additionalProperties").filter(|s| s.is_object());
-    let values = values.map(|values| compile(catalogue, values, nodes, seen));
-    let items = schema.get("items").map(|items| compile(catalogue, items, nodes, seen));
-    nodes[id] = Shape { preserve: false, properties, values, items };
+    let values = values.map(|values| compile(catalogue, values, None, nodes, seen));
+    let items = schema.get("items").map(|items| compile(catalogue, items, None, nodes, seen));
+    let expected = Expected::of(schema);
+    nodes[id] = Shape {
+        preserve: false,
+        properties,
+        values,
+        items,
+        expected,
+        go_name: name.map(go_name),
+        go_scalar: go_scalar(expected, schema),
+    };
     id
 }
 
@@ -138,7 +195,10 @@ fn compile(
 /// [`FieldPath`] only when it is found.
 #[derive(Clone, Copy)]
 enum At<'v> {
+    /// A field of a struct.
     Field(&'v str),
+    /// A key of a map: printed like a field, but not one to Go.
+    Key(&'v str),
     Index(usize),
 }
 
@@ -146,44 +206,77 @@ fn found_at(path: &[At]) -> FieldPath {
     FieldPath(
         path.iter()
             .map(|step| match step {
-                At::Field(name) => Step::Field(name.to_string()),
+                At::Field(name) | At::Key(name) => Step::Field(name.to_string()),
                 At::Index(index) => Step::Index(*index),
             })
             .collect(),
     )
 }
 
-/// The numbered steps of the module documentation, over the compiled schema `shape`.
-fn walk<'v>(shapes: &Shapes, shape: usize, value: &'v Value, path: &mut Vec<At<'v>>, found: &mut Vec<FieldPath>) {
-    let shape = &shapes.nodes[shape];
-    if shape.preserve {
-        return;
-    }
-    match value {
-        Value::Object(fields) => {
-            for (key, nested) in fields {
-                path.push(At::Field(key));
-                match (&shape.properties, shape.values) {
-                    (Some(properties), _) => match properties.get(key.as_str()) {
-                        Some(&property) => walk(shapes, property, nested, path, found),
-                        None => found.push(found_at(path)),
-                    },
-                    (None, Some(values)) => walk(shapes, values, nested, path, found),
-                    (None, None) => {}
-                }
-                path.pop();
-            }
+/// The struct fields of `path`, as Go's decoder names where it was: `spec.replicas`.
+fn go_field(path: &[At]) -> String {
+    let fields: Vec<&str> =
+        path.iter().filter_map(|step| if let At::Field(name) = step { Some(*name) } else { None }).collect();
+    fields.join(".")
+}
+
+/// One walk over an object: where it is, and what it has found.
+struct Walk<'s, 'v> {
+    shapes: &'s Shapes,
+    path: Vec<At<'v>>,
+    found: Found,
+}
+
+impl<'s, 'v> Walk<'s, 'v> {
+    /// The numbered steps of the module documentation, over the compiled schema `shape`, after
+    /// the type check; `within` is the Go struct that holds the value (for the messages).
+    fn value(&mut self, shape: usize, value: &'v Value, within: &'s str) {
+        let shapes = self.shapes;
+        let node = &shapes.nodes[shape];
+        if node.preserve {
+            return;
         }
-        Value::Array(items) => {
-            if let Some(item_shape) = shape.items {
-                for (index, item) in items.iter().enumerate() {
-                    path.push(At::Index(index));
-                    walk(shapes, item_shape, item, path, found);
-                    path.pop();
+        if let Some(found) = node.expected.refuses(value) {
+            if self.found.mismatch.is_none() {
+                let go_type = shapes.go_type(shape);
+                let field = go_field(&self.path);
+                self.found.mismatch = Some(TypeMismatch { found, within: within.to_string(), field, go_type });
+            }
+            return;
+        }
+        match value {
+            Value::Object(fields) => {
+                // The fields of a struct are held by it: `ObjectMeta.metadata.labels`.
+                let inner = node.go_name.as_deref().map_or(within, |name| name.rsplit('.').next().unwrap_or(name));
+                for (key, nested) in fields {
+                    match (&node.properties, node.values) {
+                        (Some(properties), _) => {
+                            self.path.push(At::Field(key));
+                            match properties.get(key.as_str()) {
+                                Some(&property) => self.value(property, nested, inner),
+                                None => self.found.unknown.push(found_at(&self.path)),
+                            }
+                        }
+                        (None, Some(values)) => {
+                            self.path.push(At::Key(key));
+                            self.value(values, nested, within);
+                        }
+                        (None, None) => continue,
+                    }
+                    self.path.pop();
                 }
             }
+            Value::Array(items) => {
+                if let Some(item_shape) = node.items {
+                    for (index, item) in items.iter().enumerate() {
+                        self.path.push(At::Index(index));
+                        self.value(item_shape, item, within);
+                        self.path.pop();
+                    }
+                }
+            }
+            _ => {}
         }
-        _ => {}
     }
 }
 
@@ -299,6 +392,90 @@ mod tests {
     }
 
     #[test]
+    fn values_of_the_wrong_type_are_named_as_go_names_them() {
+        let deployments = by_plural("apps", "v1", "deployments").unwrap();
+        let spec = "Go struct field PodSpec.spec.template.spec";
+        let cases: &[(&str, Value, Option<&str>)] = &[
+            ("a well-formed deployment has none", deployment(), None),
+            (
+                "a string where an int32 belongs",
+                deployment_with("/spec/replicas", json!("3")),
+                Some("json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32"),
+            ),
+            (
+                "a map's value is reported at the map, in the struct that holds it",
+                deployment_with("/metadata/labels", json!({"app": 5})),
+                Some("json: cannot unmarshal number into Go struct field ObjectMeta.metadata.labels of type string"),
+            ),
+            (
+                "an object where a list belongs names the list's Go type",
+                deployment_with("/spec/template/spec/containers", json!({"name": "web"})),
+                Some(&*format!("json: cannot unmarshal object into {spec}.containers of type []v1.Container")),
+            ),
+            (
+                "list indices are not part of Go's path",
+                deployment_with("/spec/template/spec/containers/0/ports/0/containerPort", json!("80")),
+                Some(
+                    "json: cannot unmarshal string into Go struct field \
+                     ContainerPort.spec.template.spec.containers.ports.containerPort of type int32",
+                ),
+            ),
+            (
+                "a fraction where an integer belongs is named by its digits",
+                deployment_with("/spec/replicas", json!(1.5)),
+                Some("json: cannot unmarshal number 1.5 into Go struct field DeploymentSpec.spec.replicas of type int32"),
+            ),
+            (
+                "a string where a bool belongs",
+                deployment_with("/spec/paused", json!("true")),
+                Some("json: cannot unmarshal string into Go struct field DeploymentSpec.spec.paused of type bool"),
+            ),
+            (
+                "named scalars keep their Go names",
+                deployment_with("/metadata/creationTimestamp", json!(5)),
+                Some("json: cannot unmarshal number into Go struct field ObjectMeta.metadata.creationTimestamp of type v1.Time"),
+            ),
+            (
+                "an IntOrString takes no bool",
+                deployment_with("/spec/strategy/rollingUpdate/maxSurge", json!(true)),
+                Some(
+                    "json: cannot unmarshal bool into Go struct field \
+                     RollingUpdateDeployment.spec.strategy.rollingUpdate.maxSurge of type intstr.IntOrString",
+                ),
+            ),
+            (
+                "a whole struct of the wrong type",
+                deployment_with("/spec", json!([])),
+                Some("json: cannot unmarshal array into Go struct field Deployment.spec of type v1.DeploymentSpec"),
+            ),
+            ("null stands for absent, whatever the type", deployment_with("/spec/replicas", Value::Null), None),
+            (
+                "the first of several, in the walk's order, is the one reported",
+                {
+                    let mut object = deployment_with("/spec/template/spec/nodeSelector", json!({"disk": true}));
+                    object["spec"]["replicas"] = json!("2");
+                    object
+                },
+                Some("json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32"),
+            ),
+        ];
+        for (name, object, expected) in cases {
+            let mut object = object.clone();
+            let (_, mismatch) = drop_unknown_fields_checking_types(deployments, &mut object);
+            assert_eq!(mismatch.map(|m| m.to_string()).as_deref(), *expected, "{name}");
+        }
+        let mut pod = json!({"spec": {"containers": [{"name": "c", "resources": {"limits": {"cpu": {}}}}]}});
+        let pods = by_plural("", "v1", "pods").unwrap();
+        let (_, mismatch) = drop_unknown_fields_checking_types(pods, &mut pod);
+        assert_eq!(
+            mismatch.unwrap().to_string(),
+            "json: cannot unmarshal object into Go struct field ResourceRequirements.spec.containers.resources.limits \
+             of type resource.Quantity",
+            "a Quantity takes a string or a number, not an object"
+        );
+    }
+
+    #[test]
     fn several_unknown_fields_come_sorted_within_each_object_depth_first() {
         let deployments = by_plural("apps", "v1", "deployments").unwrap();
         let mut object = deployment_with("/spec/template/spec/containers/0/imagee", json!("x"));
@@ -379,7 +556,7 @@ mod tests {
             shapes: Default::default(),
         };
         let object = json!({"free": {"x": {"y": 1}}, "strict": {"a": "1", "b": 2}});
-        let found: Vec<String> = find(&catalogue, "root", &object).iter().map(FieldPath::to_string).collect();
+        let found: Vec<String> = find(&catalogue, "root", &object).unknown.iter().map(FieldPath::to_string).collect();
         assert_eq!(found, ["strict.b"]);
     }
 

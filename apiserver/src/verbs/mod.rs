@@ -178,6 +178,15 @@ pub fn read_json(body: &[u8]) -> Result<Value, Status> {
     object_body(serde_json::from_slice(body))
 }
 
+/// Reads a YAML object body (`Content-Type: application/yaml`, which kube-apiserver takes for
+/// creates and updates as well as JSON: `curl --data-binary @pod.yaml`). One document; YAML
+/// that does not parse is a 400, as upstream's YAML-to-JSON step makes it.
+pub fn read_yaml(body: &[u8]) -> Result<Value, Status> {
+    let value = serde_yaml_ng::from_slice(body)
+        .map_err(|e| Status::bad_request(format!("error converting YAML to JSON: yaml: {e}")))?;
+    object_body(Ok(value))
+}
+
 /// [`read_json`], noting the body's duplicate fields as it is read, for [`check_decoded_fields`].
 pub fn read_json_noting_duplicates(body: &[u8]) -> Result<(Value, Vec<String>), Status> {
     let (value, duplicates) = match strict::decode_noting_duplicates(body) {
@@ -242,8 +251,9 @@ pub fn selectors(resource: &Resource, labels: &str, fields: &str) -> Result<(Lab
 
 /// `fieldValidation`: refuses (Strict), or warns about (Warn), the unknown and duplicate fields
 /// of `object` as decoded from `body`, and drops the unknown ones so they are not stored.
-/// Returns the `Warning` header values to answer with. For a patch, `object` is the patched
-/// object and a refusal is Kubernetes' `422` on the `patch` field.
+/// Returns the `Warning` header values to answer with. A value of the wrong type fails the
+/// request whatever the directive (`skiff_api::schema::types`). For a patch, `object` is the
+/// patched object and a refusal is Kubernetes' `422` on the `patch` field.
 pub fn check_fields(
     resource: &Resource,
     options: &WriteOptions,
@@ -264,7 +274,12 @@ pub fn check_decoded_fields(
     object: &mut Value,
     patch: bool,
 ) -> Result<Vec<String>, Status> {
-    let errors = strict::check_decoded(resource, duplicates, object);
+    let errors = match strict::check_decoded(resource, duplicates, object) {
+        Ok(errors) => errors,
+        // A value of the wrong type fails whatever `fieldValidation` says.
+        Err(mismatch) if patch => return Err(Status::cannot_decode_patch(&object.to_string(), &mismatch.to_string())),
+        Err(mismatch) => return Err(Status::cannot_decode(resource, &mismatch.to_string())),
+    };
     match strict::verdict(options.field_validation, errors) {
         Verdict::Accept { warnings } => Ok(warnings),
         Verdict::Reject { errors } if patch => Err(Status::strict_decoding_patch(&object.to_string(), &errors)),
