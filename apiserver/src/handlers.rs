@@ -164,7 +164,12 @@ fn checked(
         return Ok(protobuf::decode(body)?);
     }
     // YAML, as `curl -H 'Content-Type: application/yaml' --data-binary @pod.yaml` sends it.
-    if is_yaml(content_type(headers)) {
+    let media_type = content_type(headers).split(';').next().unwrap_or_default().trim();
+    if !matches!(media_type, "" | "application/json" | "application/yaml") {
+        // `curl -d` without `-H` sends a form: upstream refuses what it has no decoder for.
+        return Err(Status::unsupported_media_type(&BODY_MEDIA_TYPES));
+    }
+    if is_yaml(media_type) {
         let mut object = read_yaml(body)?;
         *warnings = check_decoded_fields(target.resource, options, Vec::new(), &mut object, false)?;
         return Ok(object);
@@ -175,9 +180,12 @@ fn checked(
     Ok(object)
 }
 
-/// `application/yaml` (with or without parameters); `application/apply-patch+yaml` is a patch.
-fn is_yaml(content_type: &str) -> bool {
-    matches!(content_type.split(';').next().unwrap_or_default().trim(), "application/yaml" | "text/yaml")
+/// The bodies a create or update takes (with no Content-Type at all, JSON).
+const BODY_MEDIA_TYPES: [&str; 3] = ["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"];
+
+/// `application/yaml`; `application/apply-patch+yaml` is a patch.
+fn is_yaml(media_type: &str) -> bool {
+    media_type == "application/yaml"
 }
 
 fn is_true(params: &Params, name: &str) -> bool {

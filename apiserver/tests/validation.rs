@@ -154,3 +154,17 @@ async fn yaml_bodies_create_as_json_ones_do() {
         "{body}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_of_a_media_type_without_a_decoder_are_415() {
+    let cluster = Cluster::start().await;
+    let configmap = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"form"}}"#;
+    // What `curl -d` sends when no Content-Type is given.
+    let path = "/api/v1/namespaces/default/configmaps";
+    let (code, body) = post(cluster.api_address, path, "application/x-www-form-urlencoded", configmap).await;
+    assert_eq!(code, 415, "{body}");
+    assert!(body.contains("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml"), "{body}");
+    assert!(cluster.kubectl(&["get", "cm", "form"]).await.status.code() == Some(1), "nothing was stored");
+    let (code, body) = post(cluster.api_address, path, "application/json; charset=utf-8", configmap).await;
+    assert_eq!(code, 201, "{body}");
+}
