@@ -360,6 +360,23 @@ fn typed<K: DeserializeOwned>(value: Value) -> Result<K, ApiError> {
     Ok(serde_json::from_value(value)?)
 }
 
+/// The object as `K`, or `None` (with a warning) when it does not decode: an object stored
+/// before the API server checked types, or written to the store behind its back. An informer
+/// leaves it out rather than fail every list, which would stall every controller that waits
+/// for the informer's first list (client-go's reflector would keep failing instead).
+fn typed_or_skipped<K: DeserializeOwned>(value: Value) -> Option<K> {
+    let meta = &value["metadata"];
+    let name = format!("{}/{}", meta["namespace"].as_str().unwrap_or(""), meta["name"].as_str().unwrap_or(""));
+    let kind = value["kind"].as_str().unwrap_or("").to_string();
+    match serde_json::from_value::<K>(value) {
+        Ok(object) => Some(object),
+        Err(cause) => {
+            tracing::warn!(object = %name, %kind, %cause, "an object that does not match its type is left out");
+            None
+        }
+    }
+}
+
 fn untyped<K: ApiObject>(object: &K) -> Result<Value, ApiError> {
     let mut value = serde_json::to_value(object)?;
     // k8s-openapi leaves these to the (de)serializer; the API server checks them.
@@ -453,7 +470,9 @@ impl<K: ApiObject> ListWatch for Lister<K> {
     type Object = K;
 
     async fn list(&self) -> Result<(Vec<K>, String), Failure> {
-        self.api.list(&self.params).await.map_err(failure)
+        let api = &self.api;
+        let (items, resource_version) = api.client.list(&api.kind, api.ns(), &self.params).await.map_err(failure)?;
+        Ok((items.into_iter().filter_map(typed_or_skipped).collect(), resource_version))
     }
 
     async fn watch(&self, resource_version: &str) -> Result<ChangeStream<K>, Failure> {
@@ -462,10 +481,11 @@ impl<K: ApiObject> ListWatch for Lister<K> {
         Ok(events
             .map(|event| {
                 let event = event.map_err(failure)?;
-                let change = match event.kind.as_str() {
-                    "BOOKMARK" => Change::Bookmark,
-                    "DELETED" => Change::Deleted(typed(event.object).map_err(failure)?),
-                    _ => Change::Applied(typed(event.object).map_err(failure)?),
+                // An object that does not decode is passed over: the watch moves on.
+                let change = match (event.kind.as_str(), typed_or_skipped(event.object)) {
+                    ("BOOKMARK", _) | (_, None) => Change::Bookmark,
+                    ("DELETED", Some(object)) => Change::Deleted(object),
+                    (_, Some(object)) => Change::Applied(object),
                 };
                 Ok(Watched { change, resource_version: event.resource_version })
             })
@@ -547,5 +567,25 @@ impl ListWatch for DynamicLister {
                 Ok(Watched { change, resource_version: event.resource_version })
             })
             .boxed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn objects_that_do_not_decode_are_left_out_not_fatal() {
+        let cases: &[(&str, Value, bool)] = &[
+            ("a well-formed deployment", json!({"metadata": {"name": "web"}, "spec": {"replicas": 3}}), true),
+            ("replicas stored as a string", json!({"metadata": {"name": "web"}, "spec": {"replicas": "3"}}), false),
+            ("not an object at all", json!([1, 2]), false),
+        ];
+        for (name, value, kept) in cases {
+            assert_eq!(typed_or_skipped::<Deployment>(value.clone()).is_some(), *kept, "{name}");
+        }
     }
 }
