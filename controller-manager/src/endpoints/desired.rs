@@ -179,7 +179,14 @@ pub fn slices(service: &Service, pods: &[&Pod]) -> Vec<SliceContent> {
         };
         let slice_ports: Vec<SlicePort> = pod_ports
             .into_iter()
-            .map(|p| SlicePort { name: p.name, port: Some(p.port), protocol: p.protocol, app_protocol: p.app_protocol })
+            // A slice's port always has a name, `""` for the Service's one unnamed port, as
+            // upstream writes it (kubectl describe dereferences it).
+            .map(|p| SlicePort {
+                name: Some(p.name.unwrap_or_default()),
+                port: Some(p.port),
+                protocol: p.protocol,
+                app_protocol: p.app_protocol,
+            })
             .collect();
         let key = serde_json::to_string(&slice_ports).unwrap_or_default();
         by_ports.entry(key).or_insert_with(|| (slice_ports, Vec::new())).1.push(endpoint);
@@ -243,6 +250,14 @@ mod tests {
         let slices = slices(&svc, &[&going]);
         let conditions = slices[0].endpoints[0].conditions.clone().unwrap();
         assert_eq!((conditions.ready, conditions.serving, conditions.terminating), (Some(false), Some(true), Some(true)));
+    }
+
+    #[test]
+    fn an_unnamed_port_is_named_empty_in_the_slice_and_left_unnamed_in_the_endpoints() {
+        let svc = service(json!([{"port": 80, "targetPort": 8080}]));
+        let ready = pod("a", "10.244.1.2", true);
+        assert_eq!(slices(&svc, &[&ready])[0].ports[0].name.as_deref(), Some(""), "kubectl describe reads it");
+        assert_eq!(subsets(&svc, &[&ready])[0].ports.as_ref().unwrap()[0].name, None);
     }
 
     #[test]

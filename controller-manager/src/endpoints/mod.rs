@@ -120,10 +120,7 @@ impl EndpointsController {
     }
 
     async fn sync_endpoints(&self, service: &Service, pods: &[&Pod]) -> Result<(), ApiError> {
-        let mut labels = service.metadata.labels.clone().unwrap_or_default();
-        if service.spec.as_ref().and_then(|s| s.cluster_ip.as_deref()) == Some("None") {
-            labels.insert("service.kubernetes.io/headless".into(), String::new());
-        }
+        let labels = service_labels(service);
         let subsets = desired::subsets(service, pods);
         let key = ObjectKey::of(service);
         match self.endpoints.get(&key) {
@@ -183,13 +180,18 @@ impl EndpointsController {
             wanted.push(SliceContent { ports: Vec::new(), endpoints: Vec::new() });
         }
         let existing = self.slices_of(&namespace, &name);
+        let labels = slice_labels(service);
         for (i, content) in wanted.iter().enumerate() {
             match existing.get(i) {
-                Some(slice) if slice.endpoints == content.endpoints && slice.ports.clone().unwrap_or_default() == content.ports => {}
+                Some(slice)
+                    if slice.endpoints == content.endpoints
+                        && slice.ports.clone().unwrap_or_default() == content.ports
+                        && slice.metadata.labels.as_ref() == Some(&labels) => {}
                 Some(slice) => {
                     let mut updated = (**slice).clone();
                     updated.endpoints = content.endpoints.clone();
                     updated.ports = Some(content.ports.clone());
+                    updated.metadata.labels = Some(labels.clone());
                     self.writes.update_slice(&updated).await?;
                 }
                 None => {
@@ -269,11 +271,28 @@ fn gone(err: ApiError) -> Result<(), ApiError> {
     }
 }
 
+/// The labels of a Service's Endpoints: the Service's own, and `service.kubernetes.io/headless`
+/// for a headless one.
+fn service_labels(service: &Service) -> BTreeMap<String, String> {
+    let mut labels = service.metadata.labels.clone().unwrap_or_default();
+    if service.spec.as_ref().and_then(|s| s.cluster_ip.as_deref()) == Some("None") {
+        labels.insert("service.kubernetes.io/headless".into(), String::new());
+    }
+    labels
+}
+
+/// The labels of a Service's slices: the Endpoints' labels, and the two that say whose slice it
+/// is (upstream's `setEndpointSliceLabels`), which the Service's own labels cannot override.
+fn slice_labels(service: &Service) -> BTreeMap<String, String> {
+    let mut labels = service_labels(service);
+    labels.insert(SERVICE_NAME_LABEL.to_string(), service.metadata.name.clone().unwrap_or_default());
+    labels.insert(MANAGED_BY_LABEL.to_string(), MANAGED_BY.to_string());
+    labels
+}
+
 fn new_slice(service: &Service, content: &SliceContent) -> EndpointSlice {
     let name = service.metadata.name.clone().unwrap_or_default();
-    let mut labels = BTreeMap::new();
-    labels.insert(SERVICE_NAME_LABEL.to_string(), name.clone());
-    labels.insert(MANAGED_BY_LABEL.to_string(), MANAGED_BY.to_string());
+    let labels = slice_labels(service);
     let owner = OwnerReference {
         api_version: "v1".into(),
         kind: "Service".into(),
