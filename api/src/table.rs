@@ -78,6 +78,7 @@ const DAEMON_SET: &[Column] = &[
 const SERVICE: &[Column] =
     &[col("Name"), col("Type"), col("Cluster-IP"), col("External-IP"), col("Port(s)"), col("Age"), wide("Selector")];
 const ENDPOINTS: &[Column] = &[col("Name"), col("Endpoints"), col("Age")];
+const ENDPOINT_SLICE: &[Column] = &[col("Name"), col("AddressType"), col("Ports"), col("Endpoints"), col("Age")];
 const CONFIG_MAP: &[Column] = &[col("Name"), int("Data"), col("Age")];
 const SECRET: &[Column] = &[col("Name"), col("Type"), int("Data"), col("Age")];
 const NAMESPACE: &[Column] = &[col("Name"), col("Status"), col("Age")];
@@ -153,6 +154,7 @@ pub fn columns(resource: &Resource) -> &'static [Column] {
         "daemonsets" => DAEMON_SET,
         "services" => SERVICE,
         "endpoints" => ENDPOINTS,
+        "endpointslices" => ENDPOINT_SLICE,
         "configmaps" => CONFIG_MAP,
         "secrets" => SECRET,
         "namespaces" => NAMESPACE,
@@ -223,6 +225,24 @@ fn containers_and_images(template_spec: Option<&Value>) -> (String, String) {
     let names: Vec<String> = containers.iter().map(|c| text(c, &["name"])).collect();
     let images: Vec<String> = containers.iter().map(|c| text(c, &["image"])).collect();
     (names.join(","), images.join(","))
+}
+
+/// When a container of `statuses` last ended, if any did (`lastState.terminated.finishedAt`).
+fn last_restart(statuses: &[Value]) -> Option<i64> {
+    statuses
+        .iter()
+        .filter_map(|s| age::parse_timestamp(&text(s, &["lastState", "terminated", "finishedAt"])))
+        .max()
+}
+
+/// A pod's RESTARTS: the count, and how long ago the last one was when there was one:
+/// `3 (12s ago)`, as upstream's `printPod` writes it.
+fn pod_restarts(pod: &Value, restarts: i64, now: i64) -> String {
+    let statuses = [items(pod, &["status", "initContainerStatuses"]), items(pod, &["status", "containerStatuses"])];
+    match statuses.iter().filter_map(|s| last_restart(s)).max() {
+        Some(at) if restarts != 0 => format!("{restarts} ({} ago)", age::human(now - at)),
+        _ => restarts.to_string(),
+    }
 }
 
 /// A pod's STATUS: the phase, refined by container states, as kubectl shows it.
@@ -327,6 +347,30 @@ fn endpoint_addresses(endpoints: &Value) -> String {
     none_if_empty(all.join(","))
 }
 
+/// The first three of `all` and how many more, or `<unset>`: an EndpointSlice's PORTS and
+/// ENDPOINTS as upstream's `formatDiscoveryPorts` and `formatDiscoveryEndpoints` print them.
+fn first_three_or_unset(mut all: Vec<String>) -> String {
+    if all.is_empty() {
+        return "<unset>".into();
+    }
+    if all.len() > 3 {
+        let more = all.len() - 3;
+        all.truncate(3);
+        return format!("{} + {more} more...", all.join(","));
+    }
+    all.join(",")
+}
+
+fn slice_ports(slice: &Value) -> String {
+    let ports = items(slice, &["ports"]).iter();
+    first_three_or_unset(ports.map(|p| p.get("port").and_then(Value::as_i64).map_or("<unset>".into(), |n| n.to_string())).collect())
+}
+
+fn slice_endpoints(slice: &Value) -> String {
+    let endpoints = items(slice, &["endpoints"]).iter();
+    first_three_or_unset(endpoints.flat_map(|e| items(e, &["addresses"]).iter().map(|a| a.as_str().unwrap_or_default().to_string())).collect())
+}
+
 fn status_int(object: &Value, field: &str) -> i64 {
     number(object, &["status", field])
 }
@@ -402,7 +446,7 @@ pub fn cells(resource: &Resource, object: &Value, now: i64) -> Vec<Value> {
                 name,
                 json!(ready),
                 json!(reason),
-                json!(restarts.to_string()),
+                json!(pod_restarts(object, restarts, now)),
                 age,
                 json!(none_if_empty(text(object, &["status", "podIP"]))),
                 json!(none_if_empty(text(object, &["spec", "nodeName"]))),
@@ -479,6 +523,9 @@ pub fn cells(resource: &Resource, object: &Value, now: i64) -> Vec<Value> {
             ]
         }
         "endpoints" => vec![name, json!(endpoint_addresses(object)), age],
+        "endpointslices" => {
+            vec![name, json!(text(object, &["addressType"])), json!(slice_ports(object)), json!(slice_endpoints(object)), age]
+        }
         "configmaps" => {
             let data = ["data", "binaryData"]
                 .iter()
@@ -664,6 +711,53 @@ mod tests {
 
     fn meta(name: &str, age_seconds: i64) -> Value {
         json!({"name": name, "namespace": "default", "creationTimestamp": age::format_timestamp(NOW - age_seconds)})
+    }
+
+    #[test]
+    fn endpoint_slices_print_their_address_type_ports_and_endpoints() {
+        let slice = |ports: Value, endpoints: Value| {
+            json!({"metadata": meta("web-abc12", 60), "addressType": "IPv4", "ports": ports, "endpoints": endpoints})
+        };
+        let one = |ip: &str| json!({"addresses": [ip]});
+        let cases = [
+            ("one port, two endpoints", slice(json!([{"name": "", "port": 8080}]), json!([one("10.244.1.2"), one("10.244.1.3")])), "8080", "10.244.1.2,10.244.1.3"),
+            ("nothing yet", slice(json!([]), json!([])), "<unset>", "<unset>"),
+            (
+                "more than three",
+                slice(json!([{"port": 80}, {"port": 443}]), json!([one("10.0.0.1"), one("10.0.0.2"), one("10.0.0.3"), one("10.0.0.4")])),
+                "80,443",
+                "10.0.0.1,10.0.0.2,10.0.0.3 + 1 more...",
+            ),
+        ];
+        for (name, object, ports, endpoints) in cases {
+            let cells = row_in("discovery.k8s.io", "endpointslices", object);
+            assert_eq!(cells, vec![json!("web-abc12"), json!("IPv4"), json!(ports), json!(endpoints), json!("60s")], "{name}");
+        }
+    }
+
+    #[test]
+    fn restarts_say_how_long_ago_the_last_one_was() {
+        let finished = |seconds_ago: i64| crate::age::format_timestamp(NOW - seconds_ago);
+        let pod = |statuses: Value| json!({"metadata": meta("p", 600), "spec": {"containers": [{"name": "a"}, {"name": "b"}]},
+                                          "status": {"phase": "Running", "containerStatuses": statuses}});
+        let cases = [
+            ("never restarted", pod(json!([{"restartCount": 0}])), "0"),
+            (
+                "restarted, the last ended 12 seconds ago",
+                pod(json!([{"restartCount": 3, "lastState": {"terminated": {"finishedAt": finished(12)}}}])),
+                "3 (12s ago)",
+            ),
+            (
+                "the most recent end of any container counts",
+                pod(json!([{"restartCount": 1, "lastState": {"terminated": {"finishedAt": finished(300)}}},
+                           {"restartCount": 1, "lastState": {"terminated": {"finishedAt": finished(90)}}}])),
+                "2 (90s ago)",
+            ),
+            ("a count with no end on record", pod(json!([{"restartCount": 2}])), "2"),
+        ];
+        for (name, object, expected) in cases {
+            assert_eq!(row("pods", object)[3], json!(expected), "{name}");
+        }
     }
 
     #[test]
@@ -871,9 +965,12 @@ mod tests {
         let empty = super::table(pods, &[], "42", NOW);
         assert_eq!(empty["rows"], json!([]));
         // A kind without a printer: Name and Created At.
-        let slices = by_plural("discovery.k8s.io", "v1", "endpointslices").unwrap();
+        let widgets = crate::registry::Resource {
+            plural: "widgets",
+            ..by_plural("discovery.k8s.io", "v1", "endpointslices").unwrap().clone()
+        };
         let slice = super::table(
-            slices,
+            &widgets,
             &[json!({"metadata": {"name": "l", "creationTimestamp": "2026-11-23T11:00:00Z"}})],
             "1",
             NOW,
