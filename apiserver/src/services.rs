@@ -11,7 +11,8 @@
 //!   Service.
 //! - NodePorts come from 30000–32767 for `NodePort` and `LoadBalancer` Services.
 //! - Defaults: `type: ClusterIP`, `sessionAffinity: None`, ports' `protocol: TCP` and
-//!   `targetPort` = `port`.
+//!   `targetPort` = `port`; by type, the IP family (IPv4, single stack) and traffic policies
+//!   (`Cluster`). Set on create; an update keeps what it carries.
 
 use rand::Rng;
 use serde_json::{json, Value};
@@ -47,6 +48,31 @@ async fn claim(client: &mut StoreClient, key: String, owner: &str) -> Result<boo
     Ok(matches!(client.create(key, owner.to_string(), 0).await.map_err(internal)?, Guarded::Done { .. }))
 }
 
+/// The defaults that depend on the Service's type, as upstream's `SetDefaults_Service` and
+/// its IP-family allocation leave them on a single-stack IPv4 cluster: every type but
+/// ExternalName gets `ipFamilies: [IPv4]`, `ipFamilyPolicy: SingleStack` and
+/// `internalTrafficPolicy: Cluster`; NodePort and LoadBalancer also `externalTrafficPolicy:
+/// Cluster`, and LoadBalancer `allocateLoadBalancerNodePorts: true`.
+fn defaults_by_type(spec: &mut Value, kind: &str) {
+    if kind == "ExternalName" {
+        return;
+    }
+    let mut default = |field: &str, value: Value| {
+        if spec[field].is_null() {
+            spec[field] = value;
+        }
+    };
+    default("ipFamilies", json!(["IPv4"]));
+    default("ipFamilyPolicy", json!("SingleStack"));
+    default("internalTrafficPolicy", json!("Cluster"));
+    if kind == "NodePort" || kind == "LoadBalancer" {
+        default("externalTrafficPolicy", json!("Cluster"));
+    }
+    if kind == "LoadBalancer" {
+        default("allocateLoadBalancerNodePorts", json!(true));
+    }
+}
+
 /// Fills a new Service's defaults, ClusterIP and NodePorts. `owner` is `namespace/name`.
 pub async fn allocate(client: &mut StoreClient, service: &mut Value, owner: &str) -> Result<(), Status> {
     let name = service["metadata"]["name"].as_str().unwrap_or_default().to_string();
@@ -71,6 +97,7 @@ pub async fn allocate(client: &mut StoreClient, service: &mut Value, owner: &str
         }
     }
     let kind = spec["type"].as_str().unwrap_or("ClusterIP").to_string();
+    defaults_by_type(spec, &kind);
 
     // ClusterIP (an ExternalName Service is only a DNS name: it has none).
     match spec["clusterIP"].as_str().unwrap_or_default() {
@@ -196,6 +223,32 @@ mod tests {
         ] {
             assert_eq!(in_range(ip), inside, "{ip}");
         }
+    }
+
+    #[test]
+    fn defaults_follow_the_type() {
+        let cases = [
+            ("ClusterIP", json!({"ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack", "internalTrafficPolicy": "Cluster"})),
+            (
+                "NodePort",
+                json!({"ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack", "internalTrafficPolicy": "Cluster",
+                       "externalTrafficPolicy": "Cluster"}),
+            ),
+            (
+                "LoadBalancer",
+                json!({"ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack", "internalTrafficPolicy": "Cluster",
+                       "externalTrafficPolicy": "Cluster", "allocateLoadBalancerNodePorts": true}),
+            ),
+            ("ExternalName", json!({})),
+        ];
+        for (kind, expected) in cases {
+            let mut spec = json!({});
+            defaults_by_type(&mut spec, kind);
+            assert_eq!(spec, expected, "{kind}");
+        }
+        let mut local = json!({"externalTrafficPolicy": "Local"});
+        defaults_by_type(&mut local, "NodePort");
+        assert_eq!(local["externalTrafficPolicy"], "Local", "what the client set stays");
     }
 
     #[test]

@@ -9,8 +9,8 @@
 //! ClusterIP, `sessionAffinity` None, a port's `protocol` TCP and `targetPort` its `port`; they
 //! may run before the allocation. `clusterIPs` is derived from `clusterIP` when absent, as
 //! Kubernetes' strategy does. On update, the primary ClusterIP `may not change once set`. Left
-//! out: the fields Kubernetes defaults that Skiff does not (`internalTrafficPolicy`,
-//! `externalTrafficPolicy`, `allocateLoadBalancerNodePorts`, `ipFamilies` and their changes),
+//! out: the rules on changing what Skiff defaults by type (`internalTrafficPolicy`,
+//! `externalTrafficPolicy`, `allocateLoadBalancerNodePorts`, `ipFamilies`),
 //! load balancer classes and status, `healthCheckNodePort`, topology annotations. The NodePort
 //! range (30000–32767) is the allocator's concern; a NodePort outside 1–65535 is refused here.
 
