@@ -205,13 +205,7 @@ impl Status {
     /// patched object's JSON for JSON and merge patches, and the patch itself, in Go's map
     /// notation, for strategic merge patches; pass the patched object's JSON for all three.
     pub fn strict_decoding_patch(patched: &str, errors: &[String]) -> Status {
-        let cause = format!("Invalid value: {patched:?}: strict decoding error: {}", errors.join(", "));
-        Status {
-            code: 422,
-            reason: "Invalid",
-            message: format!(" \"\" is invalid: patch: {cause}"),
-            details: Some(json!({"causes": [{"reason": "FieldValueInvalid", "message": cause, "field": "patch"}]})),
-        }
+        Status::cannot_decode_patch(patched, &format!("strict decoding error: {}", errors.join(", ")))
     }
 
     /// 422: a `fieldValidation` other than `Ignore`, `Warn` or `Strict`, reported against the

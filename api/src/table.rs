@@ -95,7 +95,18 @@ const NODE: &[Column] = &[
     wide("Kernel-Version"),
     wide("Container-Runtime"),
 ];
-const EVENT: &[Column] = &[col("Last Seen"), col("Type"), col("Reason"), col("Object"), col("Message")];
+const EVENT: &[Column] = &[
+    col("Last Seen"),
+    col("Type"),
+    col("Reason"),
+    col("Object"),
+    wide("Subobject"),
+    wide("Source"),
+    col("Message"),
+    wide("First Seen"),
+    Column { name: "Count", kind: "integer", wide: true },
+    wide("Name"),
+];
 const JOB: &[Column] = &[
     col("Name"),
     col("Status"),
@@ -542,17 +553,36 @@ pub fn cells(resource: &Resource, object: &Value, now: i64) -> Vec<Value> {
         "serviceaccounts" => vec![name, json!(items(object, &["secrets"]).len()), age],
         "nodes" => node_cells(object, name, age),
         "events" => {
-            let last = ["lastTimestamp", "eventTime"]
-                .iter()
-                .find_map(|f| age::parse_timestamp(&text(object, &[f])))
-                .or_else(|| age::parse_timestamp(&text(object, &["metadata", "creationTimestamp"])));
+            // As upstream's printEvent: first seen from firstTimestamp (else eventTime), last
+            // seen from the series, lastTimestamp, or the first; a count of 0 is one.
+            let timestamp = |paths: &[&[&str]]| paths.iter().find_map(|p| age::parse_timestamp(&text(object, p)));
+            let since = |t: Option<i64>| t.map_or("<unknown>".to_string(), |t| age::human(now - t));
+            let created: &[&str] = &["metadata", "creationTimestamp"];
+            let first = timestamp(&[&["firstTimestamp"], &["eventTime"], created]);
+            let last = timestamp(&[&["series", "lastObservedTime"], &["lastTimestamp"]]).or(first);
+            let count = at(object, &["series", "count"]).and_then(Value::as_i64).unwrap_or(number(object, &["count"])).max(1);
             let involved = &object["involvedObject"];
+            let kind = text(involved, &["kind"]).to_lowercase();
+            let target = match text(involved, &["name"]) {
+                name if name.is_empty() => kind,
+                name => format!("{kind}/{name}"),
+            };
+            let source = match (text(object, &["source", "component"]), text(object, &["source", "host"])) {
+                (component, host) if !component.is_empty() => [component, host],
+                _ => [text(object, &["reportingComponent"]), text(object, &["reportingInstance"])],
+            };
+            let source = if source[1].is_empty() { source[0].clone() } else { source.join(", ") };
             vec![
-                json!(last.map_or("<unknown>".to_string(), |t| age::human(now - t))),
+                json!(since(last)),
                 json!(text(object, &["type"])),
                 json!(text(object, &["reason"])),
-                json!(format!("{}/{}", text(involved, &["kind"]).to_lowercase(), text(involved, &["name"]))),
-                json!(text(object, &["message"])),
+                json!(target),
+                json!(text(involved, &["fieldPath"])),
+                json!(source),
+                json!(text(object, &["message"]).trim()),
+                json!(since(first)),
+                json!(count),
+                name,
             ]
         }
         "jobs" => {
@@ -909,7 +939,9 @@ mod tests {
                 json!("10.0.0.2")
             ]
         );
-        let event = json!({"metadata": {"name": "e"}, "lastTimestamp": age::format_timestamp(NOW - 30), "type": "Normal", "reason": "ScalingReplicaSet",
+        let event = json!({"metadata": {"name": "web.1"}, "lastTimestamp": age::format_timestamp(NOW - 30), "type": "Normal", "reason": "ScalingReplicaSet",
+            "firstTimestamp": age::format_timestamp(NOW - 90), "count": 3,
+            "source": {"component": "deployment-controller"},
             "involvedObject": {"kind": "Deployment", "name": "web"}, "message": "Scaled up replica set web-7cd487467c from 0 to 1"});
         assert_eq!(
             row_in("", "events", event),
@@ -918,9 +950,21 @@ mod tests {
                 json!("Normal"),
                 json!("ScalingReplicaSet"),
                 json!("deployment/web"),
-                json!("Scaled up replica set web-7cd487467c from 0 to 1")
+                json!(""),
+                json!("deployment-controller"),
+                json!("Scaled up replica set web-7cd487467c from 0 to 1"),
+                json!("90s"),
+                json!(3),
+                json!("web.1"),
             ]
         );
+        let kubelet = json!({"metadata": {"name": "p.1", "creationTimestamp": age::format_timestamp(NOW - 5)}, "type": "Normal",
+            "reason": "Pulled", "source": {"component": "kubelet", "host": "node-1"},
+            "involvedObject": {"kind": "Pod", "name": "p", "fieldPath": "spec.containers{web}"}, "message": "Pulled\n"});
+        let cells = row_in("", "events", kubelet);
+        assert_eq!(cells[..7], [json!("5s"), json!("Normal"), json!("Pulled"), json!("pod/p"), json!("spec.containers{web}"),
+                                json!("kubelet, node-1"), json!("Pulled")]);
+        assert_eq!((&cells[7], &cells[8]), (&json!("5s"), &json!(1)), "no first timestamp: created; no count: one");
         let job = json!({"metadata": meta("pi", 120), "spec": {"completions": 1}, "status": {"succeeded": 1, "startTime": age::format_timestamp(NOW - 100), "completionTime": age::format_timestamp(NOW - 90),
             "conditions": [{"type": "Complete", "status": "True"}]}});
         assert_eq!(
