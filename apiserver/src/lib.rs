@@ -24,6 +24,7 @@
 
 pub mod grpc;
 pub mod handlers;
+pub mod health;
 pub mod meta;
 pub mod metrics;
 pub mod openapi;
@@ -106,9 +107,12 @@ pub struct AppState {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/version", get(meta::version))
-        .route("/healthz", get(meta::ok))
-        .route("/readyz", get(meta::ok))
-        .route("/livez", get(meta::ok))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/livez", get(health::livez))
+        .route("/healthz/{check}", get(health::healthz_one))
+        .route("/readyz/{check}", get(health::readyz_one))
+        .route("/livez/{check}", get(health::livez_one))
         .route("/metrics", get(metrics::render))
         .route("/api", get(meta::api_root))
         .route("/apis", get(meta::apis_root))

@@ -21,10 +21,6 @@ pub async fn version() -> Response {
     respond::json(StatusCode::OK, &body)
 }
 
-pub async fn ok() -> &'static str {
-    "ok"
-}
-
 fn accept(headers: &HeaderMap) -> &str {
     headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("application/json")
 }

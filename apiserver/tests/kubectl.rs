@@ -538,3 +538,15 @@ async fn drain_cordons_the_node_and_evicts_its_pods_through_the_eviction_subreso
     );
     assert!(cluster.fails(&["get", "pod", "other"]).await.contains("not found"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_endpoints_list_their_checks_when_asked() {
+    let cluster = Cluster::start().await;
+    assert_eq!(cluster.ok(&["get", "--raw", "/readyz"]).await.trim(), "ok");
+    let verbose = cluster.ok(&["get", "--raw", "/readyz?verbose"]).await;
+    assert_eq!(verbose, "[+]ping ok\n[+]log ok\n[+]etcd ok\nreadyz check passed\n", "the store answered");
+    let livez = cluster.ok(&["get", "--raw", "/livez?verbose"]).await;
+    assert!(livez.ends_with("livez check passed\n") && !livez.contains("etcd"), "{livez}");
+    assert_eq!(cluster.ok(&["get", "--raw", "/readyz/etcd"]).await.trim(), "ok");
+    assert!(cluster.fails(&["get", "--raw", "/livez/nonsense"]).await.contains("NotFound"));
+}
