@@ -20,7 +20,9 @@ use crate::respond::Reply;
 use crate::verbs::delete::DeleteOptions;
 use crate::verbs::patch::PatchType;
 use crate::verbs::scale::ScaleChange;
-use crate::verbs::{check_decoded_fields, read_json, read_json_noting_duplicates, read_yaml, selectors, WriteOptions};
+use crate::verbs::{
+    check_decoded_fields, media_type, read_json, read_json_noting_duplicates, read_yaml, selectors, WriteOptions,
+};
 use crate::{respond, streaming, watch, AppState};
 use skiff_api::schema::strict::FieldValidation;
 
@@ -164,12 +166,13 @@ fn checked(
         return Ok(protobuf::decode(body)?);
     }
     // YAML, as `curl -H 'Content-Type: application/yaml' --data-binary @pod.yaml` sends it.
-    let media_type = content_type(headers).split(';').next().unwrap_or_default().trim();
+    let media_type = media_type(content_type(headers));
     if !matches!(media_type, "" | "application/json" | "application/yaml") {
         // `curl -d` without `-H` sends a form: upstream refuses what it has no decoder for.
         return Err(Status::unsupported_media_type(&BODY_MEDIA_TYPES));
     }
-    if is_yaml(media_type) {
+    // (`application/apply-patch+yaml` is a patch, not a body of this kind.)
+    if media_type == "application/yaml" {
         let mut object = read_yaml(body)?;
         *warnings = check_decoded_fields(target.resource, options, Vec::new(), &mut object, false)?;
         return Ok(object);
@@ -182,11 +185,6 @@ fn checked(
 
 /// The bodies a create or update takes (with no Content-Type at all, JSON).
 const BODY_MEDIA_TYPES: [&str; 3] = ["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"];
-
-/// `application/yaml`; `application/apply-patch+yaml` is a patch.
-fn is_yaml(media_type: &str) -> bool {
-    media_type == "application/yaml"
-}
 
 fn is_true(params: &Params, name: &str) -> bool {
     params.get(name).is_some_and(|v| v == "true" || v == "1")

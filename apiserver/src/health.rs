@@ -28,7 +28,7 @@ fn checks(endpoint: &str) -> &'static [&'static str] {
     }
 }
 
-/// What one request asks: everything, or one check; verbose or not; which to leave out.
+/// What a request's query asks: verbose or not, and which checks to leave out.
 #[derive(Debug, PartialEq)]
 struct Asked {
     verbose: bool,
@@ -107,19 +107,24 @@ pub async fn readyz(State(state): State<AppState>, RawQuery(query): RawQuery) ->
 }
 
 /// `/livez/ping`, `/readyz/etcd`: one check.
-pub async fn healthz_one(state: State<AppState>, Path(check): Path<String>, query: RawQuery) -> Response {
+pub async fn healthz_one(state: State<AppState>, check: Path<String>, query: RawQuery) -> Response {
     one(state, "healthz", check, query).await
 }
 
-pub async fn livez_one(state: State<AppState>, Path(check): Path<String>, query: RawQuery) -> Response {
+pub async fn livez_one(state: State<AppState>, check: Path<String>, query: RawQuery) -> Response {
     one(state, "livez", check, query).await
 }
 
-pub async fn readyz_one(state: State<AppState>, Path(check): Path<String>, query: RawQuery) -> Response {
+pub async fn readyz_one(state: State<AppState>, check: Path<String>, query: RawQuery) -> Response {
     one(state, "readyz", check, query).await
 }
 
-async fn one(State(state): State<AppState>, endpoint: &str, check: String, RawQuery(query): RawQuery) -> Response {
+async fn one(
+    State(state): State<AppState>,
+    endpoint: &str,
+    Path(check): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
     answer(&state, endpoint, Some(&check), query.as_deref()).await
 }
 

@@ -178,6 +178,12 @@ pub fn read_json(body: &[u8]) -> Result<Value, Status> {
     object_body(serde_json::from_slice(body))
 }
 
+/// The media type of a Content-Type, without its parameters: `application/json; charset=utf-8`
+/// is `application/json`.
+pub fn media_type(content_type: &str) -> &str {
+    content_type.split(';').next().unwrap_or_default().trim()
+}
+
 /// Reads a YAML object body (`Content-Type: application/yaml`, which kube-apiserver takes for
 /// creates and updates as well as JSON: `curl --data-binary @pod.yaml`). One document; YAML
 /// that does not parse is a 400, as upstream's YAML-to-JSON step makes it.

@@ -58,7 +58,7 @@ const ACCEPTED: [&str; 4] = [
 impl PatchType {
     /// The patch type a Content-Type names; `415` for any other.
     pub fn from_content_type(content_type: &str) -> Result<PatchType, Status> {
-        match content_type.split(';').next().unwrap_or_default().trim() {
+        match super::media_type(content_type) {
             "application/merge-patch+json" => Ok(PatchType::Merge),
             "application/json-patch+json" => Ok(PatchType::Json),
             "application/strategic-merge-patch+json" => Ok(PatchType::Strategic),
