@@ -90,6 +90,10 @@ async fn cluster_ip_and_node_port_spread_connections_over_every_ready_endpoint()
     let node = SocketAddr::from((host_address(w.net.gateway), node_port));
     let by_node_port = spread(node, 30).await;
     assert_eq!(by_node_port.len(), 3, "every endpoint answers on {node}: {by_node_port:?}");
+    // And on 127.0.0.1, as `curl localhost:30080` on a node expects (route_localnet).
+    let local = SocketAddr::from((Ipv4Addr::LOCALHOST, node_port));
+    let by_localhost = spread(local, 30).await;
+    assert_eq!(by_localhost.len(), 3, "every endpoint answers on {local}: {by_localhost:?}");
     w.proxy.stop().await;
 }
 
@@ -111,7 +115,9 @@ async fn a_service_without_a_ready_endpoint_refuses_at_once_from_the_host_and_fr
     write_slice(&w.client, "default", "empty", http_port(), vec![endpoint(ips[0], false, false, None)]).await;
     w.proxy.wait_for_rule("default/empty:http has no endpoints").await;
 
-    for address in [SocketAddr::from((cluster_ip, 80)), SocketAddr::from((host_address(w.net.gateway), node_port))] {
+    let host = SocketAddr::from((host_address(w.net.gateway), node_port));
+    let local = SocketAddr::from((Ipv4Addr::LOCALHOST, node_port));
+    for address in [SocketAddr::from((cluster_ip, 80)), host, local] {
         let started = Instant::now();
         let result = tokio::net::TcpStream::connect(address).await;
         let took = started.elapsed();

@@ -35,6 +35,8 @@ pub struct FakeKernel {
     /// Restores fail while this is set.
     pub fail_restores: Mutex<bool>,
     pub route: Mutex<Option<String>>,
+    /// `route_localnet` was asked for.
+    pub route_localnet: Mutex<bool>,
     /// The last connect-time table; `None` before the first and after a stop.
     pub connect_table: Mutex<Option<ConnectTable>>,
 }
@@ -123,6 +125,12 @@ impl Kernel for FakeKernel {
         *self.route.lock() = None;
         Ok(())
     }
+    /// Kept apart from `calls`, as the connect table is.
+    async fn route_localnet(&self) -> Result<(), KernelError> {
+        *self.route_localnet.lock() = true;
+        Ok(())
+    }
+
     /// Kept apart from `calls`, which the tests compare as the iptables and route sequence.
     async fn balance_connects(&self, table: &ConnectTable) -> Result<(), KernelError> {
         *self.connect_table.lock() = Some(table.clone());

@@ -38,6 +38,12 @@ pub enum KernelError {
     },
     #[error("{command} failed ({status}): {stderr}")]
     Failed { command: String, status: String, stderr: String },
+    #[error("cannot write {path}")]
+    Sysctl {
+        path: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("connect-time balancing")]
     Connect(#[from] ConnectError),
 }
@@ -59,6 +65,10 @@ pub trait Kernel: Send + Sync + 'static {
     async fn add_route(&self, device: &str, cidr: Cidr) -> Result<(), KernelError>;
     /// Removes the route and the bridge.
     async fn remove_route(&self, device: &str, cidr: Cidr) -> Result<(), KernelError>;
+    /// Lets the kernel route packets from 127.0.0.0/8 out of the loopback device, so that a
+    /// NodePort answers on 127.0.0.1 ([`super::rules`]). A setting of the whole host, as
+    /// kube-proxy makes it; left on at exit, as kube-proxy leaves it.
+    async fn route_localnet(&self) -> Result<(), KernelError>;
     /// Makes the host's `connect()` to each ClusterIP:port of `table` go straight to one of its
     /// endpoints ([`super::connect`]), in place of the last table. An error means the kernel
     /// balances nothing at `connect()` any more: iptables does all of it.
@@ -186,6 +196,14 @@ impl Kernel for SystemKernel {
         run("ip", &args(&["route", "del", &cidr.to_string(), "dev", device]), None).await?;
         run("ip", &args(&["link", "del", device]), None).await?;
         Ok(())
+    }
+
+    async fn route_localnet(&self) -> Result<(), KernelError> {
+        const PATH: &str = "/proc/sys/net/ipv4/conf/all/route_localnet";
+        match tokio::fs::read_to_string(PATH).await {
+            Ok(value) if value.trim() == "1" => Ok(()),
+            _ => tokio::fs::write(PATH, "1\n").await.map_err(|source| KernelError::Sysctl { path: PATH, source }),
+        }
     }
 
     /// The `bpf()` calls take microseconds each, so they run here, not on a blocking thread.

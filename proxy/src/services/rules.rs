@@ -21,7 +21,8 @@
 //!      └─ SKIFF-NODEPORTS  --dport 30080  → SKIFF-EXT-… (mark for masquerade) → SKIFF-SVC-…
 //! nat POSTROUTING → SKIFF-POSTROUTING: marked packets are masqueraded
 //! filter OUTPUT/FORWARD (NEW only) → SKIFF-SERVICES: REJECT for every ClusterIP (only what nat left untranslated)
-//! filter INPUT (NEW only) → SKIFF-EXTERNAL-SERVICES: REJECT for NodePorts with no ready endpoint
+//! filter INPUT (NEW only) → SKIFF-EXTERNAL-SERVICES: DROP 127.0.0.0/8 from outside (unless DNATed);
+//!                                                   REJECT for NodePorts with no ready endpoint
 //! filter FORWARD → SKIFF-FORWARD: accept what was marked (Docker's FORWARD policy is DROP)
 //! ```
 //!
@@ -63,10 +64,19 @@
 //! records the client's address in a list named after the chain, and the Service's chain first
 //! sends a client found in a list (seen within the timeout) back to that endpoint.
 //!
+//! NodePorts answer on 127.0.0.1 too, as kube-proxy's iptables mode does by default (`curl
+//! localhost:30080` on the node): the DNAT turns `127.0.0.1 → 127.0.0.1:30080` into
+//! `127.0.0.1 → <pod>:8080`, which the kernel routes out of the loopback device only with
+//! `route_localnet` set (the proxy sets it at start, [`super::kernel::Kernel::route_localnet`]),
+//! and the masquerade mark then gives the packet the bridge's address as its source. With
+//! `route_localnet` on, the host would also accept packets from the network addressed to
+//! 127.0.0.0/8; the filter table drops those unless a NodePort's DNAT made them (kube-proxy's
+//! "block incoming localnet connections" rule).
+//!
 //! Left out: `externalTrafficPolicy: Local` (and its health-check node port), externalIPs and
 //! load-balancer IPs, the firewall chains for `loadBalancerSourceRanges`, the partial syncs
 //! of large clusters (every sync writes every chain; a few hundred Services restore in
-//! milliseconds), NodePorts on 127.0.0.1 (they need `route_localnet`), IPv6.
+//! milliseconds), `--nodeport-addresses`, IPv6.
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -162,6 +172,15 @@ pub fn rules(state: &ProxyState, config: &RuleConfig, previous: &ChainSet, missi
         &format!("{} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT", comment("skiff forwarding conntrack rule")),
     );
 
+    // The martian guard for `route_localnet` (module doc): first, before any REJECT.
+    filter.rule(
+        &external,
+        &format!(
+            "! -s 127.0.0.0/8 -d 127.0.0.0/8 {} -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP",
+            comment("block incoming localnet connections")
+        ),
+    );
+
     // 2. Each Service port: its ClusterIP's REJECT (always, see the module doc), then the
     //    NodePort's REJECT if nothing is ready, else its chains.
     for (name, port) in &state.services {
@@ -174,13 +193,11 @@ pub fn rules(state: &ProxyState, config: &RuleConfig, previous: &ChainSet, missi
         }
     }
 
-    // 3. NodePorts last, so that a ClusterIP rule always decides first. Loopback is left out.
+    // 3. NodePorts last, so that a ClusterIP rule always decides first. Every local address,
+    //    127.0.0.1 included.
     nat.rule(
         &services,
-        &format!(
-            "{} -m addrtype --dst-type LOCAL ! -d 127.0.0.0/8 -j {node_ports}",
-            comment("skiff service nodeports")
-        ),
+        &format!("{} -m addrtype --dst-type LOCAL -j {node_ports}", comment("skiff service nodeports")),
     );
 
     // 4. Chains of the last sync that no Service needs now: flush (declare) and delete.

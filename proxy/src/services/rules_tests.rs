@@ -56,6 +56,7 @@ fn chain_rules(text: &str, chain: &str) -> Vec<String> {
 const FIXED_FILTER: &str = "\
 -A SKIFF-FORWARD -m comment --comment \"skiff forwarding rules\" -m mark --mark 0x4000/0x4000 -j ACCEPT
 -A SKIFF-FORWARD -m comment --comment \"skiff forwarding conntrack rule\" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A SKIFF-EXTERNAL-SERVICES ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment \"block incoming localnet connections\" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
 ";
 const FIXED_NAT: &str = "\
 -A SKIFF-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
@@ -71,7 +72,7 @@ fn a_service_with_no_endpoints_is_rejected_in_the_filter_table_and_has_no_nat_ch
          -A SKIFF-SERVICES -m comment --comment \"default/web:http cluster IP not translated\" -d 10.96.0.20/32 -p tcp -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable\n\
          COMMIT\n\
          *nat\n:SKIFF-SERVICES - [0:0]\n:SKIFF-NODEPORTS - [0:0]\n:SKIFF-POSTROUTING - [0:0]\n:SKIFF-MARK-MASQ - [0:0]\n{FIXED_NAT}\
-         -A SKIFF-SERVICES -m comment --comment \"skiff service nodeports\" -m addrtype --dst-type LOCAL ! -d 127.0.0.0/8 -j SKIFF-NODEPORTS\n\
+         -A SKIFF-SERVICES -m comment --comment \"skiff service nodeports\" -m addrtype --dst-type LOCAL -j SKIFF-NODEPORTS\n\
          COMMIT\n"
     );
     assert_eq!(text(&state(port(), vec![])), expected);
@@ -134,7 +135,7 @@ fn one_endpoint_gets_every_connection_with_no_random_match() {
         chain_rules(filter_table(&text), "SKIFF-SERVICES"),
         vec!["-m comment --comment \"default/web:http cluster IP not translated\" -d 10.96.0.20/32 -p tcp -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable".to_string()]
     );
-    assert!(chain_rules(&text, "SKIFF-EXTERNAL-SERVICES").is_empty());
+    assert_eq!(chain_rules(&text, "SKIFF-EXTERNAL-SERVICES").len(), 1, "the localnet guard alone");
 }
 
 #[test]
@@ -178,8 +179,9 @@ fn a_node_port_marks_for_masquerade_then_enters_the_service_chain() {
 
     let rejected = self::text(&state(node_port, vec![]));
     assert_eq!(
-        chain_rules(&rejected, "SKIFF-EXTERNAL-SERVICES"),
-        vec!["-m comment --comment \"default/web:http has no endpoints\" -m addrtype --dst-type LOCAL -p tcp -m tcp --dport 30080 -j REJECT --reject-with icmp-port-unreachable".to_string()]
+        chain_rules(&rejected, "SKIFF-EXTERNAL-SERVICES")[1..],
+        ["-m comment --comment \"default/web:http has no endpoints\" -m addrtype --dst-type LOCAL -p tcp -m tcp --dport 30080 -j REJECT --reject-with icmp-port-unreachable".to_string()],
+        "after the localnet guard"
     );
 }
 

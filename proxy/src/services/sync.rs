@@ -5,7 +5,7 @@
 //!
 //! 1. Wait for the informers' first lists; read (`iptables-save`) the chains and jumps of ours a
 //!    predecessor may have left (the first restore deletes the chains no Service needs); route
-//!    the service range ([`super::presence`]).
+//!    the service range ([`super::presence`]); set `route_localnet` (NodePorts on 127.0.0.1).
 //! 2. Sync once: the rules and the missing jumps from the built-in chains, in one
 //!    `iptables-restore`. In one, because a jump inserted after its chain was filled leaves a
 //!    moment in which the rules are there but no packet reaches them (a test that waited for
@@ -100,6 +100,9 @@ pub async fn sync_loop(
     let mut changes = Box::pin(changes);
     let rule_config = RuleConfig { chains: Chains::new(prefix), cluster_cidr: config.cluster_cidr };
     let mut syncer = Syncer::start(rule_config, kernel.clone()).await.map_err(Error::FirstSync)?;
+    if let Err(err) = kernel.route_localnet().await {
+        tracing::warn!(cause = %err, "NodePorts will not answer on 127.0.0.1");
+    }
     let route_added = match presence::ensure(&kernel, config.service_cidr, config.service_route).await {
         Ok(added) => added,
         Err(err) => {

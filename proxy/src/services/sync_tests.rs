@@ -133,6 +133,7 @@ async fn the_first_sync_puts_chains_and_jumps_in_one_restore_and_shutdown_takes_
     );
     assert!(kernel.chains.lock().is_empty(), "no chain left");
     assert!(kernel.jumps.lock().is_empty(), "no jump left");
+    assert!(*kernel.route_localnet.lock(), "NodePorts on 127.0.0.1 asked for");
 }
 
 #[tokio::test(start_paused = true)]
