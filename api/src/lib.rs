@@ -14,6 +14,8 @@
 //! - [`validation`]: field errors and the name and label rules, with Kubernetes' messages.
 //! - [`defaults`]: the fields the API server fills in (Deployment strategy 25%/25%, pod
 //!   restartPolicy, imagePullPolicy by tag, …).
+//! - [`admission`]: what a new pod gets after defaulting (its service account, the default
+//!   tolerations), as Kubernetes' default admission plugins give it.
 //! - [`apply`]: server-side apply (merge by field ownership, conflicts, pruning) and the
 //!   `managedFields` every write records.
 //! - [`schema`]: the OpenAPI v3 schemas of the served kinds, generated from `k8s-openapi`, the
@@ -27,6 +29,7 @@
 //!
 //! To come with the API server issue: object helpers, and the `k8s-openapi` types wired in.
 
+pub mod admission;
 pub mod age;
 pub mod apply;
 pub mod defaults;

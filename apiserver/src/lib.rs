@@ -12,7 +12,8 @@
 //! - [`handlers`] (REST) and [`grpc`] (the internal API): the two faces of the verbs; [`path`]:
 //!   which object a URL names; [`respond`]: JSON, Table and `Status` responses.
 //! - [`storage`]: objects as JSON in the store, guarded writes, what an update keeps;
-//!   [`services`]: ClusterIP and NodePort allocation.
+//!   [`services`]: ClusterIP and NodePort allocation; [`kubernetes_service`]: the `kubernetes`
+//!   Service in `default` and its endpoints, kept by the API server itself.
 //! - [`watch_cache`]: one store watch per kind, fanned out to every watcher; [`watch`]: the REST
 //!   watch stream over it.
 //! - [`streaming`]: `pods/log`, `exec` and `attach`, relayed to the pod's kubelet.
@@ -25,6 +26,7 @@
 pub mod grpc;
 pub mod handlers;
 pub mod health;
+pub mod kubernetes_service;
 pub mod meta;
 pub mod metrics;
 pub mod openapi;
@@ -43,8 +45,8 @@ pub mod watch_cache;
 use std::net::SocketAddr;
 
 use axum::routing::{any, get};
-use futures::StreamExt;
 use axum::Router;
+use futures::StreamExt;
 use serde_json::json;
 use skiff_api::registry::by_plural;
 use skiff_store::client::StoreClient;
@@ -71,6 +73,9 @@ pub struct Config {
     pub grpc_listen: Option<SocketAddr>,
     /// etcd v3 endpoints: skiff-store or a real etcd cluster.
     pub store_endpoints: Vec<String>,
+    /// The address published as the `kubernetes` Service's endpoint
+    /// ([`kubernetes_service::advertised`]).
+    pub advertise_address: Option<std::net::IpAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -171,7 +176,10 @@ pub async fn serve_with_streams(
     let caches = WatchCaches::start(client.clone(), shutdown.clone());
     metrics::watch_cache_sizes(caches.clone());
     let verbs = Verbs::new(client, caches);
-    let address = rest.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let listen = rest.local_addr().map_err(|source| RunError::Listen { address: config.listen, source })?;
+    let address = listen.to_string();
+    let advertised = kubernetes_service::advertised(config.advertise_address, listen);
+    tokio::spawn(kubernetes_service::run(verbs.clone(), listen.port(), advertised, shutdown.clone()));
     let grpc_address = grpc.as_ref().and_then(|l| l.local_addr().ok());
     tracing::info!(%address, grpc = ?grpc_address, store = ?config.store_endpoints, "skiff-apiserver serving");
     let (grpc_verbs, grpc_shutdown) = (verbs.clone(), shutdown.clone());
@@ -197,7 +205,10 @@ pub async fn serve_with_streams(
         let rest = axum::serve::ListenerExt::tap_io(rest, |stream| {
             let _ = stream.set_nodelay(true);
         });
-        axum::serve(rest, app(state)).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await.map_err(RunError::Serve)
+        axum::serve(rest, app(state))
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .await
+            .map_err(RunError::Serve)
     };
     let (rest_result, grpc_result) = tokio::join!(rest_server, grpc_server);
     rest_result.and(grpc_result)

@@ -24,6 +24,10 @@ struct Args {
     /// etcd v3 endpoints, comma-separated: skiff-store or a real etcd.
     #[arg(long, default_value = "http://127.0.0.1:2379", value_delimiter = ',')]
     store_endpoints: Vec<String>,
+    /// The address pods reach this server at, published as the `kubernetes` Service's
+    /// endpoint (default: the `--listen` address, unless it is loopback or 0.0.0.0).
+    #[arg(long)]
+    advertise_address: Option<std::net::IpAddr>,
 }
 
 #[tokio::main]
@@ -35,6 +39,7 @@ async fn main() -> anyhow::Result<()> {
         listen: args.listen,
         grpc_listen: Some(args.grpc_listen),
         store_endpoints: args.store_endpoints,
+        advertise_address: args.advertise_address,
     };
     skiff_apiserver::run(config, shutdown).await?;
     Ok(())

@@ -6,7 +6,8 @@
 //! 10.96.0.23`), claimed by a create-if-absent transaction. Two API servers creating Services at
 //! once cannot get the same IP, and a restarted one finds what is taken in the store.
 //!
-//! - ClusterIPs come from 10.96.0.0/12 (`10.96.0.10` is kept for cluster DNS); a requested one is
+//! - ClusterIPs come from 10.96.0.0/12 (`10.96.0.1` is kept for the `kubernetes` Service and
+//!   `10.96.0.10` for cluster DNS; chosen only when asked for); a requested one is
 //!   honoured if it is in the range and free, else `422 Invalid`; `None` makes a headless
 //!   Service.
 //! - NodePorts come from 30000–32767 for `NodePort` and `LoadBalancer` Services.
@@ -108,7 +109,8 @@ pub async fn allocate(client: &mut StoreClient, service: &mut Value, owner: &str
                 // (A fresh rng each time: the thread's rng may not be held across an await.)
                 let offset = rand::rng().random_range(1..RANGE_SIZE - 1);
                 let candidate = std::net::Ipv4Addr::from(RANGE_START + offset).to_string();
-                if candidate != DNS_IP && claim(client, format!("{IP_PREFIX}{candidate}"), owner).await? {
+                let reserved = candidate == DNS_IP || candidate == crate::kubernetes_service::CLUSTER_IP;
+                if !reserved && claim(client, format!("{IP_PREFIX}{candidate}"), owner).await? {
                     break candidate;
                 }
             };
@@ -228,7 +230,10 @@ mod tests {
     #[test]
     fn defaults_follow_the_type() {
         let cases = [
-            ("ClusterIP", json!({"ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack", "internalTrafficPolicy": "Cluster"})),
+            (
+                "ClusterIP",
+                json!({"ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack", "internalTrafficPolicy": "Cluster"}),
+            ),
             (
                 "NodePort",
                 json!({"ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack", "internalTrafficPolicy": "Cluster",

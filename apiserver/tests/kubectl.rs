@@ -213,6 +213,44 @@ async fn watch(cluster: Cluster) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kubernetes_service_is_there_from_the_start_and_comes_back_when_deleted() {
+    let cluster = Cluster::start().await;
+    let wait_for_it = || async {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let out = cluster.kubectl(&["get", "svc", "kubernetes", "-o", "jsonpath={.metadata.uid}"]).await;
+            if out.status.success() {
+                return String::from_utf8_lossy(&out.stdout).to_string();
+            }
+            assert!(std::time::Instant::now() < deadline, "no kubernetes Service");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    };
+    let first = wait_for_it().await;
+    let table = cluster.ok(&["get", "svc"]).await;
+    let row = table.lines().find(|l| l.starts_with("kubernetes ")).unwrap_or_default();
+    let words: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(words[..5], ["kubernetes", "ClusterIP", "10.96.0.1", "<none>", "443/TCP"], "{table}");
+    assert_eq!(
+        cluster
+            .ok(&["get", "svc", "kubernetes", "-o", "jsonpath={.metadata.labels.component} {.spec.ports[0].name}"])
+            .await,
+        "apiserver https"
+    );
+    // This API server listens on 127.0.0.1, which a pod cannot reach: nothing is published.
+    assert_eq!(
+        cluster.ok(&["get", "endpoints", "kubernetes", "-o", "jsonpath={.metadata.labels}"]).await,
+        r#"{"endpointslice.kubernetes.io/skip-mirror":"true"}"#
+    );
+    assert!(cluster.ok(&["get", "endpointslice", "kubernetes"]).await.contains("IPv4"));
+
+    cluster.ok(&["delete", "svc", "kubernetes"]).await;
+    let again = wait_for_it().await;
+    assert_ne!(again, first, "made anew");
+    assert_eq!(cluster.ok(&["get", "svc", "kubernetes", "-o", "jsonpath={.spec.clusterIP}"]).await, "10.96.0.1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn services_get_cluster_ips_and_node_ports_that_are_theirs_alone() {
     let cluster = Cluster::start().await;
     cluster.ok(&["create", "service", "clusterip", "web", "--tcp=80:8080"]).await;
@@ -314,6 +352,7 @@ async fn start_on(dir: &std::path::Path) -> Restartable {
         listen: api_address,
         grpc_listen: None,
         store_endpoints: vec![store_address.to_string()],
+        advertise_address: None,
     };
     let api = tokio::spawn(skiff_apiserver::serve(api_config, api_listener, None, stop.clone()));
     Restartable { stop, store, api, api_address }

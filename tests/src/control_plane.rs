@@ -44,6 +44,7 @@ impl ControlPlane {
             listen: api_address,
             grpc_listen: Some(grpc_address),
             store_endpoints: vec![store_endpoint.clone()],
+            advertise_address: None,
         };
         tokio::spawn(skiff_apiserver::serve_with_streams(config, rest, Some(grpc), streams, stop.clone()));
         let kubeconfig = format!(

@@ -94,6 +94,9 @@ impl Verbs {
     pub async fn create(&self, target: &Target, mut object: Value, options: &WriteOptions) -> Result<Written, Status> {
         check_body(target, &object)?;
         defaults::apply(target.resource, &mut object);
+        if target.resource.group.is_empty() && target.resource.plural == "pods" {
+            skiff_api::admission::pod(&mut object);
+        }
         object["apiVersion"] = json!(target.resource.api_version());
         object["kind"] = json!(target.resource.kind);
         if !object["metadata"].is_object() {
