@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use serde_json::{json, Value};
 use skiff_api::registry::Resource;
@@ -14,7 +14,9 @@ use skiff_client::api::Kind;
 use skiff_client::events::Recorder;
 use skiff_client::{Api, ApiError, Client, ListParams, Patch};
 
-use crate::client::{DeploymentClient, GarbageCollectorClient, NamespaceClient, ReplicaSetClient};
+use crate::client::{
+    DeploymentClient, GarbageCollectorClient, NamespaceClient, ReplicaSetClient, ServiceAccountClient,
+};
 use crate::events::{Event, EventRecorder};
 
 /// The API server, as the controllers write to it.
@@ -163,6 +165,17 @@ impl NamespaceClient for ApiClient {
         let object = serde_json::to_value(namespace)?;
         let name = name_of(&namespace.metadata);
         self.client.update(&Kind::of::<Namespace>(), None, name, Some("finalize"), &object).await.map(|_| ())
+    }
+}
+
+#[async_trait]
+impl ServiceAccountClient for ApiClient {
+    async fn create_service_account(
+        &self,
+        namespace: &str,
+        account: &ServiceAccount,
+    ) -> Result<ServiceAccount, ApiError> {
+        self.api::<ServiceAccount>(namespace).create(account).await
     }
 }
 

@@ -18,7 +18,7 @@
 
 use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use serde_json::Value;
 use skiff_api::registry::Resource;
@@ -131,4 +131,15 @@ pub trait NamespaceClient: Send + Sync {
     async fn update_namespace_status(&self, namespace: &Namespace) -> Result<Namespace, ApiError>;
     /// `PUT namespaces/NAME/finalize`: the namespace's `spec.finalizers` as given.
     async fn finalize_namespace(&self, namespace: &Namespace) -> Result<(), ApiError>;
+}
+
+/// The ServiceAccount controller's one write (upstream: `c.client.CoreV1().ServiceAccounts(ns)`).
+#[async_trait]
+pub trait ServiceAccountClient: Send + Sync {
+    /// Creates `account` in `namespace`.
+    async fn create_service_account(
+        &self,
+        namespace: &str,
+        account: &ServiceAccount,
+    ) -> Result<ServiceAccount, ApiError>;
 }

@@ -9,8 +9,8 @@
 //!
 //! The garbage collector watches every kind that can own or be owned. It shares the typed
 //! informers the other controllers have (Deployments, ReplicaSets, pods, Services, Endpoints,
-//! EndpointSlices: pods above all are numerous and busy, one watch and one copy of them is
-//! enough) and has an untyped informer of its own for each other kind. The other controllers do
+//! EndpointSlices, ServiceAccounts: pods above all are numerous and busy, one watch and one copy
+//! of them is enough) and has an untyped informer of its own for each other kind. The other controllers do
 //! not wait for those: the collector waits for its own graph (`garbage_collector/mod.rs`).
 //!
 //! Left out: leader election (run one controller-manager), the controllers' enable flags.
@@ -21,7 +21,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Endpoints, Namespace, Pod, Service};
+use k8s_openapi::api::core::v1::{Endpoints, Namespace, Pod, Service, ServiceAccount};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::Resource as _;
 use skiff_api::registry::Resource;
@@ -41,6 +41,7 @@ use crate::endpoints::{ApiEndpointsWrites, EndpointsController};
 use crate::garbage_collector::{self, GarbageCollector};
 use crate::namespace::NamespaceController;
 use crate::replicaset::ReplicaSetController;
+use crate::serviceaccount::ServiceAccountsController;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -94,6 +95,7 @@ fn watched_typed(resource: &Resource) -> bool {
         (Service::GROUP, Service::URL_PATH_SEGMENT),
         (Endpoints::GROUP, Endpoints::URL_PATH_SEGMENT),
         (EndpointSlice::GROUP, EndpointSlice::URL_PATH_SEGMENT),
+        (ServiceAccount::GROUP, ServiceAccount::URL_PATH_SEGMENT),
     ];
     typed.contains(&(resource.group, resource.plural))
 }
@@ -109,6 +111,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     let endpoints = informer::<Endpoints>(&client, &mut feeds, &shutdown);
     let slices = informer::<EndpointSlice>(&client, &mut feeds, &shutdown);
     let namespaces = informer::<Namespace>(&client, &mut feeds, &shutdown);
+    let service_accounts = informer::<ServiceAccount>(&client, &mut feeds, &shutdown);
     let untyped: Vec<(&Resource, Arc<Informer<DynamicObject>>)> = garbage_collector::monitored_resources()
         .filter(|resource| !watched_typed(resource))
         .map(|resource| (resource, dynamic_informer(&client, resource, &mut feeds, &shutdown)))
@@ -123,6 +126,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     let (service_events, pods_for_endpoints) = (services.subscribe(), pods.subscribe());
     let (endpoints_events, slice_events) = (endpoints.subscribe(), slices.subscribe());
     let namespace_events = namespaces.subscribe();
+    let (namespaces_for_accounts, account_events) = (namespaces.subscribe(), service_accounts.subscribe());
     let mut graph_changes = vec![
         garbage_collector::changes_of(deployments.subscribe()),
         garbage_collector::changes_of(replica_sets.subscribe()),
@@ -130,6 +134,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
         garbage_collector::changes_of(services.subscribe()),
         garbage_collector::changes_of(endpoints.subscribe()),
         garbage_collector::changes_of(slices.subscribe()),
+        garbage_collector::changes_of(service_accounts.subscribe()),
     ];
     graph_changes
         .extend(untyped.iter().map(|(r, informer)| garbage_collector::dynamic_changes(r, informer.subscribe())));
@@ -149,6 +154,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
             endpoints.synced().await;
             slices.synced().await;
             namespaces.synced().await;
+            service_accounts.synced().await;
         } => {}
     }
     tracing::info!(api = config.api, "caches synced; controllers starting");
@@ -209,6 +215,16 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     let run_namespaces = Controller::new(namespace_events, shutdown.clone());
     tasks.spawn(run_namespaces.run(config.workers, move |key| {
         let sync = namespace_controller.clone();
+        async move { sync.sync_namespace(&key).await }
+    }));
+
+    let account_controller =
+        Arc::new(ServiceAccountsController::new(namespaces.store(), service_accounts.store(), api.clone()));
+    let by_account = account_controller.clone();
+    let run_accounts = Controller::new(namespaces_for_accounts, shutdown.clone())
+        .watches(account_events, move |event| by_account.service_account_event(event));
+    tasks.spawn(run_accounts.run(config.workers, move |key| {
+        let sync = account_controller.clone();
         async move { sync.sync_namespace(&key).await }
     }));
 

@@ -15,6 +15,7 @@
 //! | `endpoints/` | the Endpoints and EndpointSlice controller: the ready pods behind each Service | `pkg/controller/endpoint/`, `pkg/controller/endpointslice/` |
 //! | `garbage_collector/` | the garbage collector: the ownerReferences graph; Background, Foreground and Orphan deletion (see its doc) | `pkg/controller/garbagecollector/` |
 //! | `namespace/` | the namespace controller: a namespace being deleted is emptied, then finalized (see its doc) | `pkg/controller/namespace/` |
+//! | `serviceaccount.rs` | the ServiceAccount controller: a `default` ServiceAccount in every active namespace | `pkg/controller/serviceaccount/serviceaccounts_controller.go` |
 //! | `daemon.rs` | **the daemon**: shared informers (typed for the controllers' kinds, untyped for the other kinds the garbage collector watches), the controllers' queues and workers | `cmd/kube-controller-manager/app/controllermanager.go` |
 //! | `api_client.rs` | the client traits over the real gRPC client, events written on their own tasks | the generated clientsets |
 //! | `client.rs` | **the traits the API client implements**: [`client::DeploymentClient`], [`client::ReplicaSetClient`], [`client::GarbageCollectorClient`] | the clientsets the controllers call |
@@ -42,6 +43,8 @@
 //!   `ReplicaSetController::pod_event`, which also feeds its expectations (so use the same
 //!   `Arc<ReplicaSetController>` for both). Requeues when a ready pod will become available
 //!   (`minReadySeconds`).
+//! - **ServiceAccount controller**: primary kind Namespace; keys from
+//!   `ServiceAccountsController::service_account_event` (a deleted `default` account).
 //! - **Garbage collector**: not keyed by name but by uid, so it runs its own queues:
 //!   `GarbageCollector::run(sources, workers, shutdown)`, with one stream of graph changes per
 //!   watched kind (`garbage_collector::changes_of` over a typed informer's subscription,
@@ -68,6 +71,7 @@ pub mod owner;
 pub mod pods;
 pub mod replicaset;
 pub mod selector;
+pub mod serviceaccount;
 
 pub use daemon::{run, Config, Error};
 

@@ -13,4 +13,4 @@ mod builders;
 mod fake;
 
 pub use builders::{at, DeploymentBuilder, PodBuilder, ReplicaSetBuilder, NAMESPACE};
-pub use fake::{status_error, FakeCluster};
+pub use fake::{status_error, FakeCache, FakeCluster};
