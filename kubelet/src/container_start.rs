@@ -14,7 +14,10 @@
 //!    container again, and it is restarted as a crashed one would be.
 //!
 //! A failed step records a `Failed` event (`Error: …`) and returns the waiting reason the pod
-//! status shows until the next try.
+//! status shows until the next try. A container the runtime refuses to start (a `command` that
+//! is not there) is left in place: the runtime reports it exited with 128, and the status shows
+//! it `terminated` with reason `StartError` ([`crate::runtime::Container::start_failed`]), so it
+//! fails a `Never` pod and is restarted with back-off otherwise, as a crashed container is.
 //!
 //! From `securityContext` only `runAsUser` and `runAsGroup` (the container's, else the pod's)
 //! are applied.
@@ -191,6 +194,7 @@ pub async fn start_container(
     };
     events.container(pod, name, EventType::Normal, events::CREATED, &format!("Created container {name}")).await;
     if let Err(err) = runtime.start_container(&id).await {
+        // The container stays: it is how the status and the next sync know the start failed.
         return Err(failed(waiting(events::RUN_CONTAINER_ERROR, err.to_string())).await);
     }
     events.container(pod, name, EventType::Normal, events::STARTED, &format!("Started container {name}")).await;
@@ -314,6 +318,12 @@ mod tests {
         assert_eq!(
             (waiting.reason.as_str(), waiting.message.as_str()),
             ("RunContainerError", "exec: \"nope\": executable file not found")
+        );
+        let (left, _) = runtime.containers().into_iter().find(|(c, _)| c.start_failed).expect("the container stays");
+        assert_eq!(
+            (left.state, left.exit_code, left.error.as_str()),
+            (crate::runtime::ContainerState::Exited, 128, "exec: \"nope\": executable file not found"),
+            "reported as the runtime reports a failed start"
         );
     }
 

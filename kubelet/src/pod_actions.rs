@@ -290,6 +290,7 @@ mod tests {
                     exit_code: code,
                     oom_killed: false,
                     error: String::new(),
+                    start_failed: false,
                     ip: None,
                 }
             })

@@ -159,6 +159,7 @@ mod tests {
             exit_code: 0,
             oom_killed: false,
             error: String::new(),
+            start_failed: false,
             ip: None,
         }
     }
@@ -196,7 +197,11 @@ mod tests {
                 container: container.into(),
                 attempt,
             };
-            ContainerConfig { name: identity.docker_name(), labels: identity.labels(&Scope::new(node, "c1")), ..Default::default() }
+            ContainerConfig {
+                name: identity.docker_name(),
+                labels: identity.labels(&Scope::new(node, "c1")),
+                ..Default::default()
+            }
         };
         runtime.insert_container(make("POD", 0, "node-1"), ContainerState::Running);
         runtime.insert_container(make("web", 2, "node-1"), ContainerState::Running);

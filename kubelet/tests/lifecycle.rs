@@ -213,3 +213,51 @@ spec:
     common::eventually(15, "the containers removed", || async { node.guard.containers().is_empty().then_some(()) })
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_that_cannot_start_fails_a_never_pod_with_start_error_and_is_restarted_under_always() {
+    let node = Node::start("starterr", |_| {}).await;
+    node.apply(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: once}
+spec:
+  nodeName: NODE
+  terminationGracePeriodSeconds: 1
+  restartPolicy: Never
+  containers: [{name: app, image: "skiff/toolbox:1", command: ["/no/such/binary"]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: again}
+spec:
+  nodeName: NODE
+  terminationGracePeriodSeconds: 1
+  containers: [{name: app, image: "skiff/toolbox:1", command: ["/no/such/binary"]}]
+"#,
+    )
+    .await;
+    let failed = node.wait_for("once", 60, "Failed", |p| phase(p) == "Failed").await;
+    assert_eq!(state(&failed, "app"), "terminated:StartError:128");
+    let status = container_status(&failed, "app").unwrap();
+    let terminated = status.state.unwrap().terminated.unwrap();
+    let message = terminated.message.unwrap_or_default();
+    assert!(message.contains("/no/such/binary"), "Docker's error is the message: {message}");
+    assert!(terminated.finished_at.is_some() && terminated.container_id.is_some());
+    assert_eq!(status.restart_count, 0, "Never: no retry");
+    let shown = node.cluster.ok(&["get", "pod", "once", "--no-headers"]).await;
+    assert!(shown.contains("StartError"), "{shown}");
+    let events = node.events("once").await;
+    assert!(events.iter().any(|e| e.starts_with("Failed: Error: ") && e.contains("/no/such/binary")), "{events:#?}");
+
+    let restarted = node
+        .wait_for("again", 60, "restarted and backing off", |p| {
+            container_status(p, "app").is_some_and(|s| s.restart_count > 0)
+                && state(p, "app") == "waiting:CrashLoopBackOff"
+        })
+        .await;
+    let last = container_status(&restarted, "app").unwrap().last_state.unwrap().terminated.unwrap();
+    assert_eq!((last.reason.as_deref(), last.exit_code), (Some("StartError"), 128));
+    assert_eq!(phase(&restarted), "Running", "being restarted, as a crash-looping pod is");
+}

@@ -2,7 +2,9 @@
 //!
 //! Mirrors what dockershim did for the kubelet (`pkg/kubelet/dockershim/docker_service.go`,
 //! `docker_container.go`, removed in Kubernetes 1.24), without the CRI translation layer in
-//! between: the kubelet asks for Docker containers directly.
+//! between: the kubelet asks for Docker containers directly. One piece of CRI is kept: a
+//! container Docker could not start is reported exited with 128, as containerd reports it
+//! ([`start_failure_as_exit`]).
 //!
 //! bollard asks for the newest Engine API by default; Docker 20.10 speaks 1.41 and refuses newer
 //! clients, so [`DockerRuntime::connect`] negotiates the version first.
@@ -67,6 +69,25 @@ fn time(text: Option<&str>) -> Option<DateTime<Utc>> {
 
 fn labels(map: Option<HashMap<String, String>>) -> BTreeMap<String, String> {
     map.unwrap_or_default().into_iter().collect()
+}
+
+/// Docker leaves a container it could not start `created`, with `State.Error` set and no times
+/// (Docker 20.10: `"Status":"created","ExitCode":127,"Error":"… exec: \"nope\": executable
+/// file not found in $PATH: unknown","StartedAt":"0001-01-01T00:00:00Z"`). A CRI runtime reports
+/// it exited instead, with exit code 128 (containerd's `StartContainer`), and the kubelet's crash
+/// path (status, restart, back-off) expects that, so it is reported so here. Docker keeps no
+/// time of the failure: the creation time stands in for it (the start follows within
+/// milliseconds).
+fn start_failure_as_exit(mut container: Container) -> Container {
+    let never_ran =
+        matches!(container.state, ContainerState::Created | ContainerState::Exited) && container.started_at.is_none();
+    if never_ran && !container.error.is_empty() {
+        container.state = ContainerState::Exited;
+        container.exit_code = super::START_ERROR_EXIT_CODE;
+        container.finished_at = container.created_at;
+        container.start_failed = true;
+    }
+    container
 }
 
 fn state_of(status: &str) -> ContainerState {
@@ -276,7 +297,7 @@ impl ContainerRuntime for DockerRuntime {
             .and_then(|n| n.networks)
             .and_then(|networks| networks.into_values().find_map(|e| e.ip_address.filter(|a| !a.is_empty())))
             .and_then(|a| a.parse().ok());
-        Ok(Container {
+        Ok(start_failure_as_exit(Container {
             id: found.id.unwrap_or_default(),
             name: found.name.unwrap_or_default().trim_start_matches('/').to_string(),
             labels: labels(config.labels),
@@ -289,8 +310,9 @@ impl ContainerRuntime for DockerRuntime {
             exit_code: state.exit_code.unwrap_or_default(),
             oom_killed: state.oom_killed.unwrap_or_default(),
             error: state.error.unwrap_or_default(),
+            start_failed: false,
             ip,
-        })
+        }))
     }
 
     async fn exec(&self, id: &str, config: &ExecConfig) -> Result<Session> {
@@ -367,4 +389,45 @@ impl ContainerRuntime for DockerRuntime {
 
 fn labels_of(map: Option<HashMap<String, String>>) -> BTreeMap<String, String> {
     labels(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inspected(state: ContainerState, started: bool, error: &str) -> Container {
+        let at = DateTime::from_timestamp(1_700_000_000, 0);
+        Container {
+            id: "c1".into(),
+            name: "k8s_app_web_default_u1_0".into(),
+            labels: BTreeMap::new(),
+            state,
+            image: "skiff/toolbox:1".into(),
+            image_id: "sha256:aaa".into(),
+            created_at: at,
+            started_at: if started { at } else { None },
+            finished_at: None,
+            exit_code: if error.is_empty() { 0 } else { 127 },
+            oom_killed: false,
+            error: error.into(),
+            start_failed: false,
+            ip: None,
+        }
+    }
+
+    #[test]
+    fn a_container_docker_could_not_start_is_reported_exited_with_128() {
+        let refused = "exec: \"nope\": executable file not found in $PATH: unknown";
+        let failed = start_failure_as_exit(inspected(ContainerState::Created, false, refused));
+        assert_eq!(
+            (failed.state, failed.exit_code, failed.start_failed, failed.error.as_str()),
+            (ContainerState::Exited, 128, true, refused)
+        );
+        assert_eq!(failed.finished_at, failed.created_at, "Docker keeps no time of the failure");
+
+        let half_made = inspected(ContainerState::Created, false, "");
+        assert_eq!(start_failure_as_exit(half_made.clone()), half_made, "created, never started: still created");
+        let ran = inspected(ContainerState::Exited, true, "some later error");
+        assert_eq!(start_failure_as_exit(ran.clone()), ran, "it ran: an ordinary exit");
+    }
 }

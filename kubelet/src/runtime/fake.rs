@@ -3,8 +3,9 @@
 //! Mirrors Kubernetes' `pkg/kubelet/container/testing/fake_runtime.go` (and kubemark's hollow
 //! kubelet, which runs the real kubelet over a fake runtime): every call is recorded in order, so
 //! tests assert on what the kubelet asked for, and any operation can be made to fail once with
-//! [`FakeRuntime::fail_next`]. Containers "exit" when a test says so ([`FakeRuntime::exit`]);
-//! exec answers what [`FakeRuntime::on_exec`] scripted.
+//! [`FakeRuntime::fail_next`] (a refused `start_container` leaves the container exited with
+//! 128, as the Docker runtime reports a failed start). Containers "exit" when a test says so
+//! ([`FakeRuntime::exit`]); exec answers what [`FakeRuntime::on_exec`] scripted.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::Ipv4Addr;
@@ -135,6 +136,7 @@ fn container_of(id: &str, config: &ContainerConfig, state: ContainerState) -> Co
         exit_code: 0,
         oom_killed: false,
         error: String::new(),
+        start_failed: false,
         ip,
     }
 }
@@ -189,8 +191,20 @@ impl ContainerRuntime for FakeRuntime {
 
     async fn start_container(&self, id: &str) -> Result<()> {
         let name = self.name_of(id);
-        self.call("start_container", &name)?;
+        let started = self.call("start_container", &name);
         let mut state = self.state.lock();
+        if let Err(err) = started {
+            // Refused (as Docker refuses a missing executable): the container stays, failed.
+            if let (RuntimeError::Refused { message, .. }, Some((container, _))) = (&err, state.containers.get_mut(id))
+            {
+                container.state = ContainerState::Exited;
+                container.exit_code = super::START_ERROR_EXIT_CODE;
+                container.error = message.clone();
+                container.finished_at = container.created_at;
+                container.start_failed = true;
+            }
+            return Err(err);
+        }
         let (container, _) = state.containers.get_mut(id).ok_or_else(|| RuntimeError::NotFound(id.into()))?;
         container.state = ContainerState::Running;
         container.started_at = Some(Utc::now());

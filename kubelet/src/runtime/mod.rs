@@ -117,6 +117,10 @@ pub enum ContainerState {
     Unknown,
 }
 
+/// The exit code of a container whose start failed (containerd's `errorStartExitCode`; Docker
+/// itself says 127 for a missing executable, 126 for one that cannot run).
+pub const START_ERROR_EXIT_CODE: i64 = 128;
+
 /// A container as a list shows it: enough to notice that something changed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContainerSummary {
@@ -144,6 +148,10 @@ pub struct Container {
     pub oom_killed: bool,
     /// What the engine says went wrong starting it.
     pub error: String,
+    /// It was created but the engine could not start it (`error` says why). Such a container is
+    /// reported `Exited` with [`START_ERROR_EXIT_CODE`], finished when the start failed, as
+    /// containerd's CRI reports it (`StartContainer`); the kubelet then treats it as a crash.
+    pub start_failed: bool,
     /// Its address on its bridge network, if it has its own namespace.
     pub ip: Option<Ipv4Addr>,
 }
@@ -215,6 +223,8 @@ pub trait ContainerRuntime: Send + Sync + 'static {
 
     /// Creates a container; its id.
     async fn create_container(&self, config: &ContainerConfig) -> Result<String>;
+    /// Starts a created container. If the engine refuses, the container stays, reported as
+    /// [`Container::start_failed`].
     async fn start_container(&self, id: &str) -> Result<()>;
     /// SIGTERM, then SIGKILL after `grace`.
     async fn stop_container(&self, id: &str, grace: Duration) -> Result<()>;

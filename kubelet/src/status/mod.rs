@@ -9,9 +9,10 @@
 //! subresource, only when it changed.
 //!
 //! Per container: the newest instance gives `state` (`running`, or `terminated` with reason
-//! `Completed`, `Error` or `OOMKilled`), the one before gives `lastState`; a container that is
-//! not running but has a waiting reason shows `waiting` with it (and the newest instance as its
-//! `lastState`); one that never ran waits with `ContainerCreating` (or `PodInitializing` when
+//! `Completed`, `Error`, `OOMKilled`, or `StartError` with exit code 128 when the runtime could
+//! not start it), the one before gives `lastState`; a container that is not running, has a
+//! waiting reason and will be started again shows `waiting` with it (and the newest instance as
+//! its `lastState`); one that never ran waits with `ContainerCreating` (or `PodInitializing` when
 //! the pod has init containers). `restartCount` is the newest instance's attempt.
 
 pub mod manager;
@@ -76,7 +77,9 @@ fn time(at: Option<DateTime<Utc>>) -> Option<Time> {
 
 fn terminated(instance: &Instance) -> ContainerStateTerminated {
     let c = &instance.container;
-    let reason = if c.oom_killed {
+    let reason = if c.start_failed {
+        "StartError"
+    } else if c.oom_killed {
         "OOMKilled"
     } else if c.exit_code == 0 {
         "Completed"
@@ -88,7 +91,8 @@ fn terminated(instance: &Instance) -> ContainerStateTerminated {
         exit_code: c.exit_code as i32,
         reason: Some(reason.into()),
         message: (!c.error.is_empty()).then(|| c.error.clone()),
-        started_at: time(c.started_at),
+        // A container that never started shows the zero time of CRI's nanoseconds, as upstream.
+        started_at: if c.start_failed { Some(Time(DateTime::UNIX_EPOCH)) } else { time(c.started_at) },
         finished_at: time(c.finished_at),
         signal: None,
     }
@@ -143,7 +147,9 @@ fn container_status(inputs: &Inputs, container: &Container, default_reason: &str
             status.ready = started && inputs.probes.ready(&c.id);
             status.last_state = last_of_previous;
         }
-        Docker::Exited if cached.is_none() => {
+        // A waiting reason is only for a container that will start again (upstream asks
+        // `ShouldContainerBeRestarted`): under `Never` a failed start stays terminated.
+        Docker::Exited if cached.is_none() || !restarts(inputs.pod, container, latest) => {
             status.state = Some(ContainerState { terminated: Some(terminated(latest)), ..Default::default() });
             status.last_state = last_of_previous;
         }
@@ -161,6 +167,15 @@ fn container_status(inputs: &Inputs, container: &Container, default_reason: &str
         }
     }
     status
+}
+
+/// Whether the kubelet starts the container again after this instance ended.
+fn restarts(pod: &Pod, container: &Container, latest: &Instance) -> bool {
+    if crate::pod_actions::is_sidecar(container) {
+        return true;
+    }
+    let policy = pod.spec.as_ref().and_then(|s| s.restart_policy.as_deref()).unwrap_or("Always");
+    crate::pod_actions::should_restart(policy, latest)
 }
 
 /// The pod's status.

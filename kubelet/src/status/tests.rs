@@ -50,6 +50,7 @@ fn runtime(instances: &[(&str, u32, Docker, i64)]) -> PodRuntime {
                     exit_code: *code,
                     oom_killed: false,
                     error: String::new(),
+                    start_failed: false,
                     ip: None,
                 }
             })
@@ -219,10 +220,80 @@ fn an_init_container_is_ready_once_it_has_succeeded_not_while_it_runs() {
     let running = runtime(&[("POD", 0, Docker::Running, 0), ("init", 0, Docker::Running, 0)]);
     let status = status_of(&pod(&["init"], &["web"]), &running, &none, &AllReady);
     assert!(!status.init_container_statuses.unwrap()[0].ready, "running: not ready");
-    let done = runtime(&[("POD", 0, Docker::Running, 0), ("init", 0, Docker::Exited, 0), ("web", 0, Docker::Running, 0)]);
+    let done =
+        runtime(&[("POD", 0, Docker::Running, 0), ("init", 0, Docker::Exited, 0), ("web", 0, Docker::Running, 0)]);
     let status = status_of(&pod(&["init"], &["web"]), &done, &none, &AllReady);
     assert!(status.init_container_statuses.unwrap()[0].ready, "succeeded: ready");
     let failed = runtime(&[("POD", 0, Docker::Running, 0), ("init", 0, Docker::Exited, 1)]);
     let status = status_of(&pod(&["init"], &["web"]), &failed, &none, &AllReady);
     assert!(!status.init_container_statuses.unwrap()[0].ready, "failed: not ready");
+}
+
+/// Marks every instance of `name` as one the runtime could not start.
+fn start_failed(mut runtime: PodRuntime, name: &str) -> PodRuntime {
+    for instance in runtime.containers.get_mut(name).into_iter().flatten() {
+        let c = &mut instance.container;
+        (c.start_failed, c.exit_code, c.started_at, c.finished_at) = (true, 128, None, c.created_at);
+        c.error = "exec: \"/no/such/binary\": stat /no/such/binary: no such file or directory".into();
+    }
+    runtime
+}
+
+fn run_container_error() -> HashMap<String, Waiting> {
+    let message = "exec: \"/no/such/binary\": stat /no/such/binary: no such file or directory";
+    HashMap::from([("web".to_string(), Waiting { reason: "RunContainerError".into(), message: message.into() })])
+}
+
+#[test]
+fn a_start_that_failed_is_terminated_with_start_error_and_fails_a_never_pod() {
+    let mut never = pod(&[], &["web"]);
+    never.spec.as_mut().unwrap().restart_policy = Some("Never".into());
+    let failed = start_failed(runtime(&[("POD", 0, Docker::Running, 0), ("web", 0, Docker::Exited, 128)]), "web");
+    let status = status_of(&never, &failed, &run_container_error(), &AllReady);
+    let web = &status.container_statuses.as_ref().unwrap()[0];
+    assert_eq!(state(web), "terminated StartError 128", "Never: no restart, so no waiting reason");
+    let terminated = web.state.clone().unwrap().terminated.unwrap();
+    assert_eq!(
+        terminated.message.as_deref(),
+        Some("exec: \"/no/such/binary\": stat /no/such/binary: no such file or directory")
+    );
+    assert_eq!(terminated.started_at, Some(Time(DateTime::UNIX_EPOCH)), "upstream shows 1970-01-01T00:00:00Z");
+    assert_eq!(terminated.finished_at, Some(Time(at(0))));
+    assert_eq!(terminated.container_id.as_deref(), Some("docker://web0"));
+    assert_eq!(web.container_id.as_deref(), Some("docker://web0"));
+    assert_eq!(status.phase.as_deref(), Some("Failed"));
+}
+
+#[test]
+fn a_start_that_failed_under_always_waits_to_restart_like_a_crash() {
+    let always = pod(&[], &["web"]);
+    let first = start_failed(runtime(&[("POD", 0, Docker::Running, 0), ("web", 0, Docker::Exited, 128)]), "web");
+    let status = status_of(&always, &first, &run_container_error(), &AllReady);
+    let web = &status.container_statuses.as_ref().unwrap()[0];
+    assert!(state(web).starts_with("waiting RunContainerError exec:"), "right after the failure: {}", state(web));
+    let last = web.last_state.clone().unwrap().terminated.unwrap();
+    assert_eq!((last.reason.as_deref(), last.exit_code), (Some("StartError"), 128));
+    assert_eq!(status.phase.as_deref(), Some("Running"), "being restarted");
+
+    // The retry failed too and waits out its back-off.
+    let second = start_failed(
+        runtime(&[("POD", 0, Docker::Running, 0), ("web", 1, Docker::Exited, 128), ("web", 0, Docker::Exited, 128)]),
+        "web",
+    );
+    let back_off = HashMap::from([(
+        "web".to_string(),
+        Waiting {
+            reason: "CrashLoopBackOff".into(),
+            message: "back-off 10s restarting failed container=web pod=web_default(u1)".into(),
+        },
+    )]);
+    let status = status_of(&always, &second, &back_off, &AllReady);
+    let web = &status.container_statuses.as_ref().unwrap()[0];
+    assert_eq!(state(web), "waiting CrashLoopBackOff back-off 10s restarting failed container=web pod=web_default(u1)");
+    assert_eq!(web.restart_count, 1);
+    let last = web.last_state.clone().unwrap().terminated.unwrap();
+    assert_eq!(
+        (last.reason.as_deref(), last.exit_code, last.container_id.as_deref()),
+        (Some("StartError"), 128, Some("docker://web1"))
+    );
 }
