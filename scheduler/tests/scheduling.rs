@@ -214,7 +214,12 @@ async fn a_burst_of_pods_never_overfills_a_node() {
         let mut waiting = Vec::new();
         for (pod, node) in &placements {
             if node.is_none() {
-                waiting.push(harness.scheduled_condition(pod).await?.2);
+                // The list above may be older than the bind that follows it: a pod read as
+                // unbound there can show `PodScheduled=True` here; only `False` means refused.
+                let (status, _, message) = harness.scheduled_condition(pod).await?;
+                if status == "False" {
+                    waiting.push(message);
+                }
             }
         }
         (bound + waiting.len() == 6).then_some((bound, waiting))
