@@ -123,6 +123,8 @@ pub fn apply(resource: &Resource, object: &mut Value) {
         ("", "pods") => {
             pod_spec(&mut object["spec"]);
             requests_from_limits(&mut object["spec"]);
+            // A pod's own, not a template's (upstream's `SetDefaults_Pod`, not `_PodSpec`).
+            default(object, &["spec", "enableServiceLinks"], json!(true));
         }
         ("", "secrets") => {
             default(object, &["type"], json!("Opaque"));
@@ -285,6 +287,19 @@ mod tests {
             "resources": {"limits": {"cpu": "500m", "memory": "64Mi"}, "requests": {"cpu": "100m"}}}]}});
         apply(pods, &mut pod);
         assert_eq!(pod["spec"]["containers"][0]["resources"]["requests"], json!({"cpu": "100m", "memory": "64Mi"}));
+    }
+
+    #[test]
+    fn pods_link_services_unless_told_not_to_and_templates_say_nothing() {
+        let pods = crate::registry::by_plural("", "v1", "pods").unwrap();
+        let mut pod = json!({"spec": {"containers": [{"name": "c", "image": "x:1"}]}});
+        apply(pods, &mut pod);
+        assert_eq!(pod["spec"]["enableServiceLinks"], true);
+        let mut off = json!({"spec": {"enableServiceLinks": false, "containers": [{"name": "c", "image": "x:1"}]}});
+        apply(pods, &mut off);
+        assert_eq!(off["spec"]["enableServiceLinks"], false);
+        let d = defaulted("apps", "deployments", json!({"spec": {"template": {"spec": {"containers": []}}}}));
+        assert!(d["spec"]["template"]["spec"].get("enableServiceLinks").is_none(), "{d}");
     }
 
     #[test]

@@ -27,9 +27,10 @@
 
 use std::collections::HashMap;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret, Service};
 use skiff_api::quantity::Quantity as Amount;
 use skiff_client::events::EventType;
+use skiff_client::reflector::ObjectKey;
 use skiff_client::Api;
 
 use crate::env::{self, Objects, PodFacts};
@@ -38,6 +39,7 @@ use crate::images;
 use crate::kubelet::Kubelet;
 use crate::naming::{self, ContainerIdentity};
 use crate::runtime::{ContainerConfig, NetworkMode};
+use crate::service_links;
 use crate::status::Waiting;
 use crate::volumes::{self, Prepared};
 
@@ -83,7 +85,12 @@ pub fn run_as(pod: &Pod, container: &Container) -> Option<String> {
     }
 }
 
-async fn fetch_objects(kubelet: &Kubelet, namespace: &str, container: &Container) -> Result<Objects, Waiting> {
+async fn fetch_objects(
+    kubelet: &Kubelet,
+    pod: &Pod,
+    namespace: &str,
+    container: &Container,
+) -> Result<Objects, Waiting> {
     let (maps, secrets) = env::referenced_objects(container);
     let mut objects = Objects::default();
     let failed = |err: skiff_client::ApiError| waiting(events::CREATE_CONTAINER_CONFIG_ERROR, err.to_string());
@@ -97,7 +104,29 @@ async fn fetch_objects(kubelet: &Kubelet, namespace: &str, container: &Container
         let found = secret_api.get_opt(&name).await.map_err(failed)?;
         objects.secrets.insert(name, found);
     }
+    let services = cached_services(kubelet, namespace).await?;
+    objects.service_links = service_links::variables(namespace, service_links::enabled(pod), &services);
     Ok(objects)
+}
+
+/// How long a container start waits for the kubelet's first list of Services.
+const SERVICES_SYNC_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The Services whose link variables the container may get, as the kubelet's cache has them
+/// now. Upstream refuses to build the environment before its Service cache has been filled
+/// once, rather than start a container without its variables; so does Skiff, after a short wait.
+async fn cached_services(kubelet: &Kubelet, namespace: &str) -> Result<Vec<Service>, Waiting> {
+    let Some(informer) = &kubelet.services else { return Ok(Vec::new()) };
+    if tokio::time::timeout(SERVICES_SYNC_WAIT, informer.synced()).await.is_err() {
+        let message = "services have not yet been read at least once, cannot construct envvars";
+        return Err(waiting(events::CREATE_CONTAINER_CONFIG_ERROR, message.to_string()));
+    }
+    let store = informer.store();
+    let (master_namespace, master) = service_links::MASTER_SERVICE;
+    let master = ObjectKey { namespace: Some(master_namespace.to_string()), name: master.to_string() };
+    let mut services = store.in_namespace(namespace);
+    services.extend(store.get(&master).filter(|_| namespace != master_namespace));
+    Ok(services.iter().map(|s| Service::clone(s)).collect())
 }
 
 /// Builds everything the container is created with.
@@ -108,7 +137,7 @@ async fn container_config(
     target: &Target<'_>,
 ) -> Result<ContainerConfig, Waiting> {
     let namespace = pod.metadata.namespace.clone().unwrap_or_else(|| "default".into());
-    let objects = fetch_objects(kubelet, &namespace, container).await?;
+    let objects = fetch_objects(kubelet, pod, &namespace, container).await?;
     let facts = PodFacts {
         pod_ip: target.pod_ip.to_string(),
         host_ip: kubelet.host_ip.to_string(),

@@ -1,4 +1,5 @@
-//! A container's environment: `envFrom`, then `env`, with `$(VAR)` references expanded.
+//! A container's environment: `envFrom`, then `env`, with `$(VAR)` references expanded, then the
+//! service links.
 //!
 //! Mirrors `pkg/kubelet/kubelet_pods.go` (`makeEnvironmentVariables`, `podFieldSelectorRuntimeValue`)
 //! and `third_party/forked/golang/expansion` (`Expand`). The order is Kubernetes':
@@ -8,15 +9,14 @@
 //! 2. every `env` entry in order, later ones replacing earlier ones: a `value` has its
 //!    `$(NAME)` references expanded against the variables defined so far; `valueFrom` reads a
 //!    ConfigMap or Secret key, a field of the pod (`fieldRef`) or a resource of the container
-//!    (`resourceFieldRef`).
+//!    (`resourceFieldRef`);
+//! 3. the service links (`WEB_SERVICE_HOST`…, [`crate::service_links`]), each unless the
+//!    container defines the name itself; `$(VAR)` in a value sees them too.
 //!
-//! The ConfigMaps and Secrets are fetched first (see [`referenced_objects`]), so that
+//! The ConfigMaps, Secrets and Services are fetched first (see [`referenced_objects`]), so that
 //! [`make_environment`] is a pure function. A missing object or key that is not `optional`
 //! fails with Kubernetes' message (`configmap "x" not found`, `couldn't find key K in
 //! ConfigMap default/x`), which the pod shows as `CreateContainerConfigError`.
-//!
-//! Left out: the service links (`WEB_SERVICE_HOST`…, `enableServiceLinks`): Skiff's pods find
-//! services through the cluster DNS.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -39,11 +39,14 @@ pub enum EnvError {
     Resource(String),
 }
 
-/// ConfigMaps and Secrets of the pod's namespace, fetched beforehand (`None`: not found).
+/// What the environment is made from beyond the pod: ConfigMaps and Secrets of the pod's
+/// namespace, fetched beforehand (`None`: not found), and the Services' link variables
+/// ([`crate::service_links::variables`]).
 #[derive(Debug, Clone, Default)]
 pub struct Objects {
     pub config_maps: HashMap<String, Option<ConfigMap>>,
     pub secrets: HashMap<String, Option<Secret>>,
+    pub service_links: Vec<(String, String)>,
 }
 
 /// What the pod's fields resolve to that the pod object does not hold yet.
@@ -249,8 +252,10 @@ pub fn make_environment(
     for var in container.env.iter().flatten() {
         let value = match &var.value_from {
             None => {
-                let defined: HashMap<String, String> = env.iter().cloned().collect();
-                expand(var.value.as_deref().unwrap_or_default(), &|name| defined.get(name).cloned())
+                // A reference sees the variables defined so far, then the service links.
+                let defined: HashMap<&str, &str> =
+                    (objects.service_links.iter().chain(env.iter())).map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                expand(var.value.as_deref().unwrap_or_default(), &|name| defined.get(name).map(|v| v.to_string()))
             }
             Some(from) => {
                 if let Some(r) = &from.config_map_key_ref {
@@ -302,6 +307,12 @@ pub fn make_environment(
             }
         };
         set(&mut env, var.name.clone(), value);
+    }
+    // The service links last, each unless the container defines that name itself.
+    for (name, value) in &objects.service_links {
+        if !env.iter().any(|(n, _)| n == name) {
+            env.push((name.clone(), value.clone()));
+        }
     }
     Ok(env)
 }
@@ -368,6 +379,7 @@ mod tests {
         Objects {
             config_maps: HashMap::from([("cfg".to_string(), Some(map)), ("gone".to_string(), None)]),
             secrets: HashMap::from([("db".to_string(), Some(secret))]),
+            service_links: Vec::new(),
         }
     }
 
@@ -481,5 +493,36 @@ mod tests {
         let env = vec![("NAME".to_string(), "skiff".to_string())];
         let words = vec!["echo".to_string(), "hi $(NAME)".to_string(), "$$(NAME)".to_string()];
         assert_eq!(expand_command(&words, &env), vec!["echo", "hi skiff", "$(NAME)"]);
+    }
+
+    #[test]
+    fn service_links_come_last_lose_to_the_containers_own_and_expand() {
+        let (pod, container) = pod(json!({
+            "name": "web",
+            "env": [
+                {"name": "API", "value": "https://$(KUBERNETES_SERVICE_HOST):$(KUBERNETES_SERVICE_PORT)"},
+                {"name": "KUBERNETES_SERVICE_PORT", "value": "6443"},
+                {"name": "LATER", "value": "$(KUBERNETES_SERVICE_PORT)"},
+            ]
+        }));
+        let objects = Objects {
+            service_links: vec![
+                ("KUBERNETES_SERVICE_HOST".into(), "10.96.0.1".into()),
+                ("KUBERNETES_SERVICE_PORT".into(), "443".into()),
+            ],
+            ..Objects::default()
+        };
+        let env = make_environment(&pod, &container, &objects, &facts()).unwrap();
+        let shown: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        assert_eq!(
+            shown,
+            [
+                "API=https://10.96.0.1:443",
+                "KUBERNETES_SERVICE_PORT=6443",
+                "LATER=6443",
+                "KUBERNETES_SERVICE_HOST=10.96.0.1",
+            ],
+            "a reference before the container's own definition sees the link; after it, the container's value"
+        );
     }
 }

@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
+use k8s_openapi::api::core::v1::Service;
 use parking_lot::Mutex;
+use skiff_client::informer::Informer;
 use skiff_client::Client;
 
 use crate::backoff::BackOff;
@@ -63,6 +65,9 @@ pub struct Kubelet {
     pub image_refs: Mutex<HashMap<String, String>>,
     pub memory: Mutex<HashMap<String, PodMemory>>,
     pub metrics: Arc<Metrics>,
+    /// Every Service of the cluster, for the containers' link variables (upstream's
+    /// `serviceLister`); `None`: no Services are known, and no link variables are set.
+    pub services: Option<Arc<Informer<Service>>>,
 }
 
 impl Kubelet {
@@ -122,6 +127,7 @@ impl Kubelet {
             image_refs: Default::default(),
             memory: Default::default(),
             metrics: Arc::new(Metrics::new()),
+            services: None,
             runtime,
             client,
             config,

@@ -18,7 +18,8 @@
 //!   [`pod_runtime`]: what Docker runs for a pod; [`sandbox`]: the pause container;
 //!   [`container_start`]: one container; [`hooks`]: postStart and preStop;
 //!   [`termination`]: stopping them; [`kubelet`]: the state they share.
-//! - [`env`](mod@env): environment and `$(VAR)`; [`dns`]: hostname and resolv.conf; [`volumes`]: volumes
+//! - [`env`](mod@env): environment and `$(VAR)`; [`service_links`]: the Services' variables;
+//!   [`dns`]: hostname and resolv.conf; [`volumes`]: volumes
 //!   and mounts; [`images`]: pull policy; [`backoff`]: restart and pull back-off.
 //! - [`probes`]: liveness, readiness, startup; [`status`]: the pod status and its manager;
 //!   (the QoS class is `skiff_api::qos`'s, shared with the API server); [`events`]: reasons and
@@ -55,6 +56,7 @@ pub mod probes;
 pub mod runtime;
 pub mod sandbox;
 pub mod server;
+pub mod service_links;
 pub mod status;
 pub mod sync_loop;
 pub mod termination;
@@ -170,7 +172,18 @@ pub async fn run_with_runtime(
     }
     let recorder = skiff_client::events::Recorder::new(client.clone(), "kubelet", Some(&config.node_name));
     let (probe_changes, probe_results) = tokio::sync::mpsc::unbounded_channel();
+    // One watch of every Service, for the containers' link variables (service_links.rs).
+    let services = skiff_client::informer::Informer::new();
+    let service_watch = skiff_client::watcher::watcher(
+        skiff_client::Api::<k8s_openapi::api::core::v1::Service>::all(client.clone())
+            .lister(skiff_client::ListParams::default()),
+        skiff_client::watcher::Retry::default(),
+    );
+    let feeding = services.clone();
+    let stop = shutdown.child_token();
+    tasks.spawn(async move { feeding.run(service_watch, stop).await });
     let kubelet = Arc::new(kubelet::Kubelet {
+        services: Some(services),
         volumes: volumes::VolumeManager::new(&config.root_dir, client.clone()),
         status: status::manager::StatusManager::new(client.clone()),
         probes: probes::ProbeManager::new(runtime.clone(), recorder.clone(), probe_changes, shutdown.child_token()),

@@ -199,6 +199,114 @@ spec:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn containers_get_the_service_links_of_their_namespace_and_the_api_servers() {
+    let node = Node::start("links", |_| {}).await;
+    node.apply(
+        r#"
+apiVersion: v1
+kind: Service
+metadata: {name: web-front}
+spec:
+  selector: {app: web}
+  ports:
+  - {name: http, port: 80, targetPort: 8080}
+  - {name: metrics, port: 9090, protocol: UDP}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db}
+spec: {clusterIP: None, selector: {app: db}, ports: [{port: 5432}]}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: elsewhere}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: cache, namespace: elsewhere}
+spec: {selector: {app: cache}, ports: [{port: 6379}]}
+"#,
+    )
+    .await;
+    let ip_of = |name: &'static str| {
+        let cluster = &node.cluster;
+        async move {
+            let out = cluster.kubectl(&["get", "service", name, "-o", "jsonpath={.spec.clusterIP}"]).await;
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        }
+    };
+    let web = ip_of("web-front").await;
+    common::eventually(10, "the kubernetes Service", || async {
+        (ip_of("kubernetes").await == "10.96.0.1").then_some(())
+    })
+    .await;
+    node.apply(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: linked}
+spec:
+  nodeName: NODE
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: skiff/toolbox:1
+    command: [sleep, "3600"]
+    env:
+    - {name: API, value: "https://$(KUBERNETES_SERVICE_HOST):$(KUBERNETES_SERVICE_PORT)"}
+    - {name: WEB_FRONT_SERVICE_PORT, value: mine}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: unlinked}
+spec:
+  nodeName: NODE
+  enableServiceLinks: false
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: skiff/toolbox:1
+    command: [sleep, "3600"]
+"#,
+    )
+    .await;
+    let env_of = |pod: &'static str| {
+        let node = &node;
+        async move {
+            let pod = node.wait_for(pod, 60, "Running", |p| phase(p) == "Running").await;
+            let (ok, env) = docker_exec(&container_id(&pod, "app"), &["env"]);
+            assert!(ok, "{env}");
+            env
+        }
+    };
+    let linked = env_of("linked").await;
+    for line in [
+        format!("WEB_FRONT_SERVICE_HOST={web}"),
+        "WEB_FRONT_SERVICE_PORT=mine".to_string(),
+        "WEB_FRONT_SERVICE_PORT_HTTP=80".to_string(),
+        "WEB_FRONT_SERVICE_PORT_METRICS=9090".to_string(),
+        format!("WEB_FRONT_PORT=tcp://{web}:80"),
+        format!("WEB_FRONT_PORT_9090_UDP=udp://{web}:9090"),
+        format!("WEB_FRONT_PORT_9090_UDP_ADDR={web}"),
+        "KUBERNETES_SERVICE_HOST=10.96.0.1".to_string(),
+        "KUBERNETES_SERVICE_PORT=443".to_string(),
+        "KUBERNETES_SERVICE_PORT_HTTPS=443".to_string(),
+        "KUBERNETES_PORT_443_TCP=tcp://10.96.0.1:443".to_string(),
+        "API=https://10.96.0.1:443".to_string(),
+    ] {
+        assert!(linked.lines().any(|l| l == line), "{line} in {linked}");
+    }
+    assert!(!linked.contains("DB_SERVICE_HOST"), "a headless Service has no link: {linked}");
+    assert!(!linked.contains("CACHE_"), "another namespace's Service has none: {linked}");
+
+    let unlinked = env_of("unlinked").await;
+    assert!(unlinked.lines().any(|l| l == "KUBERNETES_SERVICE_HOST=10.96.0.1"), "always the API server's: {unlinked}");
+    assert!(!unlinked.contains("WEB_FRONT_"), "enableServiceLinks: false: {unlinked}");
+    let spec = node.cluster.ok(&["get", "pod", "linked", "-o", "jsonpath={.spec.enableServiceLinks}"]).await;
+    assert_eq!(spec, "true", "defaulted as Kubernetes does");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_map_and_secret_volumes_hold_their_keys_and_follow_updates() {
     let node = Node::start("vol", |_| {}).await;
     node.apply(
