@@ -168,11 +168,21 @@ pub fn apply(resource: &Resource, object: &mut Value) {
             pod_spec(&mut object["spec"]["template"]["spec"]);
         }
         ("batch", "jobs") => {
+            // Both unset: a Job of one pod. Only `parallelism` set: a work queue, which finishes
+            // when any pod succeeds, so `completions` stays unset (upstream's `SetDefaults_Job`).
+            if object["spec"].get("completions").is_none() && object["spec"].get("parallelism").is_none() {
+                default(object, &["spec", "completions"], json!(1));
+            }
             default(object, &["spec", "parallelism"], json!(1));
-            default(object, &["spec", "completions"], json!(1));
-            default(object, &["spec", "backoffLimit"], json!(6));
+            let per_index = object["spec"].get("backoffLimitPerIndex").is_some();
+            default(object, &["spec", "backoffLimit"], json!(if per_index { i32::MAX } else { 6 }));
             default(object, &["spec", "completionMode"], json!("NonIndexed"));
-            default(object, &["spec", "template", "spec", "restartPolicy"], json!("Never"));
+            default(object, &["spec", "suspend"], json!(false));
+            let replacement =
+                if object["spec"].get("podFailurePolicy").is_some() { "Failed" } else { "TerminatingOrFailed" };
+            default(object, &["spec", "podReplacementPolicy"], json!(replacement));
+            // No `restartPolicy` default of its own: the PodSpec's `Always` is what validation
+            // then refuses, as Kubernetes refuses a Job that leaves it out.
             pod_spec(&mut object["spec"]["template"]["spec"]);
         }
         _ => {}
@@ -256,14 +266,16 @@ mod tests {
         let job = defaulted("batch", "jobs", json!({"spec": {"template": {"spec": {}}}}));
         assert_eq!(
             (job["spec"]["backoffLimit"].as_i64(), job["spec"]["template"]["spec"]["restartPolicy"].as_str()),
-            (Some(6), Some("Never"))
+            (Some(6), Some("Always")),
+            "the PodSpec's default, which Job validation refuses"
         );
         assert_eq!(defaulted("", "configmaps", json!({"data": {}})), json!({"data": {}}), "no defaults for ConfigMaps");
     }
 
     #[test]
     fn a_secrets_string_data_joins_its_data_in_base64() {
-        let secret = defaulted("", "secrets", json!({"data": {"a": "eA==", "b": "eQ=="}, "stringData": {"b": "s3cret"}}));
+        let secret =
+            defaulted("", "secrets", json!({"data": {"a": "eA==", "b": "eQ=="}, "stringData": {"b": "s3cret"}}));
         assert_eq!(secret["data"], json!({"a": "eA==", "b": "czNjcmV0"}));
         assert!(secret.get("stringData").is_none());
     }
@@ -276,7 +288,10 @@ mod tests {
         apply(pods, &mut pod);
         let probe = &pod["spec"]["containers"][0]["readinessProbe"];
         assert_eq!(probe["periodSeconds"], 1, "what the user set stays");
-        assert_eq!((&probe["timeoutSeconds"], &probe["successThreshold"], &probe["failureThreshold"]), (&json!(1), &json!(1), &json!(3)));
+        assert_eq!(
+            (&probe["timeoutSeconds"], &probe["successThreshold"], &probe["failureThreshold"]),
+            (&json!(1), &json!(1), &json!(3))
+        );
         assert_eq!((&probe["httpGet"]["path"], &probe["httpGet"]["scheme"]), (&json!("/"), &json!("HTTP")));
     }
 
@@ -287,6 +302,37 @@ mod tests {
             "resources": {"limits": {"cpu": "500m", "memory": "64Mi"}, "requests": {"cpu": "100m"}}}]}});
         apply(pods, &mut pod);
         assert_eq!(pod["spec"]["containers"][0]["resources"]["requests"], json!({"cpu": "100m", "memory": "64Mi"}));
+    }
+
+    #[test]
+    fn jobs_are_one_pod_unless_they_say_otherwise() {
+        let spec = |spec: Value| defaulted("batch", "jobs", json!({"spec": spec}))["spec"].clone();
+        let fields = |s: &Value| {
+            let get = |k: &str| s.get(k).cloned().unwrap_or(Value::Null);
+            (get("completions"), get("parallelism"), get("suspend"), get("podReplacementPolicy"))
+        };
+        let cases = [
+            ("neither: one pod", json!({}), (json!(1), json!(1), json!(false), json!("TerminatingOrFailed"))),
+            (
+                "parallelism only: a work queue",
+                json!({"parallelism": 3}),
+                (Value::Null, json!(3), json!(false), json!("TerminatingOrFailed")),
+            ),
+            (
+                "completions only",
+                json!({"completions": 5}),
+                (json!(5), json!(1), json!(false), json!("TerminatingOrFailed")),
+            ),
+            (
+                "a pod failure policy",
+                json!({"podFailurePolicy": {"rules": []}}),
+                (json!(1), json!(1), json!(false), json!("Failed")),
+            ),
+        ];
+        for (case, given, want) in cases {
+            assert_eq!(fields(&spec(given)), want, "{case}");
+        }
+        assert_eq!(spec(json!({"backoffLimitPerIndex": 1}))["backoffLimit"], i32::MAX);
     }
 
     #[test]

@@ -15,7 +15,8 @@
 //! - [`defaults`]: the fields the API server fills in (Deployment strategy 25%/25%, pod
 //!   restartPolicy, imagePullPolicy by tag, …).
 //! - [`admission`]: what a new pod gets after defaulting (its service account, the default
-//!   tolerations), as Kubernetes' default admission plugins give it.
+//!   tolerations), as Kubernetes' default admission plugins give it; [`job_selector`]: a new
+//!   Job's generated selector and pod labels.
 //! - [`apply`]: server-side apply (merge by field ownership, conflicts, pruning) and the
 //!   `managedFields` every write records.
 //! - [`schema`]: the OpenAPI v3 schemas of the served kinds, generated from `k8s-openapi`, the
@@ -35,6 +36,7 @@ pub mod apply;
 pub mod defaults;
 pub mod discovery;
 pub mod fields;
+pub mod job_selector;
 pub mod patch;
 pub mod protobuf;
 pub mod qos;

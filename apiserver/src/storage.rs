@@ -88,7 +88,7 @@ fn name_problems(resource: &Resource, name: &str) -> Vec<String> {
 }
 
 /// A random version-4 UUID, as Kubernetes gives every object.
-fn new_uid() -> String {
+pub fn new_uid() -> String {
     let mut b: [u8; 16] = rand::rng().random();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
@@ -332,7 +332,11 @@ impl ObjectStore {
             let error = FieldError::required("metadata.name", "name or generateName is required");
             return Err(Status::invalid(resource, "", &[error]));
         }
-        meta.insert("uid".into(), json!(new_uid()));
+        // The create verb gives the uid before validation (a Job's selector is made from it);
+        // a caller that did not gets one here.
+        if meta.get("uid").and_then(Value::as_str).is_none_or(str::is_empty) {
+            meta.insert("uid".into(), json!(new_uid()));
+        }
         meta.insert("creationTimestamp".into(), json!(now_timestamp()));
         meta.remove("resourceVersion");
         if let Some(namespace) = namespace.filter(|_| resource.namespaced) {

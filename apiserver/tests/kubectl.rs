@@ -251,6 +251,47 @@ async fn the_kubernetes_service_is_there_from_the_start_and_comes_back_when_dele
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_gets_a_selector_and_pod_labels_made_from_its_uid() {
+    let cluster = Cluster::start().await;
+    cluster.ok(&["create", "job", "hello", "--image=skiff/toolbox:1", "--", "echo", "hello"]).await;
+    let shown = cluster
+        .ok(&[
+            "get",
+            "job",
+            "hello",
+            "-o",
+            r#"jsonpath={.metadata.uid} {.spec.selector.matchLabels} {.spec.template.metadata.labels} {.metadata.labels.job-name} {.spec.suspend} {.spec.podReplacementPolicy}"#,
+        ])
+        .await;
+    let uid = shown.split(' ').next().unwrap().to_string();
+    assert_eq!(uid.len(), 36, "{shown}");
+    let labels = format!(
+        r#"{{"batch.kubernetes.io/controller-uid":"{uid}","batch.kubernetes.io/job-name":"hello","controller-uid":"{uid}","job-name":"hello"}}"#
+    );
+    assert_eq!(
+        shown,
+        format!(r#"{uid} {{"batch.kubernetes.io/controller-uid":"{uid}"}} {labels} hello false TerminatingOrFailed"#)
+    );
+    assert!(cluster.ok(&["get", "jobs", "-l", "job-name=hello", "-o", "name"]).await.contains("job.batch/hello"));
+
+    let refused = cluster
+        .fails_with_input(
+            &["apply", "-f", "-"],
+            "apiVersion: batch/v1\nkind: Job\nmetadata: {name: pi}\nspec:\n  template:\n    spec:\n      containers: [{name: pi, image: skiff/toolbox:1}]\n",
+        )
+        .await;
+    assert!(
+        refused.contains(r#"spec.template.spec.restartPolicy: Required value: valid values: "OnFailure", "Never""#),
+        "{refused}"
+    );
+    let own = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: mine}\nspec:\n  selector: {matchLabels: {app: mine}}\n  template:\n    metadata: {labels: {app: mine}}\n    spec:\n      restartPolicy: Never\n      containers: [{name: c, image: skiff/toolbox:1}]\n";
+    let refused = cluster.fails_with_input(&["apply", "-f", "-"], own).await;
+    assert!(refused.contains("`selector` not auto-generated"), "{refused}");
+    let manual = own.replace("spec:\n  selector", "spec:\n  manualSelector: true\n  selector");
+    cluster.ok_with_input(&["apply", "-f", "-"], &manual).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn services_get_cluster_ips_and_node_ports_that_are_theirs_alone() {
     let cluster = Cluster::start().await;
     cluster.ok(&["create", "service", "clusterip", "web", "--tcp=80:8080"]).await;

@@ -5,9 +5,9 @@
 //! forever: `restartPolicy` is `OnFailure` or `Never`, and `Always` (the PodSpec default) is
 //! refused with `Required value: valid values: "OnFailure", "Never"`.
 //!
-//! Kubernetes generates a Job's selector (`batch.kubernetes.io/controller-uid=<uid>`) before
-//! validating; Skiff does not (yet), so the selector is only checked when the client set
-//! `manualSelector: true`. Left out: pod failure and success policies, the mutable scheduling
+//! The API server generates a Job's selector (`batch.kubernetes.io/controller-uid=<uid>`) before
+//! validating, and checks what it generated in `crate::job_selector`; the selector is checked
+//! here when the client set `manualSelector: true`. Left out: pod failure and success policies, the mutable scheduling
 //! directives of a suspended Job's template, CronJobs.
 
 use serde_json::Value;

@@ -111,7 +111,18 @@ impl Verbs {
         if target.resource.group == "networking.k8s.io" && target.resource.plural == "ingresses" {
             self.default_ingress_class(&mut object).await?;
         }
-        invalid(target.resource, &object, validation::validate_create(target.resource, &object))?;
+        // The identity comes first, whatever the client sent (upstream's
+        // `FillObjectMetaSystemFields`): a Job's selector is made from its uid.
+        object["metadata"]["uid"] = json!(crate::storage::new_uid());
+        let job = target.resource.group == "batch" && target.resource.plural == "jobs";
+        if job {
+            skiff_api::job_selector::generate(&mut object);
+        }
+        let mut errors = validation::validate_create(target.resource, &object);
+        if job {
+            errors.extend(skiff_api::job_selector::validate(&object));
+        }
+        invalid(target.resource, &object, errors)?;
         initial_status(target.resource, &mut object);
         hold_namespace(target.resource, &mut object);
         options.record(None, &mut object);

@@ -157,7 +157,7 @@ fn a_job_runs_pods_that_do_not_restart_forever() {
         job,
         cases![
             ("restart Always", |o| o["spec"]["template"]["spec"]["restartPolicy"] = json!("Always"), ["spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\""]),
-            ("no restart policy: Skiff defaults a Job's pods to Never", |o| o["spec"]["template"]["spec"].as_object_mut().unwrap().remove("restartPolicy"), []),
+            ("no restart policy: the PodSpec's Always, refused", |o| o["spec"]["template"]["spec"].as_object_mut().unwrap().remove("restartPolicy"), ["spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\""]),
             ("restart on failure", |o| o["spec"]["template"]["spec"]["restartPolicy"] = json!("OnFailure"), []),
             ("negative parallelism", |o| o["spec"]["parallelism"] = json!(-1), ["spec.parallelism: Invalid value: -1: must be greater than or equal to 0"]),
             ("a negative backoff limit", |o| o["spec"]["backoffLimit"] = json!(-1), ["spec.backoffLimit: Invalid value: -1: must be greater than or equal to 0"]),
