@@ -590,21 +590,40 @@ pub fn cells(resource: &Resource, object: &Value, now: i64) -> Vec<Value> {
             let conditions = items(object, &["status", "conditions"]);
             let holds =
                 |kind: &str| conditions.iter().any(|c| text(c, &["type"]) == kind && text(c, &["status"]) == "True");
+            // Upstream's order: the finished states, then a Job being deleted, then the
+            // conditions the controller writes on the way to them.
+            let terminating = !object["metadata"]["deletionTimestamp"].is_null();
             let status = if holds("Complete") {
                 "Complete"
             } else if holds("Failed") {
                 "Failed"
+            } else if terminating {
+                "Terminating"
+            } else if holds("Suspended") {
+                "Suspended"
+            } else if holds("FailureTarget") {
+                "FailureTarget"
+            } else if holds("SuccessCriteriaMet") {
+                "SuccessCriteriaMet"
             } else {
                 "Running"
             };
-            let completions = at(object, &["spec", "completions"]).and_then(Value::as_i64).unwrap_or(1);
+            let succeeded = status_int(object, "succeeded");
+            let parallelism = at(object, &["spec", "parallelism"]).and_then(Value::as_i64);
+            // A work queue (no completions) is done at its first success: "0/1", or "0/1 of 3"
+            // with several pods at once.
+            let completions = match (at(object, &["spec", "completions"]).and_then(Value::as_i64), parallelism) {
+                (Some(completions), _) => format!("{succeeded}/{completions}"),
+                (None, Some(p)) if p > 1 => format!("{succeeded}/1 of {p}"),
+                (None, _) => format!("{succeeded}/1"),
+            };
             let started = age::parse_timestamp(&text(object, &["status", "startTime"]));
             let finished = age::parse_timestamp(&text(object, &["status", "completionTime"]));
             let duration = started.map_or(String::new(), |s| age::human(finished.unwrap_or(now) - s));
             vec![
                 name,
                 json!(status),
-                json!(format!("{}/{completions}", status_int(object, "succeeded"))),
+                json!(completions),
                 json!(duration),
                 age,
                 json!(containers),
@@ -971,6 +990,23 @@ mod tests {
             row_in("batch", "jobs", job)[..5],
             [json!("pi"), json!("Complete"), json!("1/1"), json!("10s"), json!("2m")]
         );
+        let jobs = [
+            ("a work queue of 3", json!({"parallelism": 3}), json!([]), false, "Running", "0/1 of 3"),
+            ("a work queue of 1", json!({"parallelism": 1}), json!([]), false, "Running", "0/1"),
+            ("suspended", json!({"completions": 2}), json!([{"type": "Suspended", "status": "True"}]), false, "Suspended", "0/2"),
+            ("resumed", json!({"completions": 2}), json!([{"type": "Suspended", "status": "False"}]), false, "Running", "0/2"),
+            ("on its way to failing", json!({}), json!([{"type": "FailureTarget", "status": "True"}]), false, "FailureTarget", "0/1"),
+            ("done, pods still stopping", json!({}), json!([{"type": "SuccessCriteriaMet", "status": "True"}]), false, "SuccessCriteriaMet", "0/1"),
+            ("being deleted", json!({}), json!([{"type": "Suspended", "status": "True"}]), true, "Terminating", "0/1"),
+        ];
+        for (case, spec, conditions, deleted, status, completions) in jobs {
+            let mut job = json!({"metadata": meta("j", 10), "spec": spec, "status": {"conditions": conditions}});
+            if deleted {
+                job["metadata"]["deletionTimestamp"] = json!(age::format_timestamp(NOW - 1));
+            }
+            let cells = row_in("batch", "jobs", job);
+            assert_eq!((&cells[1], &cells[2]), (&json!(status), &json!(completions)), "{case}");
+        }
         let pv = json!({"metadata": meta("pv1", 5), "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "persistentVolumeReclaimPolicy": "Retain",
             "claimRef": {"namespace": "default", "name": "data"}, "storageClassName": "standard"}, "status": {"phase": "Bound"}});
         assert_eq!(
