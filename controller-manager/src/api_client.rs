@@ -6,6 +6,7 @@
 
 use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use serde_json::{json, Value};
@@ -15,7 +16,7 @@ use skiff_client::events::Recorder;
 use skiff_client::{Api, ApiError, Client, ListParams, Patch};
 
 use crate::client::{
-    DeploymentClient, GarbageCollectorClient, NamespaceClient, ReplicaSetClient, ServiceAccountClient,
+    DeploymentClient, GarbageCollectorClient, JobClient, NamespaceClient, ReplicaSetClient, ServiceAccountClient,
 };
 use crate::events::{Event, EventRecorder};
 
@@ -107,6 +108,33 @@ impl ReplicaSetClient for ApiClient {
 
     async fn get_replica_set(&self, namespace: &str, name: &str) -> Result<ReplicaSet, ApiError> {
         self.api::<ReplicaSet>(namespace).get(name).await
+    }
+}
+
+#[async_trait]
+impl JobClient for ApiClient {
+    async fn create_pod(&self, namespace: &str, pod: &Pod) -> Result<Pod, ApiError> {
+        ReplicaSetClient::create_pod(self, namespace, pod).await
+    }
+
+    async fn delete_pod(&self, namespace: &str, name: &str) -> Result<(), ApiError> {
+        ReplicaSetClient::delete_pod(self, namespace, name).await
+    }
+
+    async fn patch_pod_owner_references(
+        &self,
+        pod: &Pod,
+        owner_references: Vec<OwnerReference>,
+    ) -> Result<Pod, ApiError> {
+        ReplicaSetClient::patch_pod_owner_references(self, pod, owner_references).await
+    }
+
+    async fn update_job_status(&self, job: &Job) -> Result<Job, ApiError> {
+        self.api::<Job>(namespace_of(&job.metadata)).replace_status(name_of(&job.metadata), job).await
+    }
+
+    async fn get_job(&self, namespace: &str, name: &str) -> Result<Job, ApiError> {
+        self.api::<Job>(namespace).get(name).await
     }
 }
 

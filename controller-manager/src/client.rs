@@ -18,6 +18,7 @@
 
 use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use serde_json::Value;
@@ -90,6 +91,26 @@ pub trait ReplicaSetClient: Send + Sync {
     async fn update_replica_set_status(&self, rs: &ReplicaSet) -> Result<ReplicaSet, ApiError>;
     /// An uncached `GET`, before adopting an orphan pod.
     async fn get_replica_set(&self, namespace: &str, name: &str) -> Result<ReplicaSet, ApiError>;
+}
+
+/// The Job controller's writes (upstream: `jm.podControl` and `jm.kubeClient`). The pod calls
+/// are [`ReplicaSetClient`]'s.
+#[async_trait]
+pub trait JobClient: Send + Sync {
+    /// `POST .../pods` (`generateName: <job>-`, or `<job>-<index>-` for an Indexed Job).
+    async fn create_pod(&self, namespace: &str, pod: &Pod) -> Result<Pod, ApiError>;
+    /// `DELETE .../pods/{name}`, graceful.
+    async fn delete_pod(&self, namespace: &str, name: &str) -> Result<(), ApiError>;
+    /// Adoption and release of a pod, as [`ReplicaSetClient::patch_pod_owner_references`].
+    async fn patch_pod_owner_references(
+        &self,
+        pod: &Pod,
+        owner_references: Vec<OwnerReference>,
+    ) -> Result<Pod, ApiError>;
+    /// `PUT .../jobs/{name}/status` with the object's `resourceVersion`.
+    async fn update_job_status(&self, job: &Job) -> Result<Job, ApiError>;
+    /// An uncached `GET`, before adopting an orphan pod.
+    async fn get_job(&self, namespace: &str, name: &str) -> Result<Job, ApiError>;
 }
 
 /// The garbage collector's calls (upstream: its metadata client). Untyped, because it works on

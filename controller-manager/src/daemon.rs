@@ -8,9 +8,9 @@
 //! hold.
 //!
 //! The garbage collector watches every kind that can own or be owned. It shares the typed
-//! informers the other controllers have (Deployments, ReplicaSets, pods, Services, Endpoints,
-//! EndpointSlices, ServiceAccounts: pods above all are numerous and busy, one watch and one copy
-//! of them is enough) and has an untyped informer of its own for each other kind. The other controllers do
+//! informers the other controllers have (Deployments, ReplicaSets, Jobs, pods, Services,
+//! Endpoints, EndpointSlices, ServiceAccounts: pods above all are numerous and busy, one watch and
+//! one copy of them is enough) and has an untyped informer of its own for each other kind. The other controllers do
 //! not wait for those: the collector waits for its own graph (`garbage_collector/mod.rs`).
 //!
 //! Left out: leader election (run one controller-manager), the controllers' enable flags.
@@ -21,6 +21,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Endpoints, Namespace, Pod, Service, ServiceAccount};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::Resource as _;
@@ -39,6 +40,7 @@ use crate::clock::SystemClock;
 use crate::deployment::DeploymentController;
 use crate::endpoints::{ApiEndpointsWrites, EndpointsController};
 use crate::garbage_collector::{self, GarbageCollector};
+use crate::job::JobController;
 use crate::namespace::NamespaceController;
 use crate::replicaset::ReplicaSetController;
 use crate::serviceaccount::ServiceAccountsController;
@@ -91,6 +93,7 @@ fn watched_typed(resource: &Resource) -> bool {
     let typed = [
         (Deployment::GROUP, Deployment::URL_PATH_SEGMENT),
         (ReplicaSet::GROUP, ReplicaSet::URL_PATH_SEGMENT),
+        (Job::GROUP, Job::URL_PATH_SEGMENT),
         (Pod::GROUP, Pod::URL_PATH_SEGMENT),
         (Service::GROUP, Service::URL_PATH_SEGMENT),
         (Endpoints::GROUP, Endpoints::URL_PATH_SEGMENT),
@@ -106,6 +109,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     let mut feeds = Feeds::new();
     let deployments = informer::<Deployment>(&client, &mut feeds, &shutdown);
     let replica_sets = informer::<ReplicaSet>(&client, &mut feeds, &shutdown);
+    let jobs = informer::<Job>(&client, &mut feeds, &shutdown);
     let pods = informer::<Pod>(&client, &mut feeds, &shutdown);
     let services = informer::<Service>(&client, &mut feeds, &shutdown);
     let endpoints = informer::<Endpoints>(&client, &mut feeds, &shutdown);
@@ -123,6 +127,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     let deployment_events = deployments.subscribe();
     let (rs_for_deployments, rs_events) = (replica_sets.subscribe(), replica_sets.subscribe());
     let (pods_for_deployments, pods_for_replica_sets) = (pods.subscribe(), pods.subscribe());
+    let (job_events, pods_for_jobs) = (jobs.subscribe(), pods.subscribe());
     let (service_events, pods_for_endpoints) = (services.subscribe(), pods.subscribe());
     let (endpoints_events, slice_events) = (endpoints.subscribe(), slices.subscribe());
     let namespace_events = namespaces.subscribe();
@@ -130,6 +135,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     let mut graph_changes = vec![
         garbage_collector::changes_of(deployments.subscribe()),
         garbage_collector::changes_of(replica_sets.subscribe()),
+        garbage_collector::changes_of(jobs.subscribe()),
         garbage_collector::changes_of(pods.subscribe()),
         garbage_collector::changes_of(services.subscribe()),
         garbage_collector::changes_of(endpoints.subscribe()),
@@ -149,6 +155,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
         _ = async {
             deployments.synced().await;
             replica_sets.synced().await;
+            jobs.synced().await;
             pods.synced().await;
             services.synced().await;
             endpoints.synced().await;
@@ -191,6 +198,22 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     tasks.spawn(run_replica_sets.run(config.workers, move |key| {
         let sync = sync.clone();
         async move { sync.sync_replica_set(&key).await }
+    }));
+
+    let job_controller = Arc::new(JobController::new(
+        jobs.store(),
+        pods.store(),
+        api.clone(),
+        Arc::new(SpawnedRecorder(Recorder::new(client.clone(), "job-controller", None))),
+        clock.clone(),
+    ));
+    let by_pod = job_controller.clone();
+    let run_jobs =
+        Controller::new(job_events, shutdown.clone()).watches(pods_for_jobs, move |event| by_pod.pod_event(event));
+    let sync = job_controller.clone();
+    tasks.spawn(run_jobs.run(config.workers, move |key| {
+        let sync = sync.clone();
+        async move { sync.sync_job(&key).await }
     }));
 
     let endpoints_controller = Arc::new(EndpointsController::new(

@@ -33,8 +33,21 @@ pub fn record(
     reason: &str,
     message: String,
 ) {
+    record_about(recorder, "apps/v1", kind, metadata, type_, reason, message);
+}
+
+/// Records `reason`/`message` about the object of `api_version` and `kind` with `metadata`.
+pub fn record_about(
+    recorder: &dyn EventRecorder,
+    api_version: &str,
+    kind: &str,
+    metadata: &ObjectMeta,
+    type_: EventType,
+    reason: &str,
+    message: String,
+) {
     let regarding = Reference {
-        api_version: "apps/v1".into(),
+        api_version: api_version.into(),
         kind: kind.into(),
         namespace: metadata.namespace.clone(),
         name: fields::name(metadata).into(),

@@ -7,8 +7,9 @@
 //! Counts written back are `None` when zero, as Go's `omitempty` leaves them out of the JSON.
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentStatus, ReplicaSet, ReplicaSetStatus};
+use k8s_openapi::api::batch::v1::{Job, JobStatus};
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
 /// `Some(n)`, or `None` for 0: how Go's `omitempty` writes a count.
 pub fn omit_zero(n: i32) -> Option<i32> {
@@ -101,6 +102,59 @@ pub fn status(d: &Deployment) -> DeploymentStatus {
 
 pub fn status_mut(d: &mut Deployment) -> &mut DeploymentStatus {
     d.status.get_or_insert_with(Default::default)
+}
+
+// ---- Job (`pkg/apis/batch/v1/defaults.go`) ----
+
+/// `*job.Spec.Parallelism`: 1 when absent.
+pub fn job_parallelism(job: &Job) -> i32 {
+    job.spec.as_ref().and_then(|s| s.parallelism).unwrap_or(1)
+}
+
+/// `job.Spec.Completions`: `None` is a work queue. With neither it nor `parallelism` set, the
+/// API server would have made both 1.
+pub fn job_completions(job: &Job) -> Option<i32> {
+    let spec = job.spec.as_ref()?;
+    match (spec.completions, spec.parallelism) {
+        (None, None) => Some(1),
+        (completions, _) => completions,
+    }
+}
+
+/// `*job.Spec.BackoffLimit`: 6 when absent.
+pub fn job_backoff_limit(job: &Job) -> i32 {
+    job.spec.as_ref().and_then(|s| s.backoff_limit).unwrap_or(6)
+}
+
+pub fn job_suspended(job: &Job) -> bool {
+    job.spec.as_ref().and_then(|s| s.suspend).unwrap_or(false)
+}
+
+/// `completionMode: Indexed` (`NonIndexed` when absent).
+pub fn job_indexed(job: &Job) -> bool {
+    job.spec.as_ref().and_then(|s| s.completion_mode.as_deref()) == Some("Indexed")
+}
+
+pub fn job_active_deadline_seconds(job: &Job) -> Option<i64> {
+    job.spec.as_ref().and_then(|s| s.active_deadline_seconds)
+}
+
+pub fn job_selector(job: &Job) -> LabelSelector {
+    job.spec.as_ref().and_then(|s| s.selector.clone()).unwrap_or_default()
+}
+
+pub fn job_template(job: &Job) -> PodTemplateSpec {
+    job.spec.as_ref().map(|s| s.template.clone()).unwrap_or_default()
+}
+
+/// The template's `restartPolicy` (`Never` or `OnFailure`: validation allows no other).
+pub fn job_restart_policy(job: &Job) -> &str {
+    let spec = job.spec.as_ref().and_then(|s| s.template.spec.as_ref());
+    spec.and_then(|s| s.restart_policy.as_deref()).unwrap_or("")
+}
+
+pub fn job_status(job: &Job) -> JobStatus {
+    job.status.clone().unwrap_or_default()
 }
 
 // ---- Pod ----

@@ -1,8 +1,9 @@
 //! # skiff-controller-manager: the control loops
 //!
-//! So far the two that make `kubectl apply -f deployment.yaml` and every `kubectl rollout`
+//! At the heart, the two that make `kubectl apply -f deployment.yaml` and every `kubectl rollout`
 //! command work: the **Deployment** controller (a template becomes ReplicaSets, rolled from old
-//! to new) and the **ReplicaSet** controller (a ReplicaSet becomes pods). Both mirror their
+//! to new) and the **ReplicaSet** controller (a ReplicaSet becomes pods); beside them the **Job**
+//! controller (pods run to completion). They mirror their
 //! Kubernetes 1.31 originals function by function, with upstream's names in snake case, so that
 //! `deployment/rolling.rs` reads beside `pkg/controller/deployment/rolling.go`.
 //!
@@ -12,13 +13,14 @@
 //! |---|---|---|
 //! | `deployment/` | the Deployment controller, one file per strategy and concern (see its doc) | `pkg/controller/deployment/` |
 //! | `replicaset/` | the ReplicaSet controller (see its doc) | `pkg/controller/replicaset/` |
+//! | `job/` | the Job controller: pods run to completion, failures retried with back-off, the deadline, suspension (see its doc) | `pkg/controller/job/` |
 //! | `endpoints/` | the Endpoints and EndpointSlice controller: the ready pods behind each Service | `pkg/controller/endpoint/`, `pkg/controller/endpointslice/` |
 //! | `garbage_collector/` | the garbage collector: the ownerReferences graph; Background, Foreground and Orphan deletion (see its doc) | `pkg/controller/garbagecollector/` |
 //! | `namespace/` | the namespace controller: a namespace being deleted is emptied, then finalized (see its doc) | `pkg/controller/namespace/` |
 //! | `serviceaccount.rs` | the ServiceAccount controller: a `default` ServiceAccount in every active namespace | `pkg/controller/serviceaccount/serviceaccounts_controller.go` |
 //! | `daemon.rs` | **the daemon**: shared informers (typed for the controllers' kinds, untyped for the other kinds the garbage collector watches), the controllers' queues and workers | `cmd/kube-controller-manager/app/controllermanager.go` |
 //! | `api_client.rs` | the client traits over the real gRPC client, events written on their own tasks | the generated clientsets |
-//! | `client.rs` | **the traits the API client implements**: [`client::DeploymentClient`], [`client::ReplicaSetClient`], [`client::GarbageCollectorClient`] | the clientsets the controllers call |
+//! | `client.rs` | **the traits the API client implements**: [`client::DeploymentClient`], [`client::ReplicaSetClient`], [`client::JobClient`], [`client::GarbageCollectorClient`] | the clientsets the controllers call |
 //! | `events.rs` | [`events::EventRecorder`]: Kubernetes Events, fire and forget | client-go `tools/record` |
 //! | `clock.rs` | [`clock::Clock`]: the time, passed in | `metav1.Now`, upstream's test `nowFn` |
 //! | `owner.rs` | controller references; adopt and release | `controller_ref_manager.go` |
@@ -43,6 +45,9 @@
 //!   `ReplicaSetController::pod_event`, which also feeds its expectations (so use the same
 //!   `Arc<ReplicaSetController>` for both). Requeues when a ready pod will become available
 //!   (`minReadySeconds`).
+//! - **Job controller**: primary kind Job; every pod event through `JobController::pod_event`
+//!   (the same `Arc<JobController>`, for its expectations). Requeues for a deadline and for the
+//!   end of a back-off.
 //! - **ServiceAccount controller**: primary kind Namespace; keys from
 //!   `ServiceAccountsController::service_account_event` (a deleted `default` account).
 //! - **Garbage collector**: not keyed by name but by uid, so it runs its own queues:
@@ -55,7 +60,7 @@
 //! handled (the reflector does this), and the pod events given to `pod_event` must come from the
 //! same watch as the pod cache.
 //!
-//! Still to come here: StatefulSet, DaemonSet, Job, node lifecycle.
+//! Still to come here: StatefulSet, DaemonSet, CronJob, node lifecycle.
 
 pub mod api_client;
 pub mod client;
@@ -66,6 +71,7 @@ pub mod endpoints;
 pub mod events;
 pub mod fields;
 pub mod garbage_collector;
+pub mod job;
 pub mod namespace;
 pub mod owner;
 pub mod pods;

@@ -32,8 +32,14 @@ pub fn is_controlled_by(meta: &ObjectMeta, owner_uid: &str) -> bool {
 
 /// A controller reference to `owner`, an `apps/v1` object of `kind` (`metav1.NewControllerRef`).
 pub fn new_controller_ref(owner: &ObjectMeta, kind: &str) -> OwnerReference {
+    new_controller_ref_of(owner, "apps/v1", kind)
+}
+
+/// A controller reference to `owner`, an object of `api_version` and `kind` (a `batch/v1` Job):
+/// the garbage collector finds the owner by these two, so they must be the owner's own.
+pub fn new_controller_ref_of(owner: &ObjectMeta, api_version: &str, kind: &str) -> OwnerReference {
     OwnerReference {
-        api_version: "apps/v1".into(),
+        api_version: api_version.into(),
         kind: kind.into(),
         name: fields::name(owner).into(),
         uid: fields::uid(owner).into(),

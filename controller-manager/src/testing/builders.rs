@@ -6,7 +6,11 @@ use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStatus, DeploymentStrategy, ReplicaSet, ReplicaSetSpec, ReplicaSetStatus,
     RollingUpdateDeployment,
 };
-use k8s_openapi::api::core::v1::{Container, ContainerStatus, Pod, PodCondition, PodSpec, PodStatus, PodTemplateSpec};
+use k8s_openapi::api::batch::v1::{Job, JobCondition, JobSpec, JobStatus};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerState, ContainerStateTerminated, ContainerStatus, Pod, PodCondition, PodSpec, PodStatus,
+    PodTemplateSpec,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::chrono::{DateTime, Duration};
@@ -290,13 +294,152 @@ impl ReplicaSetBuilder for ReplicaSet {
     }
 }
 
+pub trait JobBuilder: Sized {
+    /// A Job as the API server stores it after `kubectl create job <name> --image=skiff/toolbox:1`:
+    /// completions 1, parallelism 1, backoffLimit 6, restartPolicy Never, the generated selector
+    /// (`batch.kubernetes.io/controller-uid: uid-<name>`) and template labels.
+    fn test(name: &str) -> Self;
+    fn completions(self, n: i32) -> Self;
+    fn parallelism(self, n: i32) -> Self;
+    /// No `completions`: a work queue of `parallelism` pods.
+    fn work_queue(self, parallelism: i32) -> Self;
+    fn backoff_limit(self, limit: i32) -> Self;
+    fn restart_policy(self, policy: &str) -> Self;
+    fn active_deadline_seconds(self, seconds: i64) -> Self;
+    fn suspend(self, suspend: bool) -> Self;
+    fn indexed(self) -> Self;
+    fn subdomain(self, subdomain: &str) -> Self;
+    /// `status.startTime`.
+    fn started(self, time: Time) -> Self;
+    /// A condition, both of its times `at(0)`.
+    fn condition(self, type_: &str, status: &str, reason: &str, message: &str) -> Self;
+    fn status(self, edit: impl FnOnce(&mut JobStatus)) -> Self;
+}
+
+fn job_spec(job: &mut Job) -> &mut JobSpec {
+    job.spec.get_or_insert_with(Default::default)
+}
+
+impl JobBuilder for Job {
+    fn test(name: &str) -> Self {
+        let uid = format!("uid-{name}");
+        let template_labels = labels(&[
+            ("batch.kubernetes.io/controller-uid", &uid),
+            ("batch.kubernetes.io/job-name", name),
+            ("controller-uid", &uid),
+            ("job-name", name),
+        ]);
+        Job {
+            metadata: ObjectMeta { labels: Some(template_labels.clone()), ..meta(name) },
+            spec: Some(JobSpec {
+                completions: Some(1),
+                parallelism: Some(1),
+                backoff_limit: Some(6),
+                completion_mode: Some("NonIndexed".into()),
+                suspend: Some(false),
+                selector: Some(LabelSelector {
+                    match_labels: Some(labels(&[("batch.kubernetes.io/controller-uid", &uid)])),
+                    match_expressions: None,
+                }),
+                template: PodTemplateSpec {
+                    metadata: Some(ObjectMeta { labels: Some(template_labels), ..Default::default() }),
+                    spec: Some(PodSpec {
+                        containers: vec![Container {
+                            name: name.into(),
+                            image: Some("skiff/toolbox:1".into()),
+                            ..Default::default()
+                        }],
+                        restart_policy: Some("Never".into()),
+                        ..Default::default()
+                    }),
+                },
+                ..Default::default()
+            }),
+            status: None,
+        }
+    }
+
+    fn completions(mut self, n: i32) -> Self {
+        job_spec(&mut self).completions = Some(n);
+        self
+    }
+
+    fn parallelism(mut self, n: i32) -> Self {
+        job_spec(&mut self).parallelism = Some(n);
+        self
+    }
+
+    fn work_queue(mut self, parallelism: i32) -> Self {
+        job_spec(&mut self).completions = None;
+        self.parallelism(parallelism)
+    }
+
+    fn backoff_limit(mut self, limit: i32) -> Self {
+        job_spec(&mut self).backoff_limit = Some(limit);
+        self
+    }
+
+    fn restart_policy(mut self, policy: &str) -> Self {
+        job_spec(&mut self).template.spec.get_or_insert_with(Default::default).restart_policy = Some(policy.into());
+        self
+    }
+
+    fn active_deadline_seconds(mut self, seconds: i64) -> Self {
+        job_spec(&mut self).active_deadline_seconds = Some(seconds);
+        self
+    }
+
+    fn suspend(mut self, suspend: bool) -> Self {
+        job_spec(&mut self).suspend = Some(suspend);
+        self
+    }
+
+    fn indexed(mut self) -> Self {
+        job_spec(&mut self).completion_mode = Some("Indexed".into());
+        self
+    }
+
+    fn subdomain(mut self, subdomain: &str) -> Self {
+        job_spec(&mut self).template.spec.get_or_insert_with(Default::default).subdomain = Some(subdomain.into());
+        self
+    }
+
+    fn started(self, time: Time) -> Self {
+        self.status(|s| s.start_time = Some(time))
+    }
+
+    fn condition(self, type_: &str, status: &str, reason: &str, message: &str) -> Self {
+        self.status(|s| {
+            s.conditions.get_or_insert_with(Vec::new).push(JobCondition {
+                type_: type_.into(),
+                status: status.into(),
+                reason: Some(reason.into()),
+                message: Some(message.into()),
+                last_probe_time: Some(at(0)),
+                last_transition_time: Some(at(0)),
+            })
+        })
+    }
+
+    fn status(mut self, edit: impl FnOnce(&mut JobStatus)) -> Self {
+        edit(self.status.get_or_insert_with(Default::default));
+        self
+    }
+}
+
 pub trait PodBuilder: Sized {
     /// A pending, unscheduled pod labelled `app: web`, created at `at(0)`, owned by no one.
     fn test(name: &str) -> Self;
     /// A pod as `rs` would create it: its template's labels and spec, controlled by `rs`.
     fn of(rs: &ReplicaSet, name: &str) -> Self;
+    /// A pod as `job` would create it: its template's labels and spec, controlled by `job`.
+    fn of_job(job: &Job, name: &str) -> Self;
     fn on_node(self, node: &str) -> Self;
     fn phase(self, phase: &str) -> Self;
+    /// Its container terminated at `time` (in the phase it has).
+    fn finished_at(self, time: Time) -> Self;
+    /// Completion index `index` (annotation and label).
+    fn index(self, index: i32) -> Self;
     fn running(self) -> Self;
     /// `Ready` since `time`.
     fn ready_since(self, time: Time) -> Self;
@@ -336,8 +479,36 @@ impl PodBuilder for Pod {
         pod
     }
 
+    fn of_job(job: &Job, name: &str) -> Self {
+        let template = fields::job_template(job);
+        let mut pod = Pod::test(name);
+        pod.metadata.labels = template.metadata.and_then(|m| m.labels);
+        pod.metadata.owner_references =
+            Some(vec![crate::owner::new_controller_ref_of(&job.metadata, "batch/v1", "Job")]);
+        pod.spec = template.spec;
+        pod
+    }
+
     fn on_node(mut self, node: &str) -> Self {
         self.spec.get_or_insert_with(Default::default).node_name = Some(node.into());
+        self
+    }
+
+    fn finished_at(mut self, time: Time) -> Self {
+        let exit_code = if fields::pod_phase(&self) == "Failed" { 1 } else { 0 };
+        let terminated = ContainerStateTerminated { exit_code, finished_at: Some(time), ..Default::default() };
+        pod_status(&mut self).container_statuses = Some(vec![ContainerStatus {
+            name: "main".into(),
+            state: Some(ContainerState { terminated: Some(terminated), ..Default::default() }),
+            ..Default::default()
+        }]);
+        self
+    }
+
+    fn index(mut self, index: i32) -> Self {
+        let key = crate::job::COMPLETION_INDEX_ANNOTATION;
+        annotate(&mut self.metadata, key, &index.to_string());
+        self.metadata.labels.get_or_insert_with(BTreeMap::new).insert(key.into(), index.to_string());
         self
     }
 

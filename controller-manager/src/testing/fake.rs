@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use k8s_openapi::chrono::Duration;
@@ -14,11 +15,12 @@ use skiff_client::reflector::{Object, Store, Writer};
 use skiff_client::watcher::Event;
 
 use super::builders::at;
-use crate::client::{ApiError, DeploymentClient, ReplicaSetClient};
+use crate::client::{ApiError, DeploymentClient, JobClient, ReplicaSetClient};
 use crate::clock::Clock;
 use crate::deployment::DeploymentController;
 use crate::events::{self, EventRecorder};
 use crate::fields;
+use crate::job::JobController;
 use crate::replicaset::ReplicaSetController;
 
 /// An informer cache: the real one (`reflector::Writer` and `Store`), fed by hand.
@@ -89,6 +91,7 @@ impl Clock for FakeClock {
 struct State {
     deployments: BTreeMap<String, Deployment>,
     replica_sets: BTreeMap<String, ReplicaSet>,
+    jobs: BTreeMap<String, Job>,
     pods: BTreeMap<String, Pod>,
     writes: Vec<String>,
     events: Vec<events::Event>,
@@ -105,6 +108,7 @@ struct State {
 pub struct FakeCluster {
     pub deployments: FakeCache<Deployment>,
     pub replica_sets: FakeCache<ReplicaSet>,
+    pub jobs: FakeCache<Job>,
     pub pods: FakeCache<Pod>,
     pub clock: Arc<FakeClock>,
     state: Mutex<State>,
@@ -186,7 +190,30 @@ impl FakeCluster {
         )
     }
 
+    pub fn job_controller(self: &Arc<Self>) -> JobController {
+        JobController::new(self.jobs.store(), self.pods.store(), self.clone(), self.clone(), self.clock.clone())
+    }
+
     // ---- arranging ----
+
+    pub fn add_job(&self, mut job: Job) {
+        let mut state = self.state.lock();
+        job.metadata.resource_version = Some(state.next_revision());
+        state.jobs.insert(fields::name(&job.metadata).into(), job.clone());
+        self.jobs.put(job);
+    }
+
+    /// Changes a stored Job as a user would (`kubectl patch job … suspend`).
+    pub fn edit_job(&self, name: &str, edit: impl FnOnce(&mut Job)) {
+        let mut state = self.state.lock();
+        let mut job = state.jobs[name].clone();
+        edit(&mut job);
+        job.metadata.resource_version = Some(state.next_revision());
+        state.jobs.insert(name.into(), job.clone());
+        if !state.lagging {
+            self.jobs.put(job);
+        }
+    }
 
     pub fn add_deployment(&self, mut d: Deployment) {
         let mut state = self.state.lock();
@@ -267,6 +294,7 @@ impl FakeCluster {
         let state = self.state.lock();
         self.deployments.replace_all(state.deployments.values().cloned());
         self.replica_sets.replace_all(state.replica_sets.values().cloned());
+        self.jobs.replace_all(state.jobs.values().cloned());
         self.pods.replace_all(state.pods.values().cloned());
     }
 
@@ -303,6 +331,10 @@ impl FakeCluster {
         let mut rss: Vec<ReplicaSet> = self.state.lock().replica_sets.values().cloned().collect();
         crate::deployment::util::sort_by_creation_timestamp(&mut rss);
         rss
+    }
+
+    pub fn job(&self, name: &str) -> Job {
+        self.state.lock().jobs[name].clone()
     }
 
     pub fn pods(&self) -> Vec<Pod> {
@@ -489,5 +521,44 @@ impl ReplicaSetClient for FakeCluster {
 
     async fn get_replica_set(&self, _namespace: &str, name: &str) -> Result<ReplicaSet, ApiError> {
         self.state.lock().replica_sets.get(name).cloned().ok_or_else(|| not_found(name))
+    }
+}
+
+#[async_trait]
+impl JobClient for FakeCluster {
+    async fn create_pod(&self, namespace: &str, pod: &Pod) -> Result<Pod, ApiError> {
+        ReplicaSetClient::create_pod(self, namespace, pod).await
+    }
+
+    async fn delete_pod(&self, namespace: &str, name: &str) -> Result<(), ApiError> {
+        ReplicaSetClient::delete_pod(self, namespace, name).await
+    }
+
+    async fn patch_pod_owner_references(
+        &self,
+        pod: &Pod,
+        owner_references: Vec<OwnerReference>,
+    ) -> Result<Pod, ApiError> {
+        ReplicaSetClient::patch_pod_owner_references(self, pod, owner_references).await
+    }
+
+    async fn update_job_status(&self, job: &Job) -> Result<Job, ApiError> {
+        let mut state = self.state.lock();
+        let name = fields::name(&job.metadata).to_string();
+        state.write(format!("update job {name} status"))?;
+        let stored = state.jobs.get(&name).cloned().ok_or_else(|| not_found(&name))?;
+        check_version(&stored.metadata, &job.metadata, &format!("jobs.batch \"{name}\""))?;
+        let mut updated = stored;
+        updated.status = job.status.clone();
+        updated.metadata.resource_version = Some(state.next_revision());
+        state.jobs.insert(name, updated.clone());
+        if !state.lagging {
+            self.jobs.put(updated.clone());
+        }
+        Ok(updated)
+    }
+
+    async fn get_job(&self, _namespace: &str, name: &str) -> Result<Job, ApiError> {
+        self.state.lock().jobs.get(name).cloned().ok_or_else(|| not_found(name))
     }
 }
