@@ -2,10 +2,10 @@
 //! scheduler and a real kubelet running the pods in Docker (`make images` made
 //! `skiff/toolbox:1`). `kubectl create job` until `kubectl wait --for=condition=complete`
 //! returns and `kubectl logs job/…` shows the output; completions and parallelism; a failing
-//! Job that ends with `BackoffLimitExceeded`; a deleted Job whose pods the garbage collector
-//! deletes.
+//! Job that ends with `BackoffLimitExceeded`; an Indexed Job whose pods see their index; a
+//! deleted Job whose pods the garbage collector deletes.
 //!
-//! Each test has its own node (`t-job-<what>-<pid>`) and pod addresses (10.244.221–224.0/24,
+//! Each test has its own node (`t-job-<what>-<pid>`) and pod addresses (10.244.221–225.0/24,
 //! beside the kubelet's own tests' 201–250); every container its kubelet made is removed at the
 //! end, also when the test fails ([`Containers`]).
 
@@ -252,5 +252,36 @@ async fn deleting_a_job_deletes_its_pods() {
             cluster_ref.pod_phases("sleeper").await.is_empty()
         })
         .await;
+    cluster.stop().await;
+}
+
+const INDEXED: &str = "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: sample
+spec:
+  completions: 3
+  parallelism: 3
+  completionMode: Indexed
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: work, image: 'skiff/toolbox:1', command: [sh, -c, 'echo index $JOB_COMPLETION_INDEX']}]
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_indexed_job_gives_each_pod_its_index_and_records_the_indexes_done() {
+    let cluster = Cluster::start("indexed", 225).await;
+    cluster.ok_with_input(&["apply", "-f", "-"], INDEXED).await;
+    cluster.ok(&["wait", "--for=condition=complete", "job/sample", "--timeout=90s"]).await;
+    assert_eq!(cluster.field("job", "sample", "{.status.completedIndexes}").await, "0-2");
+    assert_eq!(cluster.field("job", "sample", "{.status.succeeded}").await, "3");
+    for index in 0..3 {
+        let selector = format!("batch.kubernetes.io/job-completion-index={index}");
+        let name = cluster.ok(&["get", "pods", "-l", &selector, "-o", "jsonpath={.items[*].metadata.name}"]).await;
+        assert!(name.starts_with(&format!("sample-{index}-")), "{name}");
+        assert_eq!(cluster.field("pod", &name, "{.spec.hostname}").await, format!("sample-{index}"));
+        assert_eq!(cluster.ok(&["logs", &name]).await.trim(), format!("index {index}"));
+    }
     cluster.stop().await;
 }
