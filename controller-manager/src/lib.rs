@@ -24,6 +24,7 @@
 //! | `events.rs` | [`events::EventRecorder`]: Kubernetes Events, fire and forget | client-go `tools/record` |
 //! | `clock.rs` | [`clock::Clock`]: the time, passed in | `metav1.Now`, upstream's test `nowFn` |
 //! | `owner.rs` | controller references; adopt and release | `controller_ref_manager.go` |
+//! | `pod_expectations.rs` | a pod-owning controller's expectations, and what each pod event means for them | `UIDTrackingControllerExpectations` in `controller_utils.go` |
 //! | `pods.rs` | active, ready, available pods; the order pods are deleted in | `controller_utils.go`, `pkg/api/v1/pod/util.go` |
 //! | `selector.rs` | `spec.selector` as a label selector | `metav1.LabelSelectorAsSelector` |
 //! | `fields.rs` | what an absent field of a k8s-openapi type means | Go's zero values and `pkg/apis/apps/v1/defaults.go` |
@@ -74,6 +75,7 @@ pub mod garbage_collector;
 pub mod job;
 pub mod namespace;
 pub mod owner;
+pub mod pod_expectations;
 pub mod pods;
 pub mod replicaset;
 pub mod selector;

@@ -75,6 +75,7 @@ use crate::clock::Clock;
 use crate::events::{self, EventRecorder, EventType};
 use crate::fields;
 use crate::owner::{self, Claim};
+use crate::pod_expectations::PodExpectations;
 use crate::pods::{filter_active_pods, is_pod_ready};
 use crate::selector::{self, label_selector_as_selector};
 
@@ -129,7 +130,7 @@ pub struct JobController {
     recorder: Arc<dyn EventRecorder>,
     clock: Arc<dyn Clock>,
     /// What each Job waits to see in the cache before it counts pods again.
-    expectations: observe::Tracker,
+    expectations: PodExpectations,
 }
 
 /// What one sync knows and changes as it goes (upstream's `syncJobCtx`).
@@ -186,7 +187,7 @@ impl JobController {
         recorder: Arc<dyn EventRecorder>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        JobController { jobs, pods, client, recorder, clock, expectations: observe::Tracker::default() }
+        JobController { jobs, pods, client, recorder, clock, expectations: PodExpectations::default() }
     }
 
     /// `syncJob` (see the module doc).

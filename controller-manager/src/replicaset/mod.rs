@@ -53,6 +53,7 @@ use crate::clock::Clock;
 use crate::events::{self, EventRecorder, EventType};
 use crate::fields;
 use crate::owner::{self, Claim};
+use crate::pod_expectations::PodExpectations;
 use crate::pods::filter_active_pods;
 use crate::selector::{self, label_selector_as_selector};
 
@@ -113,7 +114,7 @@ pub struct ReplicaSetController {
     recorder: Arc<dyn EventRecorder>,
     clock: Arc<dyn Clock>,
     /// What each ReplicaSet waits to see in the cache before it counts pods again.
-    expectations: observe::Tracker,
+    expectations: PodExpectations,
 }
 
 impl ReplicaSetController {
@@ -124,7 +125,7 @@ impl ReplicaSetController {
         recorder: Arc<dyn EventRecorder>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        ReplicaSetController { replica_sets, pods, client, recorder, clock, expectations: observe::Tracker::default() }
+        ReplicaSetController { replica_sets, pods, client, recorder, clock, expectations: PodExpectations::default() }
     }
 
     /// `syncReplicaSet` (see the module doc).
