@@ -201,6 +201,13 @@ impl JobController {
         if status::is_job_finished(&cached) {
             return Ok(Action::Done);
         }
+        if cached.spec.as_ref().and_then(|s| s.selector.as_ref()).is_none() {
+            // The API server gives every Job a selector; one stored without (by an older API
+            // server) selects nothing, as a nil selector does upstream. Running it would make
+            // pods it could never count as its own, again at every sync.
+            warn!("job has no selector; leaving it alone");
+            return Ok(Action::Done);
+        }
         let satisfied_expectations = self.expectations.satisfied(key);
         let selector = match label_selector_as_selector(&fields::job_selector(&cached)) {
             Ok(selector) => selector,

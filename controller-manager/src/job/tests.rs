@@ -57,6 +57,17 @@ fn finish(cluster: &FakeCluster, pod: &str, phase: &str, time: i64) {
 }
 
 #[tokio::test]
+async fn a_job_without_a_selector_selects_nothing_and_makes_no_pod() {
+    let cluster = FakeCluster::new();
+    let jc = cluster.job_controller();
+    let mut job = Job::test("legacy");
+    job.spec.as_mut().unwrap().selector = None;
+    cluster.add_job(job);
+    assert_eq!(jc.sync_job(&key("legacy")).await.unwrap(), Action::Done);
+    assert_eq!(cluster.take_writes(), Vec::<String>::new());
+}
+
+#[tokio::test]
 async fn a_new_job_starts_one_pod_and_completes_when_it_succeeds() {
     let cluster = FakeCluster::new();
     let jc = cluster.job_controller();
