@@ -236,7 +236,7 @@ spec:
 ";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn deleting_a_job_deletes_its_pods() {
+async fn deleting_a_job_deletes_its_pods_and_a_delete_naming_no_policy_orphans_them() {
     let cluster = Cluster::start("delete", 224).await;
     cluster.ok_with_input(&["apply", "-f", "-"], SLEEPER).await;
     let cluster_ref = &cluster;
@@ -252,6 +252,35 @@ async fn deleting_a_job_deletes_its_pods() {
             cluster_ref.pod_phases("sleeper").await.is_empty()
         })
         .await;
+
+    // A delete that names no propagation policy (curl's, or a client library's default)
+    // orphans a batch/v1 Job's pods, as Kubernetes keeps it for compatibility: the Job goes,
+    // its pods stay, without their owner reference.
+    cluster.ok_with_input(&["apply", "-f", "-"], SLEEPER).await;
+    cluster
+        .eventually("both new pods running", LIMIT, || async move {
+            cluster_ref.pod_phases("sleeper").await == vec!["Running", "Running"]
+        })
+        .await;
+    cluster.ok(&["delete", "--raw", "/apis/batch/v1/namespaces/default/jobs/sleeper"]).await;
+    cluster
+        .eventually("the Job gone", LIMIT, || async move {
+            !cluster_ref.kubectl(&["get", "job", "sleeper"]).await.status.success()
+        })
+        .await;
+    let owners = cluster
+        .ok(&[
+            "get",
+            "pods",
+            "-l",
+            "batch.kubernetes.io/job-name=sleeper",
+            "-o",
+            "jsonpath={.items[*].metadata.ownerReferences}",
+        ])
+        .await;
+    assert_eq!(owners.trim(), "", "orphaned: no owner left");
+    assert_eq!(cluster.pod_phases("sleeper").await, vec!["Running", "Running"], "and still running");
+    cluster.ok(&["delete", "pods", "-l", "batch.kubernetes.io/job-name=sleeper", "--grace-period=1"]).await;
     cluster.stop().await;
 }
 

@@ -118,12 +118,23 @@ impl DeleteOptions {
         Ok(options)
     }
 
-    fn propagation(&self) -> Propagation {
+    fn propagation(&self, resource: &Resource) -> Propagation {
         match (self.propagation_policy, self.orphan_dependents) {
             (Some(policy), _) => policy,
             (None, Some(true)) => Propagation::Orphan,
-            _ => Propagation::Background,
+            (None, Some(false)) => Propagation::Background,
+            (None, None) => default_propagation(resource),
         }
+    }
+}
+
+/// What a delete that names no policy does to the object's dependents (upstream's
+/// `DefaultGarbageCollectionPolicy`): batch/v1 Jobs orphan their pods, kept so for
+/// compatibility (kubectl always names one, Background); everything else deletes them.
+fn default_propagation(resource: &Resource) -> Propagation {
+    match (resource.group, resource.plural) {
+        ("batch", "jobs") => Propagation::Orphan,
+        _ => Propagation::Background,
     }
 }
 
@@ -186,7 +197,7 @@ fn check_preconditions(resource: &Resource, object: &Value, options: &DeleteOpti
 pub fn plan(resource: &Resource, object: &Value, options: &DeleteOptions, now: i64) -> Result<Deletion, Status> {
     check_preconditions(resource, object, options)?;
     let grace = grace_seconds(resource, object, options);
-    let finalizers = finalizers_for(object, options.propagation());
+    let finalizers = finalizers_for(object, options.propagation(resource));
 
     if is_deleting(object) {
         let current = object["metadata"]["deletionGracePeriodSeconds"].as_i64().unwrap_or(0);
@@ -246,7 +257,7 @@ pub fn plan_namespace(
         return Err(status);
     }
     let mut marked = object.clone();
-    let finalizers = finalizers_for(object, options.propagation());
+    let finalizers = finalizers_for(object, options.propagation(resource));
     let meta = metadata(&mut marked);
     meta.insert("deletionTimestamp".into(), json!(age::format_timestamp(now)));
     meta.insert("deletionGracePeriodSeconds".into(), json!(0));
@@ -426,6 +437,19 @@ mod tests {
             let object = marked(plan(deployments, &deployment, &options, NOW).unwrap());
             assert_eq!(object["metadata"]["finalizers"], want, "{policy:?}");
             assert_eq!(object["metadata"]["deletionGracePeriodSeconds"], 0);
+        }
+        // A batch/v1 Job that is told nothing orphans its pods, as upstream's Job strategy does.
+        let jobs = by_plural("batch", "v1", "jobs").unwrap();
+        let job = json!({"metadata": {"name": "pi"}});
+        let orphaned = marked(plan(jobs, &job, &DeleteOptions::default(), NOW).unwrap());
+        assert_eq!(orphaned["metadata"]["finalizers"], json!(["orphan"]), "no policy");
+        let cases = [
+            ("orphanDependents: false", None, Some(false)),
+            ("Background, as kubectl sends", Some(Propagation::Background), None),
+        ];
+        for (case, policy, orphan) in cases {
+            let options = DeleteOptions { propagation_policy: policy, orphan_dependents: orphan, ..Default::default() };
+            assert_eq!(plan(jobs, &job, &options, NOW).unwrap(), Deletion::Now, "{case}");
         }
         let plain = json!({"metadata": {"name": "web"}});
         assert_eq!(plan(deployments, &plain, &DeleteOptions::default(), NOW).unwrap(), Deletion::Now);
