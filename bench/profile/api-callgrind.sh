@@ -55,7 +55,11 @@ def pod(name, rv=None, rev="0"):
         "volumes": [{"name": "config", "configMap": {"name": "web-config"}}], "restartPolicy": "Always",
         "terminationGracePeriodSeconds": 30, "nodeSelector": {"kubernetes.io/os": "linux"},
         "tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}]}}
-    if rv: p["metadata"]["resourceVersion"] = rv
+    if rv:
+        p["metadata"]["resourceVersion"] = rv
+        # What admission gave the pod on create is part of what it was (a pod's spec may not change).
+        p["spec"]["serviceAccountName"] = p["spec"]["serviceAccount"] = "default"
+        p["spec"]["tolerations"].append({"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300})
     return json.dumps(p, sort_keys=True).encode()
 def call(method, path, body=None):
     conn.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
