@@ -17,6 +17,7 @@ use skiff_client::{Api, ApiError, Client, ListParams, Patch};
 
 use crate::client::{
     DeploymentClient, GarbageCollectorClient, JobClient, NamespaceClient, ReplicaSetClient, ServiceAccountClient,
+    TtlClient,
 };
 use crate::events::{Event, EventRecorder};
 
@@ -135,6 +136,18 @@ impl JobClient for ApiClient {
 
     async fn get_job(&self, namespace: &str, name: &str) -> Result<Job, ApiError> {
         self.api::<Job>(namespace).get(name).await
+    }
+}
+
+#[async_trait]
+impl TtlClient for ApiClient {
+    async fn get_job(&self, namespace: &str, name: &str) -> Result<Job, ApiError> {
+        self.api::<Job>(namespace).get(name).await
+    }
+
+    async fn delete_job(&self, namespace: &str, name: &str, uid: &str) -> Result<(), ApiError> {
+        let options = json!({"propagationPolicy": "Foreground", "preconditions": {"uid": uid}});
+        self.api::<Job>(namespace).delete(name, &options).await.map(|_| ())
     }
 }
 

@@ -117,6 +117,14 @@ pub trait JobClient: Send + Sync {
 /// every kind the registry serves; objects are Kubernetes JSON. `namespace` is `None` for
 /// cluster-scoped kinds.
 #[async_trait]
+pub trait TtlClient: Send + Sync {
+    /// An uncached read: the Job as it is now, before deciding to delete it.
+    async fn get_job(&self, namespace: &str, name: &str) -> Result<Job, ApiError>;
+    /// Deletes the Job if it still has this `uid`, its pods first (`Foreground`).
+    async fn delete_job(&self, namespace: &str, name: &str, uid: &str) -> Result<(), ApiError>;
+}
+
+#[async_trait]
 pub trait GarbageCollectorClient: Send + Sync {
     /// An uncached `GET`: the graph lags, so every decision is checked against this.
     async fn get_object(&self, resource: &Resource, namespace: Option<&str>, name: &str) -> Result<Value, ApiError>;

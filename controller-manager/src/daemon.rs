@@ -44,6 +44,7 @@ use crate::job::JobController;
 use crate::namespace::NamespaceController;
 use crate::replicaset::ReplicaSetController;
 use crate::serviceaccount::ServiceAccountsController;
+use crate::ttl_after_finished::TtlAfterFinishedController;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -128,6 +129,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     let (rs_for_deployments, rs_events) = (replica_sets.subscribe(), replica_sets.subscribe());
     let (pods_for_deployments, pods_for_replica_sets) = (pods.subscribe(), pods.subscribe());
     let (job_events, pods_for_jobs) = (jobs.subscribe(), pods.subscribe());
+    let jobs_for_ttl = jobs.subscribe();
     let (service_events, pods_for_endpoints) = (services.subscribe(), pods.subscribe());
     let (endpoints_events, slice_events) = (endpoints.subscribe(), slices.subscribe());
     let namespace_events = namespaces.subscribe();
@@ -213,6 +215,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     let sync = job_controller.clone();
     tasks.spawn(run_jobs.run(config.workers, move |key| {
         let sync = sync.clone();
+        async move { sync.sync_job(&key).await }
+    }));
+
+    let ttl_controller = Arc::new(TtlAfterFinishedController::new(jobs.store(), api.clone(), clock.clone()));
+    let run_ttl = Controller::new(jobs_for_ttl, shutdown.clone());
+    tasks.spawn(run_ttl.run(config.workers, move |key| {
+        let sync = ttl_controller.clone();
         async move { sync.sync_job(&key).await }
     }));
 

@@ -18,6 +18,7 @@
 //! | `garbage_collector/` | the garbage collector: the ownerReferences graph; Background, Foreground and Orphan deletion (see its doc) | `pkg/controller/garbagecollector/` |
 //! | `namespace/` | the namespace controller: a namespace being deleted is emptied, then finalized (see its doc) | `pkg/controller/namespace/` |
 //! | `serviceaccount.rs` | the ServiceAccount controller: a `default` ServiceAccount in every active namespace | `pkg/controller/serviceaccount/serviceaccounts_controller.go` |
+//! | `ttl_after_finished.rs` | a finished Job deleted `ttlSecondsAfterFinished` after it finished | `pkg/controller/ttlafterfinished/ttlafterfinished_controller.go` |
 //! | `daemon.rs` | **the daemon**: shared informers (typed for the controllers' kinds, untyped for the other kinds the garbage collector watches), the controllers' queues and workers | `cmd/kube-controller-manager/app/controllermanager.go` |
 //! | `api_client.rs` | the client traits over the real gRPC client, events written on their own tasks | the generated clientsets |
 //! | `client.rs` | **the traits the API client implements**: [`client::DeploymentClient`], [`client::ReplicaSetClient`], [`client::JobClient`], [`client::GarbageCollectorClient`] | the clientsets the controllers call |
@@ -80,6 +81,7 @@ pub mod pods;
 pub mod replicaset;
 pub mod selector;
 pub mod serviceaccount;
+pub mod ttl_after_finished;
 
 pub use daemon::{run, Config, Error};
 

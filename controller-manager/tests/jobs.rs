@@ -3,9 +3,10 @@
 //! `skiff/toolbox:1`). `kubectl create job` until `kubectl wait --for=condition=complete`
 //! returns and `kubectl logs job/…` shows the output; completions and parallelism; a failing
 //! Job that ends with `BackoffLimitExceeded`; an Indexed Job whose pods see their index; a
-//! deleted Job whose pods the garbage collector deletes.
+//! deleted Job whose pods the garbage collector deletes; a Job with `ttlSecondsAfterFinished`
+//! that goes, with its pods, once that long has passed.
 //!
-//! Each test has its own node (`t-job-<what>-<pid>`) and pod addresses (10.244.221–225.0/24,
+//! Each test has its own node (`t-job-<what>-<pid>`) and pod addresses (10.244.221–226.0/24,
 //! beside the kubelet's own tests' 201–250); every container its kubelet made is removed at the
 //! end, also when the test fails ([`Containers`]).
 
@@ -312,5 +313,38 @@ async fn an_indexed_job_gives_each_pod_its_index_and_records_the_indexes_done() 
         assert_eq!(cluster.field("pod", &name, "{.spec.hostname}").await, format!("sample-{index}"));
         assert_eq!(cluster.ok(&["logs", &name]).await.trim(), format!("index {index}"));
     }
+    cluster.stop().await;
+}
+
+const SHORT_LIVED: &str = "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: short
+spec:
+  ttlSecondsAfterFinished: 3
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: work, image: 'skiff/toolbox:1', command: [echo, done]}]
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_finished_job_goes_with_its_pods_once_its_ttl_has_passed() {
+    let cluster = Cluster::start("ttl", 226).await;
+    cluster.ok_with_input(&["apply", "-f", "-"], SHORT_LIVED).await;
+    cluster.ok(&["wait", "--for=condition=complete", "job/short", "--timeout=90s"]).await;
+    let finished = std::time::Instant::now();
+    assert_eq!(cluster.pod_phases("short").await, vec!["Succeeded"], "kept while the TTL runs");
+    let cluster_ref = &cluster;
+    cluster
+        .eventually("the Job and its pod gone", LIMIT, || async move {
+            !cluster_ref.kubectl(&["get", "job", "short"]).await.status.success()
+                && cluster_ref.pod_phases("short").await.is_empty()
+        })
+        .await;
+    let waited = finished.elapsed();
+    // 3 s from a finish time the condition gives to the second: at least 2 s after the real
+    // finish, and kubectl noticed the finish a little after it.
+    assert!(waited >= Duration::from_secs(1), "not before its TTL: gone after {waited:?}");
     cluster.stop().await;
 }

@@ -43,11 +43,12 @@
 //! stays counted, but one deleted before the controller saw it finish is not counted at all.
 //! The back-off is read from the pods present too (upstream keeps it in memory per Job).
 //!
+//! `ttlSecondsAfterFinished` is another controller's, as upstream (`ttl_after_finished.rs`).
+//!
 //! Left out: `podFailurePolicy`, `successPolicy`, `backoffLimitPerIndex` (`failedIndexes`,
-//! `maxFailedIndexes`), `podReplacementPolicy: Failed`, `managedBy`, `ttlSecondsAfterFinished`
-//! (its own controller upstream), CronJobs, clearing `startTime` of a suspended Job, the
-//! `TooManySucceededPods` event, upstream's batching of pod events (`syncJobBatchPeriod`), and
-//! metrics.
+//! `maxFailedIndexes`), `podReplacementPolicy: Failed`, `managedBy`, CronJobs, clearing
+//! `startTime` of a suspended Job, the `TooManySucceededPods` event, upstream's batching of pod
+//! events (`syncJobBatchPeriod`), and metrics.
 
 mod backoff;
 mod indexed;

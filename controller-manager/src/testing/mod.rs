@@ -15,4 +15,4 @@ mod builders;
 mod fake;
 
 pub use builders::{at, DeploymentBuilder, JobBuilder, PodBuilder, ReplicaSetBuilder, NAMESPACE};
-pub use fake::{status_error, FakeCache, FakeCluster};
+pub use fake::{status_error, FakeCache, FakeClock, FakeCluster};
