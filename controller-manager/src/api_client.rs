@@ -16,8 +16,8 @@ use skiff_client::events::Recorder;
 use skiff_client::{Api, ApiError, Client, ListParams, Patch};
 
 use crate::client::{
-    DeploymentClient, GarbageCollectorClient, JobClient, NamespaceClient, ReplicaSetClient, ServiceAccountClient,
-    TtlClient,
+    DeploymentClient, GarbageCollectorClient, JobClient, NamespaceClient, PodControl, ReplicaSetClient,
+    ServiceAccountClient, TtlClient,
 };
 use crate::events::{Event, EventRecorder};
 
@@ -85,7 +85,7 @@ impl DeploymentClient for ApiClient {
 }
 
 #[async_trait]
-impl ReplicaSetClient for ApiClient {
+impl PodControl for ApiClient {
     async fn create_pod(&self, namespace: &str, pod: &Pod) -> Result<Pod, ApiError> {
         self.api::<Pod>(namespace).create(pod).await
     }
@@ -102,7 +102,10 @@ impl ReplicaSetClient for ApiClient {
         let patch = owner_patch(pod.metadata.uid.as_deref(), owner_references);
         self.api::<Pod>(namespace_of(&pod.metadata)).patch(name_of(&pod.metadata), &patch).await
     }
+}
 
+#[async_trait]
+impl ReplicaSetClient for ApiClient {
     async fn update_replica_set_status(&self, rs: &ReplicaSet) -> Result<ReplicaSet, ApiError> {
         self.api::<ReplicaSet>(namespace_of(&rs.metadata)).replace_status(name_of(&rs.metadata), rs).await
     }
@@ -114,22 +117,6 @@ impl ReplicaSetClient for ApiClient {
 
 #[async_trait]
 impl JobClient for ApiClient {
-    async fn create_pod(&self, namespace: &str, pod: &Pod) -> Result<Pod, ApiError> {
-        ReplicaSetClient::create_pod(self, namespace, pod).await
-    }
-
-    async fn delete_pod(&self, namespace: &str, name: &str) -> Result<(), ApiError> {
-        ReplicaSetClient::delete_pod(self, namespace, name).await
-    }
-
-    async fn patch_pod_owner_references(
-        &self,
-        pod: &Pod,
-        owner_references: Vec<OwnerReference>,
-    ) -> Result<Pod, ApiError> {
-        ReplicaSetClient::patch_pod_owner_references(self, pod, owner_references).await
-    }
-
     async fn update_job_status(&self, job: &Job) -> Result<Job, ApiError> {
         self.api::<Job>(namespace_of(&job.metadata)).replace_status(name_of(&job.metadata), job).await
     }

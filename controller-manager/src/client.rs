@@ -73,11 +73,13 @@ pub trait DeploymentClient: Send + Sync {
     async fn get_deployment(&self, namespace: &str, name: &str) -> Result<Deployment, ApiError>;
 }
 
-/// The ReplicaSet controller's writes (upstream: `rsc.podControl` and `rsc.kubeClient`).
+/// What every controller of pods asks of the API server for its pods (upstream's
+/// `controller.PodControlInterface`, shared by the ReplicaSet and Job controllers).
 #[async_trait]
-pub trait ReplicaSetClient: Send + Sync {
-    /// `POST .../pods`; the pod has `generateName: <rs>-`, so the API server picks its name
-    /// (five characters from Kubernetes' vowel-less alphabet). Returns the stored pod.
+pub trait PodControl: Send + Sync {
+    /// `POST .../pods`; the pod has `generateName` (`<rs>-`, `<job>-`, `<job>-<index>-`), so
+    /// the API server picks its name (five characters from Kubernetes' vowel-less alphabet).
+    /// Returns the stored pod.
     async fn create_pod(&self, namespace: &str, pod: &Pod) -> Result<Pod, ApiError>;
     /// `DELETE .../pods/{name}` (graceful: the kubelet stops the containers first).
     async fn delete_pod(&self, namespace: &str, name: &str) -> Result<(), ApiError>;
@@ -87,35 +89,27 @@ pub trait ReplicaSetClient: Send + Sync {
         pod: &Pod,
         owner_references: Vec<OwnerReference>,
     ) -> Result<Pod, ApiError>;
+}
+
+/// The ReplicaSet controller's writes (upstream: `rsc.podControl` and `rsc.kubeClient`).
+#[async_trait]
+pub trait ReplicaSetClient: PodControl {
     /// `PUT .../replicasets/{name}/status` with the object's `resourceVersion`.
     async fn update_replica_set_status(&self, rs: &ReplicaSet) -> Result<ReplicaSet, ApiError>;
     /// An uncached `GET`, before adopting an orphan pod.
     async fn get_replica_set(&self, namespace: &str, name: &str) -> Result<ReplicaSet, ApiError>;
 }
 
-/// The Job controller's writes (upstream: `jm.podControl` and `jm.kubeClient`). The pod calls
-/// are [`ReplicaSetClient`]'s.
+/// The Job controller's writes (upstream: `jm.podControl` and `jm.kubeClient`).
 #[async_trait]
-pub trait JobClient: Send + Sync {
-    /// `POST .../pods` (`generateName: <job>-`, or `<job>-<index>-` for an Indexed Job).
-    async fn create_pod(&self, namespace: &str, pod: &Pod) -> Result<Pod, ApiError>;
-    /// `DELETE .../pods/{name}`, graceful.
-    async fn delete_pod(&self, namespace: &str, name: &str) -> Result<(), ApiError>;
-    /// Adoption and release of a pod, as [`ReplicaSetClient::patch_pod_owner_references`].
-    async fn patch_pod_owner_references(
-        &self,
-        pod: &Pod,
-        owner_references: Vec<OwnerReference>,
-    ) -> Result<Pod, ApiError>;
+pub trait JobClient: PodControl {
     /// `PUT .../jobs/{name}/status` with the object's `resourceVersion`.
     async fn update_job_status(&self, job: &Job) -> Result<Job, ApiError>;
     /// An uncached `GET`, before adopting an orphan pod.
     async fn get_job(&self, namespace: &str, name: &str) -> Result<Job, ApiError>;
 }
 
-/// The garbage collector's calls (upstream: its metadata client). Untyped, because it works on
-/// every kind the registry serves; objects are Kubernetes JSON. `namespace` is `None` for
-/// cluster-scoped kinds.
+/// The TTL-after-finished controller's calls (upstream: `tc.client.BatchV1().Jobs(ns)`).
 #[async_trait]
 pub trait TtlClient: Send + Sync {
     /// An uncached read: the Job as it is now, before deciding to delete it.
@@ -124,6 +118,9 @@ pub trait TtlClient: Send + Sync {
     async fn delete_job(&self, namespace: &str, name: &str, uid: &str) -> Result<(), ApiError>;
 }
 
+/// The garbage collector's calls (upstream: its metadata client). Untyped, because it works on
+/// every kind the registry serves; objects are Kubernetes JSON. `namespace` is `None` for
+/// cluster-scoped kinds.
 #[async_trait]
 pub trait GarbageCollectorClient: Send + Sync {
     /// An uncached `GET`: the graph lags, so every decision is checked against this.

@@ -15,7 +15,7 @@ use skiff_client::reflector::{Object, Store, Writer};
 use skiff_client::watcher::Event;
 
 use super::builders::at;
-use crate::client::{ApiError, DeploymentClient, JobClient, ReplicaSetClient};
+use crate::client::{ApiError, DeploymentClient, JobClient, PodControl, ReplicaSetClient};
 use crate::clock::Clock;
 use crate::deployment::DeploymentController;
 use crate::events::{self, EventRecorder};
@@ -442,7 +442,7 @@ impl DeploymentClient for FakeCluster {
 }
 
 #[async_trait]
-impl ReplicaSetClient for FakeCluster {
+impl PodControl for FakeCluster {
     async fn create_pod(&self, _namespace: &str, pod: &Pod) -> Result<Pod, ApiError> {
         let now = self.clock.now();
         let mut state = self.state.lock();
@@ -502,7 +502,10 @@ impl ReplicaSetClient for FakeCluster {
         }
         Ok(stored)
     }
+}
 
+#[async_trait]
+impl ReplicaSetClient for FakeCluster {
     async fn update_replica_set_status(&self, rs: &ReplicaSet) -> Result<ReplicaSet, ApiError> {
         let mut state = self.state.lock();
         let name = fields::name(&rs.metadata).to_string();
@@ -526,22 +529,6 @@ impl ReplicaSetClient for FakeCluster {
 
 #[async_trait]
 impl JobClient for FakeCluster {
-    async fn create_pod(&self, namespace: &str, pod: &Pod) -> Result<Pod, ApiError> {
-        ReplicaSetClient::create_pod(self, namespace, pod).await
-    }
-
-    async fn delete_pod(&self, namespace: &str, name: &str) -> Result<(), ApiError> {
-        ReplicaSetClient::delete_pod(self, namespace, name).await
-    }
-
-    async fn patch_pod_owner_references(
-        &self,
-        pod: &Pod,
-        owner_references: Vec<OwnerReference>,
-    ) -> Result<Pod, ApiError> {
-        ReplicaSetClient::patch_pod_owner_references(self, pod, owner_references).await
-    }
-
     async fn update_job_status(&self, job: &Job) -> Result<Job, ApiError> {
         let mut state = self.state.lock();
         let name = fields::name(&job.metadata).to_string();
