@@ -25,6 +25,7 @@
 //! | `events.rs` | [`events::EventRecorder`]: Kubernetes Events, fire and forget | client-go `tools/record` |
 //! | `clock.rs` | [`clock::Clock`]: the time, passed in | `metav1.Now`, upstream's test `nowFn` |
 //! | `owner.rs` | controller references; adopt and release | `controller_ref_manager.go` |
+//! | `claim_pods.rs` | adopting and releasing pods through `PodControl`, for the ReplicaSet and Job controllers | `PodControllerRefManager.ClaimPods` in `controller_ref_manager.go` |
 //! | `pod_expectations.rs` | a pod-owning controller's expectations, and what each pod event means for them | `UIDTrackingControllerExpectations` in `controller_utils.go` |
 //! | `pods.rs` | active, ready, available pods; the order pods are deleted in | `controller_utils.go`, `pkg/api/v1/pod/util.go` |
 //! | `selector.rs` | `spec.selector` as a label selector | `metav1.LabelSelectorAsSelector` |
@@ -65,6 +66,7 @@
 //! Still to come here: StatefulSet, DaemonSet, CronJob, node lifecycle.
 
 pub mod api_client;
+pub mod claim_pods;
 pub mod client;
 pub mod clock;
 pub mod daemon;

@@ -13,8 +13,8 @@
 //! | an orphan, alive, in our namespace      | matches            | adopt (unless we are being deleted)   |
 //! | an orphan otherwise                     | —                  | ignore          |
 //!
-//! The decision is the pure [`claim`]; each controller carries it out with its client (a patch of
-//! `metadata.ownerReferences`). Left out: `blockOwnerDeletion` beyond setting it on adoption.
+//! The decision is the pure [`claim`]; `claim_pods.rs` carries it out on pods (a patch of
+//! `metadata.ownerReferences`), and the Deployment controller on its ReplicaSets. Left out: `blockOwnerDeletion` beyond setting it on adoption.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 

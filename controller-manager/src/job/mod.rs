@@ -71,14 +71,15 @@ use skiff_client::controller::Action;
 use skiff_client::reflector::{ObjectKey, Store};
 use tracing::{debug, instrument, warn};
 
-use crate::client::{ApiError, JobClient};
+use crate::claim_pods::{self, ClaimError};
+use crate::client::{ApiError, JobClient, PodControl};
 use crate::clock::Clock;
 use crate::events::{self, EventRecorder, EventType};
 use crate::fields;
-use crate::owner::{self, Claim};
+use crate::owner;
 use crate::pod_expectations::PodExpectations;
 use crate::pods::{filter_active_pods, is_pod_ready};
-use crate::selector::{self, label_selector_as_selector};
+use crate::selector::label_selector_as_selector;
 
 pub use backoff::{BackoffRecord, DEFAULT_JOB_POD_FAILURE_BACKOFF, MAX_JOB_POD_FAILURE_BACKOFF};
 pub use indexed::{format_indexes, parse_indexes, COMPLETION_INDEX_ANNOTATION, JOB_COMPLETION_INDEX_ENV};
@@ -283,48 +284,18 @@ impl JobController {
 
     /// `getPodsForJob`: the pods this Job controls, after adopting and releasing.
     async fn claim_pods(&self, job: &Job, selector: &Selector, pods: Vec<Arc<Pod>>) -> Result<Vec<Arc<Pod>>, Error> {
-        let mut rechecked = false;
-        let mut claimed = Vec::new();
-        for pod in pods {
-            let matches = selector::matches(selector, &pod.metadata.labels);
-            let references = match owner::claim(&job.metadata, &pod.metadata, matches) {
-                Claim::Owned => {
-                    claimed.push(pod);
-                    continue;
-                }
-                Claim::Ignore => continue,
-                Claim::Adopt => {
-                    if !rechecked {
-                        self.recheck_deletion(job).await?;
-                        rechecked = true;
-                    }
-                    owner::adopted(&pod.metadata, new_controller_ref(&job.metadata))
-                }
-                Claim::Release => owner::released(&pod.metadata, fields::uid(&job.metadata)),
-            };
-            let adopting = owner::controller_of(&pod.metadata).is_none();
-            match self.client.patch_pod_owner_references(&pod, references).await {
-                Ok(patched) if adopting => claimed.push(Arc::new(patched)),
-                Ok(_) => {}
-                Err(err) if err.is_not_found() => {}
-                Err(source) => return Err(Error::ClaimPod { pod: fields::name(&pod.metadata).into(), source }),
+        let meta = &job.metadata;
+        let current = || async {
+            let fresh = self.client.get_job(fields::namespace(meta), fields::name(meta)).await;
+            claim_pods::still_current(meta, fresh.as_ref().map(|o| &o.metadata))
+        };
+        let control: &dyn PodControl = self.client.as_ref();
+        claim_pods::claim_pods(control, meta, new_controller_ref(meta), selector, pods, current).await.map_err(|err| {
+            match err {
+                ClaimError::CannotAdopt => Error::CannotAdopt { job: fields::name(meta).into() },
+                ClaimError::Patch { pod, source } => Error::ClaimPod { pod, source },
             }
-        }
-        Ok(claimed)
-    }
-
-    /// Before adopting: an uncached read that the Job is still there and not deleted.
-    async fn recheck_deletion(&self, job: &Job) -> Result<(), Error> {
-        let cannot = || Error::CannotAdopt { job: fields::name(&job.metadata).into() };
-        let fresh = self
-            .client
-            .get_job(fields::namespace(&job.metadata), fields::name(&job.metadata))
-            .await
-            .map_err(|_| cannot())?;
-        if fresh.metadata.uid != job.metadata.uid || fresh.metadata.deletion_timestamp.is_some() {
-            return Err(cannot());
-        }
-        Ok(())
+        })
     }
 
     fn event(&self, job: &Job, type_: EventType, reason: &str, message: String) {

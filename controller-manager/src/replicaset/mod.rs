@@ -48,14 +48,15 @@ use skiff_client::controller::Action;
 use skiff_client::reflector::{ObjectKey, Store};
 use tracing::{debug, instrument, warn};
 
-use crate::client::{ApiError, ReplicaSetClient};
+use crate::claim_pods::{self, ClaimError};
+use crate::client::{ApiError, PodControl, ReplicaSetClient};
 use crate::clock::Clock;
 use crate::events::{self, EventRecorder, EventType};
 use crate::fields;
-use crate::owner::{self, Claim};
+use crate::owner;
 use crate::pod_expectations::PodExpectations;
 use crate::pods::filter_active_pods;
-use crate::selector::{self, label_selector_as_selector};
+use crate::selector::label_selector_as_selector;
 
 pub use manage::slow_start_batch;
 
@@ -175,48 +176,18 @@ impl ReplicaSetController {
         selector: &Selector,
         pods: Vec<Arc<Pod>>,
     ) -> Result<Vec<Arc<Pod>>, Error> {
-        let mut rechecked = false;
-        let mut claimed = Vec::new();
-        for pod in pods {
-            let matches = selector::matches(selector, &pod.metadata.labels);
-            let references = match owner::claim(&rs.metadata, &pod.metadata, matches) {
-                Claim::Owned => {
-                    claimed.push(pod);
-                    continue;
-                }
-                Claim::Ignore => continue,
-                Claim::Adopt => {
-                    if !rechecked {
-                        self.recheck_deletion(rs).await?;
-                        rechecked = true;
-                    }
-                    owner::adopted(&pod.metadata, owner::new_controller_ref(&rs.metadata, CONTROLLER_KIND))
-                }
-                Claim::Release => owner::released(&pod.metadata, fields::uid(&rs.metadata)),
-            };
-            let adopting = owner::controller_of(&pod.metadata).is_none();
-            match self.client.patch_pod_owner_references(&pod, references).await {
-                Ok(patched) if adopting => claimed.push(Arc::new(patched)),
-                Ok(_) => {}
-                Err(err) if err.is_not_found() => {}
-                Err(source) => return Err(Error::ClaimPod { pod: fields::name(&pod.metadata).into(), source }),
-            }
-        }
-        Ok(claimed)
-    }
-
-    /// Before adopting: an uncached read that the ReplicaSet is still there and not deleted.
-    async fn recheck_deletion(&self, rs: &ReplicaSet) -> Result<(), Error> {
-        let cannot = || Error::CannotAdopt { replica_set: fields::name(&rs.metadata).into() };
-        let fresh = self
-            .client
-            .get_replica_set(fields::namespace(&rs.metadata), fields::name(&rs.metadata))
+        let meta = &rs.metadata;
+        let current = || async {
+            let fresh = self.client.get_replica_set(fields::namespace(meta), fields::name(meta)).await;
+            claim_pods::still_current(meta, fresh.as_ref().map(|o| &o.metadata))
+        };
+        let control: &dyn PodControl = self.client.as_ref();
+        claim_pods::claim_pods(control, meta, owner::new_controller_ref(meta, CONTROLLER_KIND), selector, pods, current)
             .await
-            .map_err(|_| cannot())?;
-        if fresh.metadata.uid != rs.metadata.uid || fresh.metadata.deletion_timestamp.is_some() {
-            return Err(cannot());
-        }
-        Ok(())
+            .map_err(|err| match err {
+                ClaimError::CannotAdopt => Error::CannotAdopt { replica_set: fields::name(meta).into() },
+                ClaimError::Patch { pod, source } => Error::ClaimPod { pod, source },
+            })
     }
 
     fn event(&self, rs: &ReplicaSet, type_: EventType, reason: &str, message: String) {
