@@ -26,6 +26,7 @@
 //! the termination message file, `ephemeral-storage` limits, `hostPort`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret, Service};
 use skiff_api::quantity::Quantity as Amount;
@@ -115,7 +116,7 @@ const SERVICES_SYNC_WAIT: std::time::Duration = std::time::Duration::from_secs(5
 /// The Services whose link variables the container may get, as the kubelet's cache has them
 /// now. Upstream refuses to build the environment before its Service cache has been filled
 /// once, rather than start a container without its variables; so does Skiff, after a short wait.
-async fn cached_services(kubelet: &Kubelet, namespace: &str) -> Result<Vec<Service>, Waiting> {
+async fn cached_services(kubelet: &Kubelet, namespace: &str) -> Result<Vec<Arc<Service>>, Waiting> {
     let Some(informer) = &kubelet.services else { return Ok(Vec::new()) };
     if tokio::time::timeout(SERVICES_SYNC_WAIT, informer.synced()).await.is_err() {
         let message = "services have not yet been read at least once, cannot construct envvars";
@@ -126,7 +127,7 @@ async fn cached_services(kubelet: &Kubelet, namespace: &str) -> Result<Vec<Servi
     let master = ObjectKey { namespace: Some(master_namespace.to_string()), name: master.to_string() };
     let mut services = store.in_namespace(namespace);
     services.extend(store.get(&master).filter(|_| namespace != master_namespace));
-    Ok(services.iter().map(|s| Service::clone(s)).collect())
+    Ok(services)
 }
 
 /// Builds everything the container is created with.

@@ -252,10 +252,13 @@ pub fn make_environment(
     for var in container.env.iter().flatten() {
         let value = match &var.value_from {
             None => {
-                // A reference sees the variables defined so far, then the service links.
-                let defined: HashMap<&str, &str> =
-                    (objects.service_links.iter().chain(env.iter())).map(|(k, v)| (k.as_str(), v.as_str())).collect();
-                expand(var.value.as_deref().unwrap_or_default(), &|name| defined.get(name).map(|v| v.to_string()))
+                // A reference sees the variables defined so far (each name once: `set` replaces),
+                // then the service links.
+                let lookup = |name: &str| {
+                    let defined = env.iter().chain(&objects.service_links).find(|(n, _)| n == name);
+                    defined.map(|(_, v)| v.clone())
+                };
+                expand(var.value.as_deref().unwrap_or_default(), &lookup)
             }
             Some(from) => {
                 if let Some(r) = &from.config_map_key_ref {

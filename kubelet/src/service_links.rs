@@ -26,6 +26,7 @@
 //! [`crate::kubelet::Kubelet::services`]), and a container is not started before that cache has
 //! been filled once.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Service;
@@ -40,12 +41,12 @@ pub fn enabled(pod: &k8s_openapi::api::core::v1::Pod) -> bool {
 
 /// The link variables for a pod of `namespace`, from `services` (any namespaces; those that do
 /// not count are left out here). Sorted by name, so the result does not depend on list order.
-pub fn variables(namespace: &str, links_enabled: bool, services: &[Service]) -> Vec<(String, String)> {
+pub fn variables(namespace: &str, links_enabled: bool, services: &[impl Borrow<Service>]) -> Vec<(String, String)> {
     // One Service per name: the namespace's own, else the master's. A Service named
     // `kubernetes` in the pod's namespace takes the API server's variables' place, as upstream's
     // map by name does whichever comes first.
     let mut chosen: BTreeMap<&str, &Service> = BTreeMap::new();
-    for service in services.iter().filter(|s| cluster_ip(s).is_some()) {
+    for service in services.iter().map(Borrow::borrow).filter(|s| cluster_ip(s).is_some()) {
         let ns = service.metadata.namespace.as_deref().unwrap_or("default");
         let name = service.metadata.name.as_deref().unwrap_or_default();
         if links_enabled && ns == namespace {
