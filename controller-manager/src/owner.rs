@@ -14,7 +14,8 @@
 //! | an orphan otherwise                     | —                  | ignore          |
 //!
 //! The decision is the pure [`claim`]; `claim_pods.rs` carries it out on pods (a patch of
-//! `metadata.ownerReferences`), and the Deployment controller on its ReplicaSets. Left out: `blockOwnerDeletion` beyond setting it on adoption.
+//! `metadata.ownerReferences`), and the Deployment controller on its ReplicaSets. Left out:
+//! `blockOwnerDeletion` beyond setting it on adoption.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
